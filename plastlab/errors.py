@@ -12,20 +12,19 @@ class RuleError(PlastlabError):
     """
 
     def __init__(self, message, *, file=None, section=None, term=None):
-        self.file, self.section, self.term = file, section, term
-        where = ": ".join(str(part) for part in (file, f"[{section}]" if section else None) if part)
-        detail = f"{message} (in '{term}')" if term and term not in message else message
-        super().__init__(f"{where}: {detail}" if where else detail)
+        self.message, self.file, self.section, self.term = message, file, section, term
+        super().__init__(self._render())
+
+    def _render(self):
+        where = ": ".join(str(p) for p in (self.file, f"[{self.section}]" if self.section else None) if p)
+        detail = self.message
+        if self.term and f"'{self.term}'" not in detail:
+            detail = f"{detail} (in '{self.term}')"
+        return f"{where}: {detail}" if where else detail
 
     def located(self, *, file=None, section=None):
-        """The same error with a file and/or section filled in where they were unknown."""
-        return RuleError(self.bare, file=self.file or file, section=self.section or section, term=self.term)
-
-    @property
-    def bare(self):
-        text = str(self)
-        where = ": ".join(str(p) for p in (self.file, f"[{self.section}]" if self.section else None) if p)
-        return text[len(where) + 2:] if where and text.startswith(where + ": ") else text
+        """The same error with the file and section filled in where they were still unknown."""
+        return RuleError(self.message, file=self.file or file, section=self.section or section, term=self.term)
 
 
 class DataError(PlastlabError):
