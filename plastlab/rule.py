@@ -362,14 +362,15 @@ class Rule:
     def equations_text(self):
         lines = []
         for label, lhs, rhs in self.equations():
+            text = ex.to_code(rhs)
             if label == "trace":
-                lines.append(f"d{lhs.args[0].func}/dt = {rhs}")
+                lines.append(f"d{lhs.args[0].func}/dt = {text}")
             elif label.startswith("window"):
-                lines.append(f"Δw = {rhs}   (Δt {label[-3:]})")
+                lines.append(f"Δw = {text}   (Δt {label[-2]} 0)")
             elif label == "continuous":
-                lines.append(f"dw/dt = {rhs}")
+                lines.append(f"dw/dt = {text}")
             else:
-                lines.append(f"{label}: {lhs} <- {rhs}")
+                lines.append(f"{label}: {lhs} <- {text}")
         return "\n".join(lines)
 
     def latex(self):
