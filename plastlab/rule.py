@@ -97,16 +97,19 @@ class Rule:
                  traces=None, on_pre=(), on_post=(), dw_dt=None, window=None, source=None):
         self.name, self.summary, self.citation, self.source = name, summary, citation, source
         self._where = str(source) if source else None
-        ex.check_name(name.replace("-", "_"), section="rule")
-        self.parameter_expressions, self.parameters = _parameters(parameters or {}, self._fail)
-        self.inputs = self._inputs(inputs or {})
-        self.weight = self._weight(weight)
-        self.window = self._window(window)
-        self.traces = self._traces(traces or {})
-        self.on_pre = self._statements(on_pre, "on_pre")
-        self.on_post = self._statements(on_post, "on_post")
-        self.dw_dt = None if dw_dt is None else self._expression(dw_dt, "continuous", self._dims())
-        self._validate()
+        try:
+            ex.check_name(name.replace("-", "_"), section="rule")
+            self.parameter_expressions, self.parameters = _parameters(parameters or {}, self._fail)
+            self.inputs = self._inputs(inputs or {})
+            self.weight = self._weight(weight)
+            self.window = self._window(window)
+            self.traces = self._traces(traces or {})
+            self.on_pre = self._statements(on_pre, "on_pre")
+            self.on_post = self._statements(on_post, "on_post")
+            self.dw_dt = None if dw_dt is None else self._expression(dw_dt, "continuous", self._dims())
+            self._validate()
+        except RuleError as err:
+            raise err.located(file=self._where) from None
 
     # --- construction helpers -------------------------------------------------------------------------
 
@@ -296,7 +299,8 @@ class Rule:
     def _validate(self):
         if self.window is not None and (self.traces or self.on_pre or self.on_post or self.dw_dt is not None):
             self._fail("a rule has either a [window] or traces/statements/[continuous], not both", section="window")
-        if self.window is None and not (self.on_pre or self.on_post or self.dw_dt is not None):
+        changes_w = any(s.target == "w" for s in self.on_pre + self.on_post)
+        if self.window is None and not changes_w and self.dw_dt is None:
             self._fail("the rule never changes w: give [on_pre]/[on_post] statements, [continuous] dw_dt "
                        "or a [window]", section="rule")
         if self.dw_dt is not None:
