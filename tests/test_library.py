@@ -38,18 +38,18 @@ def test_stdp_additive_is_brian2_example():
     assert rule.parameters["dApre"] == dApre * gmax and rule.parameters["dApost"] == dApost
     w0 = np.array([0.5]) * gmax
     expected = grid(lambda dt, w: 1e-4 * math.exp(-dt / 20) if dt > 0 else dApost * math.exp(dt / 20), w0)
-    np.testing.assert_allclose(curve("stdp_additive", w0), expected, rtol=1e-9)
+    np.testing.assert_allclose(curve("stdp_additive", w0), expected, rtol=1e-9, atol=1e-15)
 
 
 def test_weight_dependent_stdp_mu_one_is_multiplicative():
     lam, alpha = 0.03, 0.65
     expected = grid(lambda dt, w: lam * (1 - w) * math.exp(-dt / 6) if dt > 0 else -alpha * lam * w * math.exp(dt / 31))
-    np.testing.assert_allclose(curve("stdp_weight_dependent"), expected, rtol=1e-9)
+    np.testing.assert_allclose(curve("stdp_weight_dependent"), expected, rtol=1e-9, atol=1e-15)
 
 
 def test_nearest_neighbour_window():
     expected = grid(lambda dt, w: 0.01 * math.exp(-dt / 20) if dt > 0 else -0.0105 * math.exp(dt / 20))
-    np.testing.assert_allclose(curve("stdp_nearest"), expected, rtol=1e-9)
+    np.testing.assert_allclose(curve("stdp_nearest"), expected, rtol=1e-9, atol=1e-15)
 
 
 def nc(dt, w):
@@ -91,7 +91,7 @@ def test_ppx_memristor_published_fit_peaks_and_cutoff():
 def test_homeostatic_stdp_adds_constant_terms():
     lam, w_out = 0.01, -0.0015
     expected = grid(lambda dt, w: lam * math.exp(-dt / 20) + w_out if dt > 0 else w_out - lam * math.exp(dt / 20))
-    np.testing.assert_allclose(curve("stdp_homeostatic"), expected, rtol=1e-9)
+    np.testing.assert_allclose(curve("stdp_homeostatic"), expected, rtol=1e-9, atol=1e-15)
 
 
 def test_reward_modulated_stdp_needs_reward_and_integrates_c_times_d():
