@@ -13,8 +13,7 @@ from . import expressions as ex
 from .errors import RuleError
 from .rule import W
 
-NEVER = "10000*second"  # Brian2 marks a neuron that never spiked with lastspike = -10000 s
-DEFAULT_MAX_INTERVAL = "5000*second"
+DEFAULT_MAX_INTERVAL = "5000*second"  # Brian2 marks a neuron that never spiked with lastspike = -10000 s
 
 
 @dataclass
@@ -90,27 +89,31 @@ def _statement_code(rule, statement, code):
 
 
 def _window_code(rule, code, rename, lastspike):
-    """Nearest-neighbour pairing: at a post spike Δt = t - last pre spike, at a pre spike Δt = last post - t."""
-    model, pre_ref, post_ref, mark_pre, mark_post = [], "lastspike_pre", "lastspike_post", [], []
-    if not lastspike[0]:
-        model.append("tlast_pre_syn : second")
-        pre_ref = f"(tlast_pre_syn - {NEVER})"
-        mark_pre = [f"tlast_pre_syn = t + {NEVER}"]
-    if not lastspike[1]:
-        model.append("tlast_post_syn : second")
-        post_ref = f"(tlast_post_syn - {NEVER})"
-        mark_post = [f"tlast_post_syn = t + {NEVER}"]
+    """Nearest-neighbour pairing: at a post spike Δt = t - last pre spike, at a pre spike Δt = last post - t.
+
+    Groups without ``lastspike`` (e.g. SpikeGeneratorGroup) get per-synapse spike times plus a flag that says
+    whether that side has spiked yet (Brian2 sets new synaptic variables to 0, which would read as a spike at 0).
+    """
+    model, refs, seen, marks = [], {}, {}, {}
+    for side, has in zip(("pre", "post"), lastspike):
+        if has:
+            refs[side], seen[side], marks[side] = f"lastspike_{side}", "", []
+        else:
+            model += [f"tlast_{side}_syn : second", f"seen_{side}_syn : 1"]
+            refs[side], seen[side] = f"tlast_{side}_syn", f" * seen_{side}_syn"
+            marks[side] = [f"tlast_{side}_syn = t", f"seen_{side}_syn = 1"]
     interval = code(rule.window.max_interval) if rule.window.max_interval is not None else DEFAULT_MAX_INTERVAL
     lo, hi = code(rule.weight.min), code(rule.weight.max)
 
-    def update(branch, delta, since):
+    def update(branch, delta, other):
+        since = f"(t - {refs[other]})"
         bounded = f"clip({delta}, -{interval}, {interval})"  # keeps F finite where the guard is 0
         change = ex.to_code(branch, dict(rename, delta_t=bounded))
-        guard = f"int({since} > 0*second) * int({since} < {interval})"
+        guard = f"int({since} > 0*second) * int({since} < {interval}){seen[other]}"
         return f"w = clip(w + {guard} * ({change}), {lo}, {hi})"
 
-    on_post = [update(rule.window.potentiation, f"t - {pre_ref}", f"(t - {pre_ref})")] + mark_post
-    on_pre = [update(rule.window.depression, f"{post_ref} - t", f"(t - {post_ref})")] + mark_pre
+    on_post = [update(rule.window.potentiation, f"t - {refs['pre']}", "pre")] + marks["post"]
+    on_pre = [update(rule.window.depression, f"{refs['post']} - t", "post")] + marks["pre"]
     return model, on_pre, on_post
 
 
