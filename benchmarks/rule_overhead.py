@@ -22,7 +22,7 @@ def timed(rule, duration, seed):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="simulated seconds per run (default 10)")
-    parser.add_argument("--repeats", type=int, default=5, help="timed repetitions of each (default 5)")
+    parser.add_argument("--repeats", type=int, default=7, help="timed repetitions of each (default 7)")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     prefs.codegen.target = "cython"
