@@ -121,16 +121,18 @@ def has_lastspike(group):
     return "lastspike" in getattr(group, "variables", {})
 
 
-def synapses(rule, source, target, transmit="", *, namespace=None, **kwargs):
+def synapses(rule, source, target, transmit="", *, extra_model="", namespace=None, **kwargs):
     """A ``brian2.Synapses`` from ``source`` to ``target`` running ``rule`` (not yet connected).
 
-    ``transmit`` is the effect of a presynaptic spike on the target (``"ge_post += w"``); other keyword
-    arguments go to ``brian2.Synapses``. Pre/postsynaptic inputs of the rule must exist in the groups.
+    ``transmit`` is the effect of a presynaptic spike on the target (``"ge_post += w"``); ``extra_model`` adds
+    model lines, e.g. ``"I_in_post = w*r_pre : 1 (summed)"`` for rate networks; other keyword arguments go to
+    ``brian2.Synapses``. Pre/postsynaptic inputs of the rule must exist in the groups.
     """
     _check_inputs(rule, source, target)
     brian = generate(rule, transmit, lastspike=(has_lastspike(source), has_lastspike(target)))
     names = dict(brian.namespace, **(namespace or {}))
-    syn = Synapses(source, target, model=brian.model, on_pre=brian.on_pre or None,
+    model = brian.model + ("\n" + extra_model if extra_model else "")
+    syn = Synapses(source, target, model=model, on_pre=brian.on_pre or None,
                    on_post=brian.on_post or None, namespace=names, **kwargs)
     if brian.clip_each_step:
         syn.run_regularly(brian.clip_each_step, when="end", name=f"{syn.name}_clip")

@@ -342,7 +342,8 @@ class Rule:
         return [name for name, i in self.inputs.items() if i.needs_third_factor]
 
     def synapses(self, source, target, transmit="", **kwargs):
-        """A ready ``brian2.Synapses`` running this rule (see ``plastlab.brian.synapses``)."""
+        """A ready ``brian2.Synapses`` running this rule (see ``plastlab.brian.synapses``: ``transmit``,
+        ``extra_model`` for summed variables, ``namespace``, and any ``brian2.Synapses`` keyword)."""
         from .brian import synapses
         return synapses(self, source, target, transmit=transmit, **kwargs)
 
