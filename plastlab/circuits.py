@@ -460,3 +460,43 @@ class DisinhibitoryCircuit:
                 outputs[state["idx"]] = np.asarray(self.out.r[:]).reshape(B, n_out)[:len(state["idx"])]
                 state["open_read"] = True
         return record
+
+    def run_online(self, duration, *, learn=True, sync_every=10.0, record_every=5.0, progress=None):
+        """Online learning from a stream (``inputs="sinusoid"`` and a ``teacher``): copy 0 runs closed loop
+        and plastic all the time; every other copy is an open-loop probe whose weights follow copy 0 every
+        ``sync_every`` ms (so its output is the student's own prediction on the current input).
+
+        Returns (times in s, probe outputs (n, n_out), teacher outputs (n, n_out), closed-loop outputs), sampled
+        every ``record_every`` ms. One Brian2 run; call again to continue."""
+        if self.teacher is None or self.ctrl is None:
+            raise PlastlabError(f"{self.name}: online learning needs a rule and a teacher circuit")
+        if self.copies < 2:
+            raise DataError(f"{self.name}: online learning needs copies >= 2 (copy 0 learns, the others probe)")
+        if self.params.t_open != 0 or self.params.t_closed != 0:
+            raise DataError(f"{self.name}: online learning runs without phases: set t_open = t_closed = 0")
+        B, n_out = self.copies, self.sizes[-1]
+        learning = np.zeros(B, bool)
+        learning[0] = True
+        for g in self.layers:
+            g.t0 = 0 * second
+            g.learn = np.repeat(learning & learn, g.N // B).astype(float)
+        self.ctrl.t0 = 0 * second
+        self.ctrl.ctrl_on = np.repeat(learning, n_out).astype(float)
+        rows = []
+
+        @network_operation(dt=sync_every * ms, when="end", name=f"{self.name}_sync")
+        def sync(t):
+            if learn:
+                self._absorb_updates(learning)
+            if progress is not None:
+                progress.update(sync_every)
+
+        @network_operation(dt=record_every * ms, when="end", name=f"{self.name}_record")
+        def record(t):
+            y = np.asarray(self.out.r[:]).reshape(B, n_out)
+            target = np.asarray(self.ctrl.target[:]).reshape(B, n_out)
+            rows.append((float(t / second), y[1].copy(), target[1].copy(), y[0].copy()))
+
+        self._run(duration * ms, [sync, record])
+        times = np.array([r[0] for r in rows])
+        return times, np.array([r[1] for r in rows]), np.array([r[2] for r in rows]), np.array([r[3] for r in rows])
