@@ -83,6 +83,7 @@ class CircuitParams:
     t_closed: float = 30.0
     t_plast: float = 1.0
     eta: float = 1.0          # the rule's learning rate eta, in 1/second (overrides the rule file's value)
+    eta_fan_in: float = 1.0   # each layer uses eta / n_pre**eta_fan_in (1: normalised by fan-in, 0: plain eta)
     q_hidden: float = 1.0     # scale of the normalised hidden feedback Q
     q_out: float = 1.0        # feedback onto the output interneurons (Q = q_out * identity)
     init_scale: float = 1.0   # initial weights ~ N(0, init_scale^2 / n_pre)
@@ -230,9 +231,9 @@ class DisinhibitoryCircuit:
         self.bias = NeuronGroup(1, "r : 1", clock=self.clock, name=f"{self.name}_bias")
         self.bias.r = 1
         self.layers, self.ff, self.fb, self.b_syn = [], [], [], []
-        rule_ns = dict(ns, eta=p.eta / second)
         pre = self.inp
         for k, n in enumerate(self.sizes[1:]):
+            rule_ns = dict(ns, eta=self._layer_eta(k, p.eta) / second)
             g = NeuronGroup(n * B, LAYER_EQS, method="euler", namespace=ns, clock=self.clock,
                             name=f"{self.name}_layer{k}")
             g.learn = 0
@@ -277,6 +278,16 @@ class DisinhibitoryCircuit:
                       for s, pre_n, post_n in zip(self.ff, self.sizes[:-1], self.sizes[1:])]
         self._set_weights_all(self.weights)
         self._update_feedback()
+
+    def _layer_eta(self, k, eta):
+        return eta / self.sizes[k] ** self.params.eta_fan_in
+
+    def set_eta(self, eta):
+        """Change the learning rate (1/second) for the next runs, e.g. per epoch."""
+        self.params.eta = float(eta)
+        for k, (ff, bs) in enumerate(zip(self.ff, self.b_syn)):
+            for syn in (ff, bs):
+                syn.namespace["eta"] = self._layer_eta(k, eta) / second
 
     def _plastic(self, pre, post, summed, rule_ns, i, j, name):
         if self.rule is None:
@@ -500,3 +511,46 @@ class DisinhibitoryCircuit:
         self._run(duration * ms, [sync, record])
         times = np.array([r[0] for r in rows])
         return times, np.array([r[1] for r in rows]), np.array([r[2] for r in rows]), np.array([r[3] for r in rows])
+
+
+def softplus_inverse(r, beta=1.0):
+    r = np.asarray(r, dtype=float)
+    if np.any(r <= 0):
+        raise DataError("rates must be positive to invert the soft-ReLU")
+    return np.where(beta * r > 30, r, np.log(np.expm1(beta * r)) / beta)
+
+
+def plasticity_curves(rule, r_E, r_I, *, params=None, t_settle=100.0, t_window=1.0, codegen="numpy"):
+    """Δw of one synapse (presynaptic rate 1) on a microcircuit held at each (r_I, r_E), top-down input removed.
+
+    Every (r_I, r_E) pair is one unit of a single Brian2 layer: its feed-forward drive and an extra input to
+    its interneuron are chosen so that the open-loop steady state has exactly these rates; the circuit settles
+    for ``t_settle`` ms without plasticity, then the rule runs for ``t_window`` ms. Returns (Δw / t_window in
+    1/second, measured r_E, measured r_I), each of shape (len(r_I), len(r_E))."""
+    r_E, r_I = np.atleast_1d(np.asarray(r_E, float)), np.atleast_1d(np.asarray(r_I, float))
+    params = params if isinstance(params, CircuitParams) else CircuitParams.from_dict(
+        dict({"t_open": 0.0, "t_closed": 0.0, "t_plast": 0.0, "k_p": 0.0, "k_i": 0.0, "eta_fan_in": 0.0},
+             **(params or {})))
+    beta = params.beta
+    grid_E, grid_I = np.meshgrid(r_E, r_I)
+    u_E, u_I = softplus_inverse(grid_E, beta), softplus_inverse(grid_I, beta)
+    n = grid_E.size
+    # steady state without control: u_E = drive - r_I and u_I = r_E + I_I
+    weights = [(np.zeros((1, n)), (u_E + grid_I).ravel())]
+    circuit = DisinhibitoryCircuit([1, n], rule=rule, params=params, copies=1, weights=weights, codegen=codegen,
+                                   name="curves")
+    layer = circuit.layers[0]
+    layer.I_I = (u_I - grid_E).ravel()
+    circuit.inp.r = 1.0
+    layer.u_E, layer.u_I = u_E.ravel(), u_I.ravel()
+    layer.t0 = 0 * second
+    circuit.ctrl.ctrl_on = 0
+    layer.learn = 0
+    circuit._run(t_settle * ms, [])
+    measured_E, measured_I = np.asarray(layer.r[:]).copy(), np.asarray(layer.r_I[:]).copy()
+    w0 = circuit._w_arrays(0)[0][0, 0].copy()
+    layer.learn = 1
+    circuit._run(t_window * ms, [])
+    dw = (circuit._w_arrays(0)[0][0, 0] - w0) / (t_window * 1e-3)
+    shape = grid_E.shape
+    return dw.reshape(shape), measured_E.reshape(shape), measured_I.reshape(shape)

@@ -1,5 +1,6 @@
 """Matplotlib figures from result Datasets (which carry their own labels and units)."""
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -27,5 +28,60 @@ def plot_window(ds, path=None, *, ax=None):
     ax.set_xlabel("Δt = t_post − t_pre (ms)")
     ax.set_ylabel(f"Δw ({ds.dw.attrs.get('units', '1')})")
     ax.set_title(f"{ds.attrs.get('rule', '')}: pair learning window" + (" (lines: closed form)" if "dw_analytic" in ds else ""))
+    ax.legend(fontsize=8)
+    return _finish(fig, path)
+
+
+def plot_disinhibitory_curves(ds, path=None):
+    """Δw (dw/dt) versus r_E for several r_I, top-down input removed: simulated (markers) and closed form."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    colours = plt.cm.viridis_r([0.15 + 0.7 * k / max(1, ds.sizes["r_I"] - 1) for k in range(ds.sizes["r_I"])])
+    for colour, r_I in zip(colours, ds.r_I.values):
+        ax.plot(ds.r_E, ds.dw_dt.sel(r_I=r_I), "o", ms=3, color=colour, label=f"r_I = {r_I:g}")
+        ax.plot(ds.r_E, ds.dw_dt_analytic.sel(r_I=r_I), "-", lw=1, color=colour, alpha=0.7)
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.set_xlabel("r_E (excitatory rate)")
+    ax.set_ylabel("dw/dt per unit presynaptic rate (1/s)")
+    rule = ds.coords["rule"].item() if "rule" in ds.coords else ds.attrs.get("rule", "")
+    ax.set_title(f"{rule}: no top-down input (markers Brian2, lines closed form)", fontsize=9)
+    ax.legend(fontsize=8)
+    return _finish(fig, path)
+
+
+def plot_student_teacher(ds, path=None):
+    """Online student-teacher: loss over time (log scale) and teacher vs student outputs at start and end."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    t = ds.time.values
+    window = max(1, len(t) // 200)
+    kernel = np.ones(window) / window
+    smooth = np.convolve(ds.loss.values, kernel, mode="same")
+    axes[0].semilogy(t, smooth, lw=1)
+    if "learning" in ds and ds.learning.values.any():
+        axes[0].axvline(t[np.argmax(ds.learning.values > 0)], color="grey", ls="--", lw=0.8, label="learning on")
+        axes[0].legend(fontsize=8)
+    axes[0].set_xlabel("time (s)")
+    axes[0].set_ylabel("squared error, open loop")
+    axes[0].set_title(f"loss reduced by {100 * ds.attrs.get('loss_reduction', np.nan):.1f} %", fontsize=9)
+    last = t >= t[-1] - 2.0
+    for k in range(ds.sizes["output"]):
+        axes[1].plot(t[last], ds.y_teacher.values[last, k], "-", lw=1.5, label=f"teacher {k}")
+        axes[1].plot(t[last], ds.y_student.values[last, k], "--", lw=1, label=f"student {k} (open loop)")
+    axes[1].set_xlabel("time (s)")
+    axes[1].set_ylabel("output rate")
+    axes[1].set_title("last 2 s", fontsize=9)
+    axes[1].legend(fontsize=7)
+    return _finish(fig, path)
+
+
+def plot_classification(ds, path=None):
+    """Test accuracy per epoch of the dis-inhibitory circuit, with the backprop MLP's accuracy as a line."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(ds.epoch, 100 * ds.accuracy_epoch, "o-", ms=3, label="dis-inhibitory circuit (test)")
+    ax.plot(ds.epoch, 100 * ds.accuracy_train, ".-", ms=2, lw=0.8, alpha=0.6, label="circuit (train, open loop)")
+    ax.axhline(100 * float(ds.accuracy_bp), color="k", ls="--", lw=1, label="backprop MLP, same shape (test)")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(f"{ds.attrs.get('dataset', '')} {ds.attrs.get('sizes', '')}: "
+                 f"{100 * float(ds.accuracy):.1f} % vs {100 * float(ds.accuracy_bp):.1f} % (backprop)", fontsize=9)
     ax.legend(fontsize=8)
     return _finish(fig, path)
