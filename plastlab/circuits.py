@@ -410,7 +410,7 @@ class DisinhibitoryCircuit:
         t_open = p.t_open * ms
         t_batch = (p.t_batch if learn else p.t_open) * ms
         outputs = np.zeros((n, n_out))
-        state = {"k": 0, "open_read": False}
+        state = {"step": 0, "open_read": False}
 
         def load(k, now):
             idx = np.arange(k * B, min((k + 1) * B, n))
@@ -444,33 +444,25 @@ class DisinhibitoryCircuit:
             if progress is not None:
                 progress.update(len(state["idx"]))
 
-        @network_operation(dt=t_batch, when="start", name=f"{self.name}_batches")
+        steps_batch = int(round(float(t_batch / self.clock.dt)))
+        steps_open = int(round(float(t_open / self.clock.dt)))
+
+        @network_operation(when="start", clock=self.clock, name=f"{self.name}_batches")
         def batches(t):
-            if state["k"] > 0:
-                finish()
-            if state["k"] < n_batches:
-                load(state["k"], float(t / second) * second)  # a copy: t is a view
-            state["k"] += 1
+            # counts steps on the circuit's own clock, so batches start wherever the previous run ended
+            step = state["step"]
+            if step % steps_batch == 0:
+                if step > 0:
+                    finish()
+                load(step // steps_batch, float(t / second) * second)  # a copy: t is a view on the clock
+            elif learn and step % steps_batch == steps_open:
+                read_open()  # the state at the end of the open-loop phase, before the controller acts
+            state["step"] = step + 1
 
         extra = [batches]
-        if learn and p.t_open < p.t_batch:
-            extra.append(self._open_recorder(t_batch, t_open, outputs, state, n_out))
         self._run(n_batches * t_batch, extra)
         finish()
         return outputs
-
-    def _open_recorder(self, t_batch, t_open, outputs, state, n_out):
-        """Records the output rates at the end of each open-loop phase (a network_operation every step that
-        acts only at that moment: cheap next to the synapses)."""
-        B, dt_s = self.copies, float(self.clock.dt / second)
-
-        @network_operation(when="start", clock=self.clock, name=f"{self.name}_open_recorder")
-        def record(t):
-            if not state["open_read"] and "idx" in state and \
-                    (float(t / second) - float(state["t0"] / second) - float(t_open / second)) / dt_s > -0.5:
-                outputs[state["idx"]] = np.asarray(self.out.r[:]).reshape(B, n_out)[:len(state["idx"])]
-                state["open_read"] = True
-        return record
 
     def run_online(self, duration, *, learn=True, sync_every=10.0, record_every=5.0, progress=None):
         """Online learning from a stream (``inputs="sinusoid"`` and a ``teacher``): copy 0 runs closed loop
@@ -505,7 +497,7 @@ class DisinhibitoryCircuit:
         @network_operation(dt=record_every * ms, when="end", name=f"{self.name}_record")
         def record(t):
             y = np.asarray(self.out.r[:]).reshape(B, n_out)
-            target = np.asarray(self.ctrl.target[:]).reshape(B, n_out)
+            target = np.asarray(self.teacher.out.r[:]).reshape(B, n_out)  # the teacher now (ctrl.target lags a step)
             rows.append((float(t / second), y[1].copy(), target[1].copy(), y[0].copy()))
 
         self._run(duration * ms, [sync, record])

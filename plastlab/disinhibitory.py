@@ -18,7 +18,7 @@ from .store import provenance, write_dataset
 TASKS = ("curves", "student_teacher", "classification")
 _SECTIONS = {"experiment", "rule", "circuit", "curves", "student_teacher", "data", "training", "backprop"}
 _KEYS = {
-    "experiment": {"kind", "task", "name", "description", "seed"},
+    "experiment": {"kind", "task", "name", "description", "seed", "codegen"},
     "rule": {"name", "names"},
     "curves": {"r_E", "r_I", "t_settle", "t_window"},
     "student_teacher": {"sizes", "teacher_scale", "f_min", "f_max", "t_baseline", "t_train", "sync_every",
@@ -84,7 +84,10 @@ def validate(config, where="experiment"):
         raise DataError(f"{where}: [rule] names must be a list of rule names or paths")
     rules = [check_rule(n) for n in names]  # RuleError before anything runs
     circuit = CircuitParams.from_dict(config.get("circuit", {}), where=f"{where}: [circuit]")
-    settings = {"task": task, "name": head.get("name", f"disinhibitory_{task}"), "rules": rules,
+    codegen = head.get("codegen", "numpy")
+    if codegen not in ("numpy", "cython"):
+        raise DataError(f"{where}: [experiment] codegen must be 'numpy' or 'cython', got {codegen!r}")
+    settings = {"task": task, "name": head.get("name", f"disinhibitory_{task}"), "rules": rules, "codegen": codegen,
                 "circuit": circuit, "circuit_table": dict(config.get("circuit", {}))}
     if task == "curves":
         c = _section(config, "curves", where)
@@ -174,7 +177,7 @@ def _curves(s, seed, out_dir, progress):
                                   eta_fan_in=0.0))
     for rule in s["rules"]:
         dw, rE, rI = plasticity_curves(rule, rates_E, rates_I, params=params, t_settle=s["t_settle"],
-                                       t_window=s["t_window"])
+                                       t_window=s["t_window"], codegen=s["codegen"])
         sim.append(dw)
         mE.append(rE)
         mI.append(rI)
@@ -210,10 +213,10 @@ def _student_teacher(s, seed, out_dir, progress):
     teacher_w = init_weights(sizes, rng, s["teacher_scale"])
     student_w = init_weights(sizes, rng, params.init_scale)
     teacher = DisinhibitoryCircuit(sizes, rule=None, params=params, copies=2, weights=teacher_w, inputs="sinusoid",
-                                   frequencies=freqs, phases=phases, name="teacher")
+                                   frequencies=freqs, phases=phases, name="teacher", codegen=s["codegen"])
     student = DisinhibitoryCircuit(sizes, rule=s["rules"][0], params=params, copies=2, weights=student_w,
                                    inputs="sinusoid", frequencies=freqs, phases=phases, teacher=teacher,
-                                   name="student")
+                                   name="student", codegen=s["codegen"])
     kw = dict(sync_every=s["sync_every"], record_every=s["record_every"])
     t0, yo0, yt0, yc0 = student.run_online(s["t_baseline"], learn=False, **kw)
     bar = tqdm(total=s["t_train"], unit="ms", desc="online learning", disable=not progress)
@@ -253,7 +256,7 @@ def _classification(s, seed, out_dir, progress):
     Ytr[np.arange(len(ytr)), ytr] = s["target_on"]
     rng = np.random.default_rng(seed)
     circuit = DisinhibitoryCircuit(s["sizes"], rule=s["rules"][0], params=s["circuit"], copies=s["batch"],
-                                   seed=seed, name="circuit")
+                                   seed=seed, name="circuit", codegen=s["codegen"])
     eta0 = s["circuit"].eta
     acc, acc_train, mse = [], [], []
     bar = tqdm(total=s["epochs"] * len(ytr), unit="sample", desc=f"{s['dataset']} (dis-inhibitory)",
