@@ -89,6 +89,9 @@ def generate(rule, transmit="", *, lastspike=(True, True)):
 def _statement_code(rule, statement, code):
     """One update; a weight update is clipped to the weight bounds unless it already clips to exactly them."""
     if statement.target != "w":
+        if statement.expr.is_zero and statement.op in ("=", "+=", "-="):  # Brian2 wants 0 with the target's unit
+            unit = _unit_name({**rule.state, **{n: tr.unit for n, tr in rule.traces.items()}}[statement.target])
+            return f"{statement.target} {statement.op} 0" + ("" if unit == "1" else f"*{unit}")
         return f"{statement.target} {statement.op} {code(statement.expr)}"
     value = statement.new_value().xreplace({sp.Symbol("w"): W})
     lo, hi = rule.weight.min, rule.weight.max

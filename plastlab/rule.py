@@ -105,6 +105,9 @@ class Rule:
                  traces=None, on_pre=(), on_post=(), dw_dt=None, periodic=None, window=None, source=None):
         self.name, self.summary, self.citation, self.source = name, summary, citation, source
         self._where = str(source) if source else None
+        self._spec = dict(summary=summary, citation=citation, parameters=dict(parameters or {}), weight=weight,
+                          inputs=inputs, state=state, traces=traces, on_pre=on_pre, on_post=on_post, dw_dt=dw_dt,
+                          periodic=periodic, window=window, source=source)
         try:
             ex.check_name(name.replace("-", "_"), section="rule")
             self.parameter_expressions, self.parameters = _parameters(parameters or {}, self._fail)
@@ -386,6 +389,16 @@ class Rule:
     def third_factors(self):
         """Names of inputs that a network must provide from outside the two neurons (modulator inputs)."""
         return [name for name, i in self.inputs.items() if i.needs_third_factor]
+
+    def with_parameters(self, **values):
+        """The same rule with some parameters changed (numbers, Brian2 quantities or expression text);
+        parameters defined from them (e.g. gamma = exp(-T_update/tau)) follow."""
+        unknown = sorted(set(values) - set(self.parameters))
+        if unknown:
+            raise RuleError(f"rule '{self.name}' has no parameter '{unknown[0]}'", file=self._where,
+                            section="parameters", term=unknown[0])
+        spec = dict(self._spec, parameters={**self._spec["parameters"], **values})
+        return Rule(self.name, **spec)
 
     def synapses(self, source, target, transmit="", **kwargs):
         """A ready ``brian2.Synapses`` running this rule (see ``plastlab.brian.synapses``: ``transmit``,
