@@ -25,11 +25,15 @@ class BrianCode:
     on_post: str
     namespace: dict = field(default_factory=dict)
     clip_each_step: str = None
+    periodic: str = None
+    periodic_interval: object = None
 
     def __str__(self):
         parts = [("model", self.model), ("on_pre", self.on_pre), ("on_post", self.on_post)]
         if self.clip_each_step:
-            parts.append(("run_regularly", self.clip_each_step))
+            parts.append(("run_regularly (every step)", self.clip_each_step))
+        if self.periodic:
+            parts.append((f"run_regularly (every {self.periodic_interval})", self.periodic))
         return "\n".join(f"{name}:\n" + "\n".join("    " + line for line in text.splitlines())
                          for name, text in parts if text)
 
@@ -60,6 +64,7 @@ def generate(rule, transmit="", *, lastspike=(True, True)):
         kind = "clock-driven" if trace.clock_driven else "event-driven"
         model.append(f"d{trace.name}/dt = {code(trace.rate)} : {_unit_name(trace.unit)} ({kind})")
     model += [f"{name} : {_unit_name(i.unit)}" for name, i in rule.inputs.items() if i.source == "modulator"]
+    model += [f"{name} : {_unit_name(unit)}" for name, unit in rule.state.items()]
     on_pre = [transmit] if transmit else []
     on_post = []
     if rule.window is not None:
@@ -73,12 +78,20 @@ def generate(rule, transmit="", *, lastspike=(True, True)):
     bounded = rule.weight.min != -sp.oo or rule.weight.max != sp.oo
     clip_each_step = (f"w = clip(w, {code(rule.weight.min)}, {code(rule.weight.max)})"
                       if rule.dw_dt is not None and bounded else None)
-    return BrianCode("\n".join(model), "\n".join(on_pre), "\n".join(on_post), dict(rule.parameters), clip_each_step)
+    periodic = interval = None
+    if rule.periodic is not None:
+        periodic = "\n".join(_statement_code(rule, s, code) for s in rule.periodic.statements)
+        interval = ex.evaluate(rule.periodic.interval, rule.parameters)
+    return BrianCode("\n".join(model), "\n".join(on_pre), "\n".join(on_post), dict(rule.parameters), clip_each_step,
+                     periodic, interval)
 
 
 def _statement_code(rule, statement, code):
     """One update; a weight update is clipped to the weight bounds unless it already clips to exactly them."""
     if statement.target != "w":
+        if statement.expr.is_zero and statement.op in ("=", "+=", "-="):  # Brian2 wants 0 with the target's unit
+            unit = _unit_name({**rule.state, **{n: tr.unit for n, tr in rule.traces.items()}}[statement.target])
+            return f"{statement.target} {statement.op} 0" + ("" if unit == "1" else f"*{unit}")
         return f"{statement.target} {statement.op} {code(statement.expr)}"
     value = statement.new_value().xreplace({sp.Symbol("w"): W})
     lo, hi = rule.weight.min, rule.weight.max
@@ -136,6 +149,8 @@ def synapses(rule, source, target, transmit="", *, extra_model="", namespace=Non
                    on_post=brian.on_post or None, namespace=names, **kwargs)
     if brian.clip_each_step:
         syn.run_regularly(brian.clip_each_step, when="end", name=f"{syn.name}_clip")
+    if brian.periodic:
+        syn.run_regularly(brian.periodic, dt=brian.periodic_interval, when="end", name=f"{syn.name}_periodic")
     return syn
 
 
