@@ -392,6 +392,10 @@ class DisinhibitoryCircuit:
         Returns the open-loop outputs (n, n_out) read at the end of each sample's open-loop phase."""
         X = np.asarray(X, dtype=float)
         n_in, n_out, B, p = self.sizes[0], self.sizes[-1], self.copies, self.params
+        if "f" in self.inp.variables:
+            raise DataError(f"{self.name}: this circuit reads sinusoidal input streams; use run_online")
+        if p.t_open <= 0:
+            raise DataError(f"{self.name}: presenting samples needs an open-loop phase: t_open > 0")
         if X.ndim != 2 or X.shape[1] != n_in:
             raise DataError(f"{self.name}: inputs have shape {X.shape}, expected (n_samples, {n_in})")
         if not np.all(np.isfinite(X)):
