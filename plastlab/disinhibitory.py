@@ -222,23 +222,29 @@ def _student_teacher(s, seed, out_dir, progress):
     bar = tqdm(total=s["t_train"], unit="ms", desc="online learning", disable=not progress)
     t1, yo1, yt1, yc1 = student.run_online(s["t_train"], learn=True, progress=bar, **kw)
     bar.close()
-    times = np.concatenate([t0, t1])
-    y_open, y_teacher, y_closed = (np.concatenate(p) for p in ((yo0, yo1), (yt0, yt1), (yc0, yc1)))
-    learning = np.concatenate([np.zeros(len(t0), bool), np.ones(len(t1), bool)])
+    # the learnt weights, frozen, on the stream's next stretch (inputs not seen yet): is it a mapping or tracking?
+    t2, yo2, yt2, yc2 = student.run_online(s["t_baseline"], learn=False, **kw)
+    times = np.concatenate([t0, t1, t2])
+    y_open, y_teacher, y_closed = (np.concatenate(p) for p in ((yo0, yo1, yo2), (yt0, yt1, yt2), (yc0, yc1, yc2)))
+    phase = np.concatenate([np.zeros(len(t0), np.int8), np.ones(len(t1), np.int8), np.full(len(t2), 2, np.int8)])
     loss = ((y_open - y_teacher) ** 2).mean(axis=1)
-    base = float(loss[~learning].mean())
-    final = float(loss[times >= times[-1] - s["loss_window"] / 1000 + 1e-9].mean())
+    base = float(loss[phase == 0].mean())
+    train_end = t1[-1]
+    final = float(loss[(phase == 1) & (times >= train_end - s["loss_window"] / 1000 + 1e-9)].mean())
+    frozen = float(loss[phase == 2].mean())
     ds = xr.Dataset({"loss": (("time",), loss, {"long_name": "open-loop student vs teacher, squared error",
                                                  "units": "1"}),
                      "y_student": (("time", "output"), y_open, {"long_name": "student output, open loop"}),
                      "y_teacher": (("time", "output"), y_teacher),
                      "y_closed_loop": (("time", "output"), y_closed, {"long_name": "student output under control"}),
-                     "learning": (("time",), learning.astype(np.int8))},
+                     "phase": (("time",), phase, {"long_name": "0 before learning, 1 learning, 2 weights frozen"})},
                     coords={"time": ("time", times, {"units": "second"}), "output": np.arange(sizes[-1])})
-    ds.attrs.update(loss_initial=base, loss_final=final, loss_reduction=1 - final / base, sizes=str(sizes))
+    ds.attrs.update(loss_initial=base, loss_final=final, loss_reduction=1 - final / base, loss_frozen=frozen,
+                    loss_reduction_frozen=1 - frozen / base, sizes=str(sizes))
     plot_student_teacher(ds, out_dir / "student_teacher.png")
     print(f"student-teacher {sizes}: loss {base:.4g} (no learning, first {s['t_baseline'] / 1000:g} s) -> "
-          f"{final:.4g} (last {s['loss_window'] / 1000:g} s): reduced by {100 * (1 - final / base):.1f} %")
+          f"{final:.4g} (last {s['loss_window'] / 1000:g} s of learning): reduced by {100 * (1 - final / base):.1f} %; "
+          f"weights frozen, next {s['t_baseline'] / 1000:g} s: {frozen:.4g} (reduced by {100 * (1 - frozen / base):.1f} %)")
     return ds
 
 

@@ -56,19 +56,23 @@ def plot_student_teacher(ds, path=None):
     kernel = np.ones(window) / window
     smooth = np.convolve(ds.loss.values, kernel, mode="same")
     axes[0].semilogy(t, smooth, lw=1)
-    if "learning" in ds and ds.learning.values.any():
-        axes[0].axvline(t[np.argmax(ds.learning.values > 0)], color="grey", ls="--", lw=0.8, label="learning on")
+    if "phase" in ds:
+        for value, label in ((1, "learning on"), (2, "weights frozen")):
+            if (ds.phase.values == value).any():
+                axes[0].axvline(t[np.argmax(ds.phase.values == value)], color="grey", ls="--" if value == 1 else ":",
+                                lw=0.8, label=label)
         axes[0].legend(fontsize=8)
     axes[0].set_xlabel("time (s)")
     axes[0].set_ylabel("squared error, open loop")
-    axes[0].set_title(f"loss reduced by {100 * ds.attrs.get('loss_reduction', np.nan):.1f} %", fontsize=9)
-    last = t >= t[-1] - 2.0
+    axes[0].set_title(f"loss reduced by {100 * ds.attrs.get('loss_reduction', np.nan):.1f} % while learning, "
+                      f"{100 * ds.attrs.get('loss_reduction_frozen', np.nan):.1f} % with frozen weights", fontsize=9)
+    last = (t >= t[-1] - 2.0) if "phase" not in ds else (ds.phase.values == 2)
     for k in range(ds.sizes["output"]):
         axes[1].plot(t[last], ds.y_teacher.values[last, k], "-", lw=1.5, label=f"teacher {k}")
         axes[1].plot(t[last], ds.y_student.values[last, k], "--", lw=1, label=f"student {k} (open loop)")
     axes[1].set_xlabel("time (s)")
     axes[1].set_ylabel("output rate")
-    axes[1].set_title("last 2 s", fontsize=9)
+    axes[1].set_title("weights frozen after learning" if "phase" in ds else "last 2 s", fontsize=9)
     axes[1].legend(fontsize=7)
     return _finish(fig, path)
 
