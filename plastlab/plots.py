@@ -29,3 +29,24 @@ def plot_window(ds, path=None, *, ax=None):
     ax.set_title(f"{ds.attrs.get('rule', '')}: pair learning window" + (" (lines: closed form)" if "dw_analytic" in ds else ""))
     ax.legend(fontsize=8)
     return _finish(fig, path)
+
+
+def plot_fitness(ds, path=None, *, baselines=None, ax=None):
+    """Evolution campaign: best and mean fitness over generations, hand-designed baselines as lines."""
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(6, 4))
+    gen = ds["generation"].values
+    ax.plot(gen, ds["best_fitness"].values, "o-", label="best")
+    ax.plot(gen, ds["mean_fitness"].values, ".--", alpha=0.7, label="population mean (finite)")
+    for k, (name, value) in enumerate(sorted((baselines or {}).items())):
+        ax.axhline(value, color=f"C{k + 2}", lw=1, ls=":", label=f"{name} (training)")
+    ax.set_xlabel("generation")
+    ax.set_ylabel("fitness")
+    finite = ds["best_fitness"].values
+    if len(finite) and (finite > -1e5).any():
+        values = [v for v in list(finite) + list((baselines or {}).values()) if v > -1e5]
+        lo, hi = min(values), max(values)
+        pad = 0.05 * (hi - lo or 1.0)
+        ax.set_ylim(lo - pad, hi + pad)
+    ax.set_title(f"{ds.attrs.get('campaign', '')}: champion {ds.attrs.get('champion_readable', '')}", fontsize=9)
+    ax.legend(fontsize=8)
+    return _finish(fig, path)

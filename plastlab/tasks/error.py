@@ -67,6 +67,30 @@ def baselines():
     return {"no_plasticity": sp.Integer(0), "delta_rule": s * (v - u)}
 
 
+def rule_document(expr, name, summary, params=None):
+    """A rule file (dict in the format of rules/README.md) for ``expr`` in this family's network.
+
+    Potentials are plain numbers in mV and weights plain numbers in pA, as inside the task network.
+    """
+    from ..expressions import to_code
+
+    p = params_with_defaults(params)
+    return {
+        "rule": {"name": name, "summary": summary,
+                 "citation": "evolved with plastlab (error family after Jordan, Schmidt, Senn & Petrovici 2021, "
+                             "eLife 10:e66273)"},
+        "parameters": {"tau_I": f"{p['tau_I']}*ms", "eta": repr(p["eta"])},
+        "weight": {"unit": "1", "min": "-inf", "max": "inf"},
+        "inputs": {
+            "v_teacher": {"source": "post", "variable": "v_teacher", "unit": "1"},
+            "v_student": {"source": "post", "variable": "v", "unit": "1"},
+            "pre_trace": {"source": "pre", "variable": "sbar", "unit": "1"},
+        },
+        "traces": {"I": {"rate": f"(-I + ({to_code(expr)}))/tau_I", "unit": "1", "kind": "clock"}},
+        "continuous": {"dw_dt": "eta*I/ms"},
+    }
+
+
 def params_with_defaults(params=None):
     out = dict(DEFAULTS)
     for key, value in (params or {}).items():
