@@ -227,7 +227,7 @@ class Campaign:
     # one generation ---------------------------------------------------------------------------------------
     def _record(self, n_new, wall):
         fits = np.array([ind.fitness.values[0] for ind in self.population])
-        valid = fits[fits > self.family.WORST]
+        valid = fits[np.isfinite(fits)]
         best = self.population[0]
         entry = self.cache.entries[best.key]
         self.history.append({
@@ -344,8 +344,7 @@ class Campaign:
                      generations=int(self.generation), family_inputs=", ".join(self.family.INPUTS))
         if getattr(self, "wall_seconds", None) is not None:
             attrs["wall_seconds_this_process"] = float(self.wall_seconds)
-        for key, value in (validation or {}).items():
-            attrs[f"validation_{key}"] = value
+        attrs.update(validation or {})
         ds.attrs.update(attrs)
         store.write_dataset(ds, self.out / "campaign.nc")
         plots.plot_fitness(ds, self.out / "fitness.png", baselines=train_baselines(self, validation))
@@ -354,9 +353,8 @@ class Campaign:
 
 
 def train_baselines(campaign, validation):
-    if not validation:
-        return {}
-    return {k[len("train_baseline_"):]: v for k, v in validation.items() if k.startswith("train_baseline_")}
+    return {k[len("train_fitness_"):]: v for k, v in (validation or {}).items()
+            if k.startswith("train_fitness_") and k != "train_fitness_champion"}
 
 
 def write_champion(campaign, champ):
@@ -401,9 +399,9 @@ def validation_report(camp, evaluator):
     for label, seeds in (("train", camp.spec["train_seeds"]), ("validation", camp.spec["validation_seeds"])):
         evaluator.seeds = seeds
         results = evaluator(exprs)
-        out[f"{label}_champion"] = results[0]["fitness"]
+        out[f"{label}_fitness_champion"] = results[0]["fitness"]
         for name, r in zip(names, results[1:]):
-            out[f"{label}_baseline_{name}"] = r["fitness"]
+            out[f"{label}_fitness_{name}"] = r["fitness"]
     evaluator.seeds = camp.spec["train_seeds"]
     return out
 

@@ -41,9 +41,11 @@ def plot_fitness(ds, path=None, *, baselines=None, ax=None):
         ax.axhline(value, color=f"C{k + 2}", lw=1, ls=":", label=f"{name} (training)")
     ax.set_xlabel("generation")
     ax.set_ylabel("fitness")
-    finite = ds["best_fitness"].values
-    if len(finite) and (finite > -1e5).any():
-        values = [v for v in list(finite) + list((baselines or {}).values()) if v > -1e5]
+    import numpy as np
+
+    best = ds["best_fitness"].values
+    if np.isfinite(best).any():
+        values = [v for v in list(best) + list((baselines or {}).values()) if np.isfinite(v)]
         lo, hi = min(values), max(values)
         pad = 0.05 * (hi - lo or 1.0)
         ax.set_ylim(lo - pad, hi + pad)

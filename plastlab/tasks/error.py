@@ -54,7 +54,7 @@ DEFAULTS = {
 }
 
 PROFILE = False
-WORST = -1e6  # fitness given to rules whose simulation produced NaN/inf or that cannot be encoded
+WORST = float("-inf")  # fitness of rules whose simulation produced NaN/inf or that cannot be encoded
 
 
 def symbols():
@@ -275,12 +275,14 @@ def _post_suffix(code, names):
     return code
 
 
-def evaluate_naive(expr, seeds, params=None):
+def evaluate_naive(expr, seeds, params=None, nonce=None):
     """The naive approach, for benchmarks: the expression is written into the Brian2 code of its own network.
 
     One Brian2 run per candidate (all instances of that candidate in one network, same equations, clocks and
     sampling as ``evaluate_batch``); every new expression is new code and gets compiled. Returns the same
-    dict as ``evaluate_batch``.
+    dict as ``evaluate_batch``. ``nonce`` (a string of digits) is written into a variable name of the
+    generated code so that a benchmark measures a real compilation even if the same expression was compiled by
+    an earlier run (Cython caches code by its text); it multiplies Delta by exactly 1.
     """
     p = params_with_defaults(params)
     b2 = _brian()
@@ -318,11 +320,14 @@ def evaluate_naive(expr, seeds, params=None):
     pre_i = np.arange(K * n_in)
     tsyn.connect(i=pre_i, j=pre_i // n_in)
     tsyn.w = np.concatenate([inst["teacher_w"] for inst in insts])
-    ssyn = b2.Synapses(traces, students, "w : 1\nI : 1\nIsyn_post = w*x_pre : 1 (summed)", dt=dt,
-                       namespace=ns)
+    one = f"one_{nonce}" if nonce else "1"
+    ssyn = b2.Synapses(traces, students, "w : 1\nI : 1\nIsyn_post = w*x_pre : 1 (summed)"
+                       + (f"\n{one} : 1 (constant)" if nonce else ""), dt=dt, namespace=ns)
     ssyn.connect(i=pre_i, j=pre_i // n_in)
     ssyn.w = p["w0"]
-    ssyn.run_regularly(f"""Delta = {code}
+    if nonce:
+        setattr(ssyn, one, 1.0)
+    ssyn.run_regularly(f"""Delta = {one}*({code})
 w += eta*I*rule_dt/ms
 I += (rule_dt/tau_I)*(Delta - I)""", dt=p["rule_dt"] * ms, when="before_synapses", order=1)
     students.run_regularly("sqerr += (v - v_teacher)**2 * int(t >= t_drop)", dt=1 * ms, when="end")
