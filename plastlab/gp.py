@@ -168,7 +168,8 @@ def make_toolbox(genome, *, init_min=1, init_max=3, mut_max=2, max_height=6, max
     """A DEAP toolbox: initialisation, one-point crossover, mixed mutation, bloat limits (staticLimit)."""
     pset = genome.pset
     tb = base.Toolbox()
-    tb.register("expr", gp.genHalfAndHalf, pset=pset, min_=init_min, max_=init_max)
+    tb.register("expr", _within_limits, gp.genHalfAndHalf, max_height, max_size, pset=pset, min_=init_min,
+                max_=init_max)
     tb.register("individual", tools.initIterate, creator.RuleTree, tb.expr)
     tb.register("population", tools.initRepeat, list, tb.individual)
     tb.register("mate", gp.cxOnePoint)
@@ -177,8 +178,37 @@ def make_toolbox(genome, *, init_min=1, init_max=3, mut_max=2, max_height=6, max
     for name in ("mate", "mutate"):
         tb.decorate(name, gp.staticLimit(key=operator.attrgetter("height"), max_value=max_height))
         tb.decorate(name, gp.staticLimit(key=len, max_value=max_size))
-    tb.register("select", tools.selBest)
+    tb.register("select", select_distinct)
     return tb
+
+
+def _within_limits(generate, max_height, max_size, **kwargs):
+    """A generated expression that already respects the bloat limits (drawn again until it does)."""
+    while True:
+        expr = generate(**kwargs)
+        tree = gp.PrimitiveTree(expr)
+        if tree.height <= max_height and len(tree) <= max_size:
+            return expr
+
+
+def select_distinct(individuals, k):
+    """The k best individuals with distinct canonical expressions (attribute ``key``), best first.
+
+    Plain selBest lets one expression and its many equivalent trees fill the whole parent pool, after which
+    variation keeps producing cached duplicates; taking each canonical expression once keeps the search moving.
+    Ties keep the pool's order (stable sort), so the selection is deterministic. Duplicates fill up only when
+    there are fewer than k distinct expressions.
+    """
+    ranked = sorted(individuals, key=lambda ind: ind.fitness.values[0], reverse=True)
+    chosen, seen, rest = [], set(), []
+    for ind in ranked:
+        key = getattr(ind, "key", None)
+        if key is not None and key in seen:
+            rest.append(ind)
+            continue
+        seen.add(key)
+        chosen.append(ind)
+    return (chosen + rest)[:k]
 
 
 def mutate(individual, pset, expr):
