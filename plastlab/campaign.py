@@ -204,7 +204,10 @@ class Campaign:
             expr = gp.canonical(self.genome.to_sympy(ind))
             key = sp.srepr(expr)
             keys.append(key)
-            if self.cache.get(key) is None and key not in new_keys:
+            if key in new_keys:  # a duplicate within this generation: simulated once, counts as a hit
+                self.cache.lookups += 1
+                self.cache.hits += 1
+            elif self.cache.get(key) is None:
                 new_keys.append(key)
                 new.append(expr)
         start = time.perf_counter()

@@ -110,21 +110,20 @@ def test_a_killed_worker_loses_no_evaluation(tmp_path, reference):
 
     killed = {}
 
+    with Client(address, timeout="30s") as client:
+        pids = client.run(os.getpid)  # worker address -> process id
+
     def kill_a_busy_worker():
         with Client(address, timeout="30s") as client:
-            deadline = time.time() + 120
-            while time.time() < deadline:
+            deadline = time.time() + 60
+            while time.time() < deadline and not killed:
                 busy = [w for w, tasks in client.processing().items() if tasks]
                 if busy:
-                    info = client.scheduler_info()["workers"]
-                    pid = info[busy[0]].get("pid") if busy[0] in info else None
-                    victim = next((p for p in procs[1:] if p.pid == pid), None)
-                    if victim is not None:
-                        time.sleep(0.3)  # let it get into its Brian2 run
-                        victim.send_signal(signal.SIGKILL)
-                        killed["pid"] = pid
-                        return
-                time.sleep(0.05)
+                    victim = next(p for p in procs[1:] if p.pid == pids[busy[0]])
+                    time.sleep(0.3)  # let it get into its Brian2 run
+                    victim.send_signal(signal.SIGKILL)
+                    killed["pid"] = victim.pid
+                time.sleep(0.02)
 
     try:
         path = tiny_campaign(tmp_path, generations=2, batch_size=3)
