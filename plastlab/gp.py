@@ -212,12 +212,15 @@ def select_distinct(individuals, k):
 
 
 def mutate(individual, pset, expr):
-    """One of: replace a subtree, replace a node, shrink; chosen with the global ``random`` (seeded)."""
+    """One of: replace a subtree (0.4), replace a node (0.25), insert a node above a subtree (0.2), shrink (0.15);
+    chosen with the global ``random`` (seeded). Insertion turns e.g. (v - u) into s*(v - u) in one step."""
     choice = random.random()
-    if choice < 0.5:
+    if choice < 0.4:
         return gp.mutUniform(individual, expr=expr, pset=pset)
-    if choice < 0.8:
+    if choice < 0.65:
         return gp.mutNodeReplacement(individual, pset=pset)
+    if choice < 0.85:
+        return gp.mutInsert(individual, pset=pset)
     if len(individual) > 1:
         return gp.mutShrink(individual)
     return gp.mutUniform(individual, expr=expr, pset=pset)
