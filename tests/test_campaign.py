@@ -184,7 +184,11 @@ def test_evaluate_prints_fitness_last_and_refuses_code(tmp_path):
     direct = error.evaluate_batch([error.baselines()["delta_rule"]], [11, 12, 13],
                                   {"duration": 1.0, "t_drop": 0.2})[0]["fitness"]
     assert float(last.split()[1]) == pytest.approx(direct, rel=1e-5)
-    for hostile in ("__import__('os').system('true')", "v_teacher.__class__", "w_unknown * 2"):
-        bad = subprocess.run([sys.executable, "-m", "plastlab.cli", "evolve", str(path), "--evaluate", hostile],
-                             env=ENV, cwd=ROOT, capture_output=True, text=True)
-        assert bad.returncode == 2 and bad.stderr.startswith("plastlab: error:"), bad.stderr
+    bad = subprocess.run([sys.executable, "-m", "plastlab.cli", "evolve", str(path), "--evaluate",
+                          "__import__('os').system('true')"], env=ENV, cwd=ROOT, capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("plastlab: error:"), bad.stderr
+    from plastlab.errors import PlastlabError
+
+    for hostile in ("v_teacher.__class__", "w_unknown * 2", "pre_trace[0]", "lambda: 1"):
+        with pytest.raises(PlastlabError):
+            campaign.evaluate_expression(path, hostile)
