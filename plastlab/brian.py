@@ -13,8 +13,7 @@ from . import expressions as ex
 from .errors import RuleError
 from .rule import W
 
-NEVER = "10000*second"  # Brian2 marks a neuron that never spiked with lastspike = -10000 s
-DEFAULT_MAX_INTERVAL = "5000*second"
+DEFAULT_MAX_INTERVAL = "5000*second"  # Brian2 marks a neuron that never spiked with lastspike = -10000 s
 
 
 @dataclass
@@ -26,11 +25,15 @@ class BrianCode:
     on_post: str
     namespace: dict = field(default_factory=dict)
     clip_each_step: str = None
+    periodic: str = None
+    periodic_interval: object = None
 
     def __str__(self):
         parts = [("model", self.model), ("on_pre", self.on_pre), ("on_post", self.on_post)]
         if self.clip_each_step:
-            parts.append(("run_regularly", self.clip_each_step))
+            parts.append(("run_regularly (every step)", self.clip_each_step))
+        if self.periodic:
+            parts.append((f"run_regularly (every {self.periodic_interval})", self.periodic))
         return "\n".join(f"{name}:\n" + "\n".join("    " + line for line in text.splitlines())
                          for name, text in parts if text)
 
@@ -61,6 +64,7 @@ def generate(rule, transmit="", *, lastspike=(True, True)):
         kind = "clock-driven" if trace.clock_driven else "event-driven"
         model.append(f"d{trace.name}/dt = {code(trace.rate)} : {_unit_name(trace.unit)} ({kind})")
     model += [f"{name} : {_unit_name(i.unit)}" for name, i in rule.inputs.items() if i.source == "modulator"]
+    model += [f"{name} : {_unit_name(unit)}" for name, unit in rule.state.items()]
     on_pre = [transmit] if transmit else []
     on_post = []
     if rule.window is not None:
@@ -74,12 +78,20 @@ def generate(rule, transmit="", *, lastspike=(True, True)):
     bounded = rule.weight.min != -sp.oo or rule.weight.max != sp.oo
     clip_each_step = (f"w = clip(w, {code(rule.weight.min)}, {code(rule.weight.max)})"
                       if rule.dw_dt is not None and bounded else None)
-    return BrianCode("\n".join(model), "\n".join(on_pre), "\n".join(on_post), dict(rule.parameters), clip_each_step)
+    periodic = interval = None
+    if rule.periodic is not None:
+        periodic = "\n".join(_statement_code(rule, s, code) for s in rule.periodic.statements)
+        interval = ex.evaluate(rule.periodic.interval, rule.parameters)
+    return BrianCode("\n".join(model), "\n".join(on_pre), "\n".join(on_post), dict(rule.parameters), clip_each_step,
+                     periodic, interval)
 
 
 def _statement_code(rule, statement, code):
     """One update; a weight update is clipped to the weight bounds unless it already clips to exactly them."""
     if statement.target != "w":
+        if statement.expr.is_zero and statement.op in ("=", "+=", "-="):  # Brian2 wants 0 with the target's unit
+            unit = _unit_name({**rule.state, **{n: tr.unit for n, tr in rule.traces.items()}}[statement.target])
+            return f"{statement.target} {statement.op} 0" + ("" if unit == "1" else f"*{unit}")
         return f"{statement.target} {statement.op} {code(statement.expr)}"
     value = statement.new_value().xreplace({sp.Symbol("w"): W})
     lo, hi = rule.weight.min, rule.weight.max
@@ -90,27 +102,31 @@ def _statement_code(rule, statement, code):
 
 
 def _window_code(rule, code, rename, lastspike):
-    """Nearest-neighbour pairing: at a post spike Δt = t - last pre spike, at a pre spike Δt = last post - t."""
-    model, pre_ref, post_ref, mark_pre, mark_post = [], "lastspike_pre", "lastspike_post", [], []
-    if not lastspike[0]:
-        model.append("tlast_pre_syn : second")
-        pre_ref = f"(tlast_pre_syn - {NEVER})"
-        mark_pre = [f"tlast_pre_syn = t + {NEVER}"]
-    if not lastspike[1]:
-        model.append("tlast_post_syn : second")
-        post_ref = f"(tlast_post_syn - {NEVER})"
-        mark_post = [f"tlast_post_syn = t + {NEVER}"]
+    """Nearest-neighbour pairing: at a post spike Δt = t - last pre spike, at a pre spike Δt = last post - t.
+
+    Groups without ``lastspike`` (e.g. SpikeGeneratorGroup) get per-synapse spike times plus a flag that says
+    whether that side has spiked yet (Brian2 sets new synaptic variables to 0, which would read as a spike at 0).
+    """
+    model, refs, seen, marks = [], {}, {}, {}
+    for side, has in zip(("pre", "post"), lastspike):
+        if has:
+            refs[side], seen[side], marks[side] = f"lastspike_{side}", "", []
+        else:
+            model += [f"tlast_{side}_syn : second", f"seen_{side}_syn : 1"]
+            refs[side], seen[side] = f"tlast_{side}_syn", f" * seen_{side}_syn"
+            marks[side] = [f"tlast_{side}_syn = t", f"seen_{side}_syn = 1"]
     interval = code(rule.window.max_interval) if rule.window.max_interval is not None else DEFAULT_MAX_INTERVAL
     lo, hi = code(rule.weight.min), code(rule.weight.max)
 
-    def update(branch, delta, since):
+    def update(branch, delta, other):
+        since = f"(t - {refs[other]})"
         bounded = f"clip({delta}, -{interval}, {interval})"  # keeps F finite where the guard is 0
         change = ex.to_code(branch, dict(rename, delta_t=bounded))
-        guard = f"int({since} > 0*second) * int({since} < {interval})"
+        guard = f"int({since} > 0*second) * int({since} < {interval}){seen[other]}"
         return f"w = clip(w + {guard} * ({change}), {lo}, {hi})"
 
-    on_post = [update(rule.window.potentiation, f"t - {pre_ref}", f"(t - {pre_ref})")] + mark_post
-    on_pre = [update(rule.window.depression, f"{post_ref} - t", f"(t - {post_ref})")] + mark_pre
+    on_post = [update(rule.window.potentiation, f"t - {refs['pre']}", "pre")] + marks["post"]
+    on_pre = [update(rule.window.depression, f"{refs['post']} - t", "post")] + marks["pre"]
     return model, on_pre, on_post
 
 
@@ -118,19 +134,23 @@ def has_lastspike(group):
     return "lastspike" in getattr(group, "variables", {})
 
 
-def synapses(rule, source, target, transmit="", *, namespace=None, **kwargs):
+def synapses(rule, source, target, transmit="", *, extra_model="", namespace=None, **kwargs):
     """A ``brian2.Synapses`` from ``source`` to ``target`` running ``rule`` (not yet connected).
 
-    ``transmit`` is the effect of a presynaptic spike on the target (``"ge_post += w"``); other keyword
-    arguments go to ``brian2.Synapses``. Pre/postsynaptic inputs of the rule must exist in the groups.
+    ``transmit`` is the effect of a presynaptic spike on the target (``"ge_post += w"``); ``extra_model`` adds
+    model lines, e.g. ``"I_in_post = w*r_pre : 1 (summed)"`` for rate networks; other keyword arguments go to
+    ``brian2.Synapses``. Pre/postsynaptic inputs of the rule must exist in the groups.
     """
     _check_inputs(rule, source, target)
     brian = generate(rule, transmit, lastspike=(has_lastspike(source), has_lastspike(target)))
     names = dict(brian.namespace, **(namespace or {}))
-    syn = Synapses(source, target, model=brian.model, on_pre=brian.on_pre or None,
+    model = brian.model + ("\n" + extra_model if extra_model else "")
+    syn = Synapses(source, target, model=model, on_pre=brian.on_pre or None,
                    on_post=brian.on_post or None, namespace=names, **kwargs)
     if brian.clip_each_step:
         syn.run_regularly(brian.clip_each_step, when="end", name=f"{syn.name}_clip")
+    if brian.periodic:
+        syn.run_regularly(brian.periodic, dt=brian.periodic_interval, when="end", name=f"{syn.name}_periodic")
     return syn
 
 

@@ -11,7 +11,7 @@ Rules live as equation files in rules/ (format: rules/README.md). Inspect, check
 
 def main(argv=None):
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_join_negative_ranges(sys.argv[1:] if argv is None else list(argv)))
     if not hasattr(args, "handler"):
         parser.print_help()
         return 2
@@ -20,6 +20,20 @@ def main(argv=None):
     except PlastlabError as err:
         print(f"plastlab: error: {err}", file=sys.stderr)
         return 2
+
+
+def _join_negative_ranges(argv):
+    """Let '--dt-range -100,100' through: argparse would read '-100,100' as an option."""
+    joined = []
+    for token in argv:
+        if joined and joined[-1] in RANGE_OPTIONS and token.startswith("-"):
+            joined[-1] = f"{joined[-1]}={token}"
+        else:
+            joined.append(token)
+    return joined
+
+
+RANGE_OPTIONS = {"--dt-range"}
 
 
 def build_parser():
