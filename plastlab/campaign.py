@@ -24,7 +24,7 @@ from . import gp
 from .errors import PlastlabError
 from .tasks import get_family
 
-GP_DEFAULTS = {"mu": 16, "lambda": 32, "cxpb": 0.4, "mutpb": 0.5, "init_min_depth": 1, "init_max_depth": 3,
+GP_DEFAULTS = {"mu": 16, "lambda": 32, "initial": 0, "tournament": 3, "cxpb": 0.4, "mutpb": 0.5, "init_min_depth": 1, "init_max_depth": 3,
                "mutation_max_depth": 2, "max_height": 5, "max_size": 21, "constants": [1],
                "operators": ["add", "sub", "mul", "div"]}
 CHECKPOINT = "checkpoint.json"
@@ -283,9 +283,10 @@ class Campaign:
                    unit="gen", file=sys.stderr, disable=not self.progress, dynamic_ncols=True)
         while self.generation < total:
             if self.generation < 0:
-                candidates = self.toolbox.population(n=g["mu"])
+                candidates = self.toolbox.population(n=max(g["mu"], g["initial"]))
             else:
-                candidates = gp.vary(self.population, self.toolbox, g["lambda"], g["cxpb"], g["mutpb"])
+                candidates = gp.vary(self.population, self.toolbox, g["lambda"], g["cxpb"], g["mutpb"],
+                                     g["tournament"])
             n_new, wall = self.evaluate(candidates)
             pool = candidates if self.generation < 0 else self.population + candidates
             self.population = self.toolbox.select(pool, g["mu"])

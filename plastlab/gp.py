@@ -212,12 +212,12 @@ def select_distinct(individuals, k):
 
 
 def mutate(individual, pset, expr):
-    """One of: replace a subtree (0.4), replace a node (0.25), insert a node above a subtree (0.2), shrink (0.15);
+    """One of: replace a subtree (0.35), replace a node (0.2), insert a node above a subtree (0.3), shrink (0.15);
     chosen with the global ``random`` (seeded). Insertion turns e.g. (v - u) into s*(v - u) in one step."""
     choice = random.random()
-    if choice < 0.4:
+    if choice < 0.35:
         return gp.mutUniform(individual, expr=expr, pset=pset)
-    if choice < 0.65:
+    if choice < 0.55:
         return gp.mutNodeReplacement(individual, pset=pset)
     if choice < 0.85:
         return gp.mutInsert(individual, pset=pset)
@@ -226,11 +226,26 @@ def mutate(individual, pset, expr):
     return gp.mutUniform(individual, expr=expr, pset=pset)
 
 
-def vary(population, toolbox, lambda_, cxpb, mutpb):
-    """λ offspring by crossover or mutation or reproduction (DEAP's varOr), from the global ``random``."""
-    from deap import algorithms
-
-    return algorithms.varOr(population, toolbox, lambda_, cxpb, mutpb)
+def vary(population, toolbox, lambda_, cxpb, mutpb, tournsize=3):
+    """λ offspring, each by crossover (cxpb), mutation (mutpb) or reproduction, like DEAP's ``varOr`` but with
+    parents picked by tournaments of ``tournsize`` (so the fitter parents are varied more often).
+    Uses the global ``random`` (seeded)."""
+    offspring = []
+    for _ in range(lambda_):
+        op = random.random()
+        if op < cxpb:
+            a, b = (toolbox.clone(ind) for ind in tools.selTournament(population, 2, tournsize))
+            a, b = toolbox.mate(a, b)
+            del a.fitness.values
+            offspring.append(a)
+        elif op < cxpb + mutpb:
+            (a,) = (toolbox.clone(ind) for ind in tools.selTournament(population, 1, tournsize))
+            (a,) = toolbox.mutate(a)
+            del a.fitness.values
+            offspring.append(a)
+        else:
+            offspring.append(toolbox.clone(random.choice(population)))
+    return offspring
 
 
 def equivalent_up_to_positive_factor(expr, target):
