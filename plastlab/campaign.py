@@ -24,7 +24,7 @@ from . import gp
 from .errors import PlastlabError
 from .tasks import get_family
 
-GP_DEFAULTS = {"mu": 16, "lambda": 32, "initial": 0, "tournament": 3, "cxpb": 0.4, "mutpb": 0.5, "init_min_depth": 1, "init_max_depth": 3,
+GP_DEFAULTS = {"mu": 16, "lambda": 32, "initial": 0, "tournament": 3, "new_per_generation": 0, "cxpb": 0.4, "mutpb": 0.5, "init_min_depth": 1, "init_max_depth": 3,
                "mutation_max_depth": 2, "max_height": 5, "max_size": 21, "constants": [1],
                "operators": ["add", "sub", "mul", "div"]}
 CHECKPOINT = "checkpoint.json"
@@ -196,13 +196,13 @@ class Campaign:
         self.evaluations = []  # one dict per simulated candidate
         self.population = []
         self.generation = -1
+        self._canon = {}  # str(tree) -> (canonical expression, cache key)
 
     # evaluation with the cache ---------------------------------------------------------------------------
     def evaluate(self, individuals):
         keys, new, new_keys = [], [], []
         for ind in individuals:
-            expr = gp.canonical(self.genome.to_sympy(ind))
-            key = sp.srepr(expr)
+            expr, key = self.canonical_key(ind)
             keys.append(key)
             if key in new_keys:  # a duplicate within this generation: simulated once, counts as a hit
                 self.cache.lookups += 1
@@ -269,6 +269,34 @@ class Campaign:
             ind.fitness.values = (self.cache.entries[key]["fitness"],)
             ind.key = key
 
+    def canonical_key(self, ind):
+        text = str(ind)
+        if text not in self._canon:
+            expr = gp.canonical(self.genome.to_sympy(ind))
+            self._canon[text] = (expr, sp.srepr(expr))
+        return self._canon[text]
+
+    def offspring(self):
+        """λ offspring; with ``new_per_generation`` = n > 0, more rounds of λ until n of them are expressions
+        never evaluated before (at most 16 rounds). A batch costs little more for more candidates, so this
+        spends the batch on new expressions instead of cached duplicates. Deterministic (seeded ``random``)."""
+        g = self.spec["gp"]
+        out = gp.vary(self.population, self.toolbox, g["lambda"], g["cxpb"], g["mutpb"], g["tournament"])
+        want = g["new_per_generation"]
+        if want <= 0:
+            return out
+        new = {self.canonical_key(ind)[1] for ind in out} - set(self.cache.entries)
+        rounds = 1
+        while len(new) < want and rounds < 16:
+            more = gp.vary(self.population, self.toolbox, g["lambda"], g["cxpb"], g["mutpb"], g["tournament"])
+            for ind in more:
+                key = self.canonical_key(ind)[1]
+                if key not in self.cache.entries and key not in new and len(new) < want:
+                    new.add(key)
+                    out.append(ind)
+            rounds += 1
+        return out
+
     def run(self, resume=False):
         from tqdm import tqdm
 
@@ -285,8 +313,7 @@ class Campaign:
             if self.generation < 0:
                 candidates = self.toolbox.population(n=max(g["mu"], g["initial"]))
             else:
-                candidates = gp.vary(self.population, self.toolbox, g["lambda"], g["cxpb"], g["mutpb"],
-                                     g["tournament"])
+                candidates = self.offspring()
             n_new, wall = self.evaluate(candidates)
             pool = candidates if self.generation < 0 else self.population + candidates
             self.population = self.toolbox.select(pool, g["mu"])

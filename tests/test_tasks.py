@@ -86,3 +86,22 @@ def test_unknown_family_and_parameter_are_refused():
         get_family("juggling")
     with pytest.raises(PlastlabError, match="unknown parameter 'tau_x'"):
         error.params_with_defaults({"tau_x": 1})
+
+
+REWARD_TINY = {"n_trials": 24, "n_patterns": 4, "n_inputs": 20}
+
+
+def test_reward_family_scores_rules_independently_of_the_batch():
+    from plastlab.tasks import reward
+
+    r, e = reward.symbols()
+    base = reward.baselines()
+    exprs = [base["no_plasticity"], base["eligibility_reward_minus_1"], e / (r + 1), -base["eligibility_reward_minus_1"]]
+    res = reward.evaluate_batch(exprs, [1, 2], REWARD_TINY)
+    for x in (res[0], res[1], res[3]):
+        assert x["reason"] == "" and -24 <= x["fitness"] <= 24 and len(x["per_instance"]) == 2
+        assert all(float(v).is_integer() for v in x["per_instance"])  # sums of +-1 rewards
+    # reward = -1 happens, and then eligibility/(reward + 1) divides by zero
+    assert res[2]["fitness"] == -math.inf and "division by zero" in res[2]["reason"]
+    alone = reward.evaluate_batch([base["eligibility_reward_minus_1"]], [1, 2], REWARD_TINY)[0]
+    assert alone["per_instance"] == res[1]["per_instance"]

@@ -179,7 +179,7 @@ def _simulate(p, nums, dens, insts):
     coef_d = [f"cd{k}" for k in range(len(mons))]
     horner = [f"{x}{k}" for x in ("A", "B") for k in range(D + 1)]
     eqs = "\n".join(["dv/dt = (E_L - v + Isyn)/tau_m : 1", "Isyn : 1", "phi = rho*exp((v - theta)/delta) : Hz",
-                     "inst : integer (constant)", "nspk : 1", "R : 1", "total_R : 1"]
+                     "inst : integer (constant)", "nspk : 1", "R : 1", "total_R : 1", "n_act : 1"]
                     + [f"{c} : 1 (constant)" for c in coef_n + coef_d] + [f"{h} : 1" for h in horner])
     neurons = b2.NeuronGroup(C * M, eqs, threshold="noise(t, inst) < phi*dt", method="euler", dt=dt,
                              namespace=ns, name="neurons")
@@ -193,7 +193,7 @@ def _simulate(p, nums, dens, insts):
     for k, c in enumerate(coef_d):
         setattr(neurons, c, den[:, k])
     stmts = ["R = (2*int((nspk > 0) == (label(t - T/2, inst) > 0)) - 1) * int(t > T/2)",
-             "total_R += R"]
+             "total_R += R", "n_act += int(nspk > 0) * int(t > T/2)"]
     for letter, names in (("A", coef_n), ("B", coef_d)):
         for power in range(D + 1):
             terms = ["*".join([names[k]] + ["R"] * a) for k, (a, e) in enumerate(mons) if e == power]
@@ -228,6 +228,7 @@ w += eta * ({horner_code("A")}) / (Q + int(Q == 0)) * int(t > T/2)""", dt=T, whe
     net = b2.Network(gen, traces, feed, neurons, syn)
     net.run(p["n_trials"] * T + dt, namespace={})
     total = np.asarray(neurons.total_R[:]).reshape(C, M)
+    active = np.asarray(neurons.n_act[:]).reshape(C, M) / p["n_trials"]
     w = np.asarray(syn.w[:])
     zd = np.asarray(syn.zerodiv[:])
     post_all = np.concatenate(post)
@@ -242,4 +243,5 @@ w += eta * ({horner_code("A")}) / (Q + int(Q == 0)) * int(t > T/2)""", dt=T, whe
             out.append((None, "simulation overflowed to inf"))
         else:
             out.append((total[c], ""))
+    _simulate.last_activity = active  # fraction of trials with action +1, per candidate and instance
     return out
