@@ -84,6 +84,9 @@ def plot_fitness(ds, path=None, *, baselines=None, ax=None):
         lo, hi = min(values), max(values)
         pad = 0.05 * (hi - lo or 1.0)
         ax.set_ylim(lo - pad, hi + pad)
-    ax.set_title(f"{ds.attrs.get('campaign', '')}: champion {ds.attrs.get('champion_readable', '')}", fontsize=9)
+    import textwrap
+
+    title = f"{ds.attrs.get('campaign', '')}: champion {ds.attrs.get('champion_readable', '')}"
+    ax.set_title(textwrap.fill(title, 80), fontsize=8)
     ax.legend(fontsize=8)
     return _finish(fig, path)
