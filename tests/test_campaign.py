@@ -90,22 +90,32 @@ def _stop(procs):
             p.wait()
 
 
-def test_campaign_on_an_external_dask_cluster(tmp_path, reference):
-    _, _, ref = reference
-    address, procs = _start_cluster(tmp_path)
-    try:
-        path = tiny_campaign(tmp_path, generations=2, batch_size=3)
-        camp, ds = campaign.run_campaign(path, scheduler=address, out=tmp_path / "out", progress=False,
-                                         validate=False)
-        assert _history(ds) == _history(ref)
-        assert list(ds["expression"].values) == list(ref["expression"].values)
-    finally:
-        _stop(procs)
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """A real `dask scheduler` and two `dask worker` processes on 127.0.0.1 (shared by the next two tests)."""
+    address, procs = _start_cluster(tmp_path_factory.mktemp("cluster"))
+    yield address, procs
+    _stop(procs)
 
 
-def test_a_killed_worker_loses_no_evaluation(tmp_path, reference):
+def test_campaign_on_an_external_dask_cluster(tmp_path, reference, cluster):
     _, _, ref = reference
-    address, procs = _start_cluster(tmp_path)
+    address, procs = cluster
+    from dask.distributed import Client
+
+    with Client(address, timeout="30s") as client:
+        assert len(client.scheduler_info()["workers"]) == 2
+    path = tiny_campaign(tmp_path, generations=2, batch_size=3)
+    camp, ds = campaign.run_campaign(path, scheduler=address, out=tmp_path / "out", progress=False,
+                                     validate=False)
+    assert _history(ds) == _history(ref)
+    assert list(ds["expression"].values) == list(ref["expression"].values)
+    assert (tmp_path / "out" / "campaign.nc").exists()
+
+
+def test_a_killed_worker_loses_no_evaluation(tmp_path, reference, cluster):
+    _, _, ref = reference
+    address, procs = cluster
     from dask.distributed import Client
 
     killed = {}
@@ -125,21 +135,18 @@ def test_a_killed_worker_loses_no_evaluation(tmp_path, reference):
                     killed["pid"] = victim.pid
                 time.sleep(0.02)
 
-    try:
-        path = tiny_campaign(tmp_path, generations=2, batch_size=3)
-        killer = threading.Thread(target=kill_a_busy_worker)
-        killer.start()
-        camp, ds = campaign.run_campaign(path, scheduler=address, out=tmp_path / "out", progress=False,
-                                         validate=False)
-        killer.join()
-        assert killed, "no worker was killed"
-        assert sum(p.poll() is None for p in procs[1:]) == 1
-        # the campaign completed with every evaluation: identical to the uninterrupted in-process reference
-        assert _history(ds) == _history(ref)
-        assert list(ds["expression"].values) == list(ref["expression"].values)
-        assert list(ds["fitness"].values) == list(ref["fitness"].values)
-    finally:
-        _stop(procs)
+    path = tiny_campaign(tmp_path, generations=2, batch_size=3)
+    killer = threading.Thread(target=kill_a_busy_worker)
+    killer.start()
+    camp, ds = campaign.run_campaign(path, scheduler=address, out=tmp_path / "out", progress=False,
+                                     validate=False)
+    killer.join()
+    assert killed, "no worker was killed"
+    assert sum(p.poll() is None for p in procs[1:]) == 1
+    # the campaign completed with every evaluation: identical to the uninterrupted in-process reference
+    assert _history(ds) == _history(ref)
+    assert list(ds["expression"].values) == list(ref["expression"].values)
+    assert list(ds["fitness"].values) == list(ref["fitness"].values)
 
 
 def test_sigkill_mid_generation_then_resume_is_identical(tmp_path):
