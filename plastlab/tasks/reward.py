@@ -1,7 +1,8 @@
 """Reward-driven family: associate frozen input patterns with actions (Jordan et al. 2021, Fig. 3).
 
 One task instance: ``n_inputs`` inputs, each connected with probability ``p_connect`` to one escape-noise LIF
-neuron (hazard phi(u) = rho*exp((u - theta)/delta), no reset); ``n_patterns`` frozen ``trial`` ms Poisson
+neuron (hazard phi(u) = rho*exp((u - theta)/delta), capped at 1/dt,
+reset to E_L after a spike); ``n_patterns`` frozen ``trial`` ms Poisson
 patterns at ``input_rate``, each labelled +1 or -1 at random; ``n_trials`` trials, each presenting a random
 pattern. Action = +1 if the neuron spiked during the trial, else -1; reward R = +1 if action == label, else -1.
 Initial weights are Gaussian (``w_mean``, ``w_sd``). Potentials are plain numbers in mV, weights in mV per
@@ -38,8 +39,8 @@ DEFAULTS = {
     "tau_m": 10.0,  # ms
     "tau_s": 2.0,  # ms
     "tau_M": 500.0,  # ms, eligibility
-    "w_mean": 20.0,
-    "w_sd": 6.0,
+    "w_mean": 12.0,
+    "w_sd": 4.0,
     "eta": 10.0,
     "dt": 1.0,  # ms
     "degree": 3,
@@ -169,7 +170,7 @@ def _simulate(p, nums, dens, insts):
     label = b2.TimedArray(label_values, dt=T)
     ns = {"tau_m": p["tau_m"] * ms, "tau_s": p["tau_s"] * ms, "tau_M": p["tau_M"] * ms, "E_L": p["E_L"],
           "theta": p["theta"], "rho": p["rho"] * Hz, "delta": p["delta"], "eta": p["eta"], "noise": noise,
-          "label": label, "T": T}
+          "label": label, "T": T, "phi_max": 1 / dt}
     traces = b2.NeuronGroup(M * n_in, "dx/dt = -x/tau_s : 1\ndsbar/dt = (x - sbar)/tau_m : 1", method="exact",
                             dt=dt, namespace=ns, name="traces")
     feed = b2.Synapses(gen, traces, on_pre="x_post += 1", dt=dt, name="feed")
@@ -178,12 +179,12 @@ def _simulate(p, nums, dens, insts):
     coef_n = [f"cn{k}" for k in range(len(mons))]
     coef_d = [f"cd{k}" for k in range(len(mons))]
     horner = [f"{x}{k}" for x in ("A", "B") for k in range(D + 1)]
-    eqs = "\n".join(["dv/dt = (E_L - v + Isyn)/tau_m : 1", "Isyn : 1", "phi = rho*exp((v - theta)/delta) : Hz",
+    eqs = "\n".join(["dv/dt = (E_L - v + Isyn)/tau_m : 1", "Isyn : 1", "phi = clip(rho*exp((v - theta)/delta), 0*Hz, phi_max) : Hz",
                      "inst : integer (constant)", "nspk : 1", "R : 1", "total_R : 1", "n_act : 1"]
                     + [f"{c} : 1 (constant)" for c in coef_n + coef_d] + [f"{h} : 1" for h in horner])
-    neurons = b2.NeuronGroup(C * M, eqs, threshold="noise(t, inst) < phi*dt", method="euler", dt=dt,
-                             namespace=ns, name="neurons")
-    neurons.run_on_event("spike", "nspk += 1")
+    neurons = b2.NeuronGroup(C * M, eqs, threshold="noise(t, inst) < phi*dt", reset="v = E_L\nnspk += 1",
+                             method="euler",
+                             dt=dt, namespace=ns, name="neurons")
     neurons.v = p["E_L"]
     neurons.inst = np.tile(np.arange(M), C)  # neuron n = c*M + k
     num = np.repeat(np.asarray(nums), M, axis=0)
