@@ -164,7 +164,10 @@ class SuperSpikeNetwork:
         trials = self.session.n_trials
         first = int(round(trials * self.cfg["anneal_fraction"]))
         plastic = [obj for obj in (self.w_out, getattr(self, "w_in", None)) if obj is not None]
-        eta = plastic[0].namespace["eta"]
+        eta = plastic[0].namespace.get("eta")
+        if eta is None or first >= trials:
+            self.net.run(trials * self.session.trial * second, namespace={}, report=report)
+            return self._loss_per_trial()
         for count, rate in ((first, eta), (trials - first, eta * self.cfg["anneal_factor"])):
             for syn in plastic:
                 syn.namespace["eta"] = rate
@@ -172,6 +175,9 @@ class SuperSpikeNetwork:
                 self.net.run(count * self.session.trial * second, namespace={}, report=report)
         for syn in plastic:
             syn.namespace["eta"] = eta
+        return self._loss_per_trial()
+
+    def _loss_per_trial(self):
         loss = np.asarray(self.loss.loss / second)  # (outputs, samples at trial starts)
         ends = np.concatenate([loss[:, 1:], np.asarray(self.outputs.loss / second)[:, None]], axis=1)
         per_trial = (ends - loss).sum(axis=0)[: self.session.n_trials]
