@@ -87,14 +87,3 @@ def evaluate(num, den, values, degree):
             q = q + den[k] * m
         return p / q
 
-
-def brian_polynomial(prefix, names, degree):
-    """Brian2 code for sum_k {prefix}{k} * monomial_k(names): coefficient names and the expression."""
-    terms = []
-    mons = monomials(len(names), degree)
-    for k, exps in enumerate(mons):
-        factors = [f"{prefix}{k}"]
-        for name, e in zip(names, exps):
-            factors.extend([name] * e)
-        terms.append("*".join(factors))
-    return [f"{prefix}{k}" for k in range(len(mons))], " + ".join(terms)
