@@ -109,7 +109,7 @@ class Evaluator:
         if scheduler:
             from dask.distributed import Client
 
-            self.client = Client(scheduler, timeout="30s")
+            self.client = Client(scheduler, timeout="30s", set_as_default=False)
             self.n_workers = max(1, len(self.client.scheduler_info()["workers"]))
         elif workers != 0:
             from dask.distributed import Client, LocalCluster
@@ -117,7 +117,7 @@ class Evaluator:
             n = workers or os.cpu_count() or 1
             self.cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                         dashboard_address=None, silence_logs=50)
-            self.client = Client(self.cluster)
+            self.client = Client(self.cluster, set_as_default=False)
             self.n_workers = n
 
     def __call__(self, exprs):

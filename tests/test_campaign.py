@@ -73,7 +73,7 @@ def _start_cluster(tmp_path, n_workers=2):
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     from dask.distributed import Client
 
-    with Client(address, timeout="30s") as client:
+    with Client(address, timeout="30s", set_as_default=False) as client:
         client.wait_for_workers(n_workers, timeout=60)
     return address, procs
 
@@ -103,7 +103,7 @@ def test_campaign_on_an_external_dask_cluster(tmp_path, reference, cluster):
     address, procs = cluster
     from dask.distributed import Client
 
-    with Client(address, timeout="30s") as client:
+    with Client(address, timeout="30s", set_as_default=False) as client:
         assert len(client.scheduler_info()["workers"]) == 2
     path = tiny_campaign(tmp_path, generations=2, batch_size=3)
     camp, ds = campaign.run_campaign(path, scheduler=address, out=tmp_path / "out", progress=False,
@@ -120,11 +120,11 @@ def test_a_killed_worker_loses_no_evaluation(tmp_path, reference, cluster):
 
     killed = {}
 
-    with Client(address, timeout="30s") as client:
+    with Client(address, timeout="30s", set_as_default=False) as client:
         pids = client.run(os.getpid)  # worker address -> process id
 
     def kill_a_busy_worker():
-        with Client(address, timeout="30s") as client:
+        with Client(address, timeout="30s", set_as_default=False) as client:
             deadline = time.time() + 60
             while time.time() < deadline and not killed:
                 busy = [w for w, tasks in client.processing().items() if tasks]
