@@ -1,0 +1,457 @@
+"""A scikit-learn classifier made of one plastic layer of LIF neurons trained with any plastlab rule.
+
+Network (Sboev et al. 2021): receptive-field latency-encoded inputs -> all-to-all plastic synapses (the
+rule) -> LIF output neurons, ``neurons_per_class`` per class, with static lateral inhibition between
+classes. While a training pattern is presented, a teacher current drives the neurons of the correct class
+shortly after the pattern's earliest input spike, so they fire after the informative inputs and the rule
+potentiates those. At test time a second, static copy of the synapses carries the learned weights
+(plasticity off) and the teacher stays silent; the class whose neuron fires first wins (``decoding=
+"first_spike"``) or the one with the most spikes (``decoding="count"``).
+
+The Brian2 network is built once per ``fit`` and reused: every epoch (and every ``predict``) is a single
+``Network.run`` over all its patterns, presented one after another in slots of ``t_encode + t_gap`` ms.
+At the start of each slot the output neurons are reset; the gap lets the rule's traces and pairings
+die out so that patterns do not interact. Objects have fixed names, so a second ``fit`` (another fold)
+reuses the compiled code.
+"""
+
+import time
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .encoding import GaussianRFEncoder, PoissonRateEncoder
+from .errors import PlastlabError, RuleError
+
+NEURON_MODEL = """
+dv/dt = (I - v + teach_amp * int(t < teach_until)) / tau_m : 1 (unless refractory)
+dI/dt = -I / tau_syn : 1
+teach_until : second
+teach_amp : 1
+"""
+# Post-synaptic variables a rule may read from the output neurons ([inputs] source = "post").
+POST_VARIABLES = {"v": "1", "I": "1"}
+
+
+def resolve_rule(rule):
+    """A Rule from a name, a path or a Rule; RuleError (one line) when it cannot be found or parsed."""
+    if isinstance(rule, str):
+        from . import load_rule
+
+        return load_rule(rule)
+    if hasattr(rule, "synapses") and hasattr(rule, "inputs"):
+        return rule
+    raise RuleError(f"expected a rule name, a rule file or a Rule, got {type(rule).__name__}")
+
+
+def check_drivable(rule, provides=POST_VARIABLES, modulators=()):
+    """Refuse a rule whose inputs this network does not provide (before anything is simulated)."""
+    for name, inp in getattr(rule, "inputs", {}).items():
+        source = getattr(inp, "source", None)
+        if source == "modulator" and name not in modulators:
+            raise RuleError(
+                f"rule '{rule.name}' needs a third factor '{name}' (source = \"modulator\") that this network "
+                "does not provide; use a two-factor rule (e.g. stdp_additive, nc_memristor, ppx_memristor)"
+            )
+        if source == "post":
+            var = getattr(inp, "variable", None) or name
+            if var not in provides:
+                raise RuleError(
+                    f"rule '{rule.name}' reads the postsynaptic variable '{var}' (input '{name}'), which the "
+                    f"output neurons do not have (they provide: {', '.join(sorted(provides))})"
+                )
+
+
+def _as_float(value):
+    """A bound (number, Brian2 quantity or string like 'inf') as a float in the weight's own unit."""
+    try:
+        import brian2
+
+        if isinstance(value, brian2.Quantity):
+            return float(np.asarray(value / brian2.get_unit(value.dim)))
+    except Exception:  # pragma: no cover - brian2 is a hard dependency
+        pass
+    return float(value)
+
+
+def weight_bounds(rule):
+    """(w_min, w_max) as floats in the weight unit; an infinite max becomes 1 for scaling purposes."""
+    lo = _as_float(getattr(rule, "w_min", 0.0))
+    hi = _as_float(getattr(rule, "w_max", 1.0))
+    if not np.isfinite(lo):
+        lo = 0.0
+    if not np.isfinite(hi) or hi <= lo:
+        hi = lo + 1.0
+    return lo, hi
+
+
+def weight_unit_expr(rule):
+    """The weight's unit as Brian2 text ('1' when dimensionless)."""
+    unit = getattr(getattr(rule, "weight", None), "unit", "1")
+    return str(unit) if str(unit).strip() else "1"
+
+
+def transmit_statement(rule, gain):
+    """``I_post += gain * (w - w_min) / (w_max - w_min)``: rules with any weight scale drive alike."""
+    lo, hi = weight_bounds(rule)
+    unit = weight_unit_expr(rule)
+    w = "w" if unit in ("1", "") else f"(w / ({unit}))"
+    return f"I_post += {gain / (hi - lo)!r} * ({w} - {lo!r})"
+
+
+def build_layer(rule, n_in, n_out, *, tau_m, tau_syn, t_ref, v_th, gain, inhibition, group_of, dt, prefix):
+    """The shared network skeleton: inputs, plastic + static synapses, outputs, inhibition, monitors.
+
+    Returns a dict of Brian2 objects (not yet in a Network). ``group_of[k]`` is the class (or action)
+    of output neuron k; inhibition acts between neurons of different groups.
+    """
+    import brian2 as b2
+    from brian2 import ms
+
+    ns = {"tau_m": tau_m * ms, "tau_syn": tau_syn * ms, "v_th": v_th}
+    out = b2.NeuronGroup(
+        n_out, NEURON_MODEL, threshold="v > v_th", reset="v = 0", refractory=t_ref * ms,
+        method="euler", namespace=ns, dt=dt * ms, name=f"{prefix}_out",
+    )
+    out.teach_until = -1 * b2.second
+    inp = b2.SpikeGeneratorGroup(n_in, np.array([], dtype=int), np.array([]) * ms, dt=dt * ms, name=f"{prefix}_in")
+    transmit = transmit_statement(rule, gain)
+    try:
+        plastic = rule.synapses(inp, out, transmit=transmit, dt=dt * ms, name=f"{prefix}_plastic")
+    except PlastlabError:
+        raise
+    except Exception as exc:  # Brian2 refusing the compiled rule: name the rule, keep it one line
+        raise RuleError(f"rule '{rule.name}' cannot drive this network: {str(exc).splitlines()[0]}") from exc
+    plastic.connect()
+    static = b2.Synapses(inp, out, "w : 1", on_pre=transmit, dt=dt * ms, name=f"{prefix}_static")
+    static.connect()
+    static.active = False
+    group_of = np.asarray(group_of)
+    pre_i, post_j = np.nonzero(group_of[:, None] != group_of[None, :])
+    inhib = b2.Synapses(out, out, on_pre=f"v_post -= {float(inhibition)!r}", dt=dt * ms, name=f"{prefix}_inhib")
+    if len(pre_i):
+        inhib.connect(i=pre_i, j=post_j)
+    else:
+        inhib.connect(False)
+    mon = b2.SpikeMonitor(out, name=f"{prefix}_outmon")
+    return dict(out=out, inp=inp, plastic=plastic, static=static, inhib=inhib, mon=mon, transmit=transmit)
+
+
+def init_weights(rule, plastic, static, w_init, w_spread, rng):
+    """Weights start at ``w_init`` (a fraction of the weight range) plus uniform noise of ``w_spread``."""
+    lo, hi = weight_bounds(rule)
+    n = len(plastic)
+    frac = np.clip(w_init + w_spread * (rng.random_sample(n) - 0.5), 0.0, 1.0)
+    values = lo + (hi - lo) * frac
+    set_weights(rule, plastic, values)
+    static.w = frac
+
+
+def get_weights(rule, plastic):
+    """Plastic weights as floats in the weight's unit."""
+    import brian2 as b2
+
+    w = plastic.w[:]
+    if isinstance(w, b2.Quantity):
+        unit = b2.get_unit(w.dim)
+        return np.asarray(w / unit, dtype=float)
+    return np.asarray(w, dtype=float)
+
+
+def set_weights(rule, plastic, values):
+    import brian2 as b2
+
+    unit = weight_unit_expr(rule)
+    if unit in ("1", ""):
+        plastic.w = values
+    else:
+        plastic.w = values * b2.get_unit(plastic.variables["w"].dim)
+
+
+class SpikingClassifier(ClassifierMixin, BaseEstimator):
+    """Spiking classifier trained with a plasticity rule from ``rules/`` (or any rule file).
+
+    Parameters (times in ms, voltages/currents in units of the threshold scale)
+    ----------
+    rule : str or Rule
+        Rule name (``rules/NAME.toml``), path to a rule file, or a loaded Rule.
+    encoding : {"latency", "poisson"}
+        Gaussian receptive-field latency code (one spike per field) or Poisson rate code.
+    n_fields, sigma, t_encode, drop_late
+        Encoder settings (see :class:`plastlab.encoding.GaussianRFEncoder`); ``t_encode`` is the window.
+    max_rate : float
+        Peak rate (Hz) for ``encoding="poisson"``.
+    epochs : int
+        Passes over the training set (shuffled each epoch).
+    neurons_per_class : int
+        Output neurons per class.
+    w_init, w_spread : float
+        Initial weights as a fraction of the rule's weight range, plus uniform noise of width ``w_spread``.
+    gain : float
+        Synaptic current jump for a full-scale weight, times the number of features (the jump per
+        synapse is ``gain / n_features``, so the drive per pattern does not grow with the dimension).
+    tau_m, tau_syn, t_ref, v_th : float
+        LIF membrane and synaptic time constants, refractory period, threshold (rest and reset at 0).
+    teacher_amp, teacher_delay, teacher_duration : float
+        Teacher current (in threshold units of drive) injected into the correct class's neurons from
+        ``teacher_delay`` ms after the pattern's earliest input spike, for ``teacher_duration`` ms.
+    inhibition : float
+        Lateral inhibition: drop of the membrane potential of the other classes' neurons per spike.
+    decoding : {"first_spike", "count"}
+    t_gap : float
+        Silence between patterns (lets traces and pairings fade out).
+    dt : float
+        Simulation time step.
+    normalize : bool
+        After each epoch, rescale each output neuron's weights to a common mean (synaptic scaling), so
+        that no class wins only because its neuron collected more total weight.
+    random_state : int, RandomState or None
+    progress : bool
+        Show a tqdm bar over epochs.
+    """
+
+    def __init__(
+        self, rule="nc_memristor", encoding="latency", n_fields=20, sigma=None, t_encode=25.0, drop_late=0.95,
+        max_rate=200.0, epochs=5, neurons_per_class=1, w_init=0.5, w_spread=0.1, gain=20.0, tau_m=6.0,
+        tau_syn=5.0, t_ref=19.0, v_th=8.0, teacher_amp=30.0, teacher_delay=2.0, teacher_duration=10.0,
+        inhibition=5.0, decoding="first_spike", t_gap=75.0, dt=0.1, normalize=False, random_state=None,
+        progress=False,
+    ):
+        self.rule = rule
+        self.encoding = encoding
+        self.n_fields = n_fields
+        self.sigma = sigma
+        self.t_encode = t_encode
+        self.drop_late = drop_late
+        self.max_rate = max_rate
+        self.epochs = epochs
+        self.neurons_per_class = neurons_per_class
+        self.w_init = w_init
+        self.w_spread = w_spread
+        self.gain = gain
+        self.tau_m = tau_m
+        self.tau_syn = tau_syn
+        self.t_ref = t_ref
+        self.v_th = v_th
+        self.teacher_amp = teacher_amp
+        self.teacher_delay = teacher_delay
+        self.teacher_duration = teacher_duration
+        self.inhibition = inhibition
+        self.decoding = decoding
+        self.t_gap = t_gap
+        self.dt = dt
+        self.normalize = normalize
+        self.random_state = random_state
+        self.progress = progress
+
+    # ------------------------------------------------------------------ checks
+    def _check_params(self):
+        if self.encoding not in ("latency", "poisson"):
+            raise ValueError(f"encoding must be 'latency' or 'poisson', got {self.encoding!r}")
+        if self.decoding not in ("first_spike", "count"):
+            raise ValueError(f"decoding must be 'first_spike' or 'count', got {self.decoding!r}")
+        for name in ("epochs", "neurons_per_class"):
+            v = getattr(self, name)
+            if int(v) != v or v < (0 if name == "epochs" else 1):
+                raise ValueError(f"{name} must be a non-negative integer (>= 1 for neurons_per_class), got {v!r}")
+        for name in ("t_encode", "tau_m", "tau_syn", "v_th", "dt"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+        if self.t_gap < 0 or self.t_ref < 0:
+            raise ValueError("t_gap and t_ref must be >= 0")
+
+    def _encoder(self, rng):
+        if self.encoding == "latency":
+            return GaussianRFEncoder(self.n_fields, self.sigma, self.t_encode, self.drop_late)
+        return PoissonRateEncoder(self.n_fields, self.sigma, self.max_rate, self.t_encode,
+                                  random_state=rng.randint(2**31 - 1))
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, y):
+        self._check_params()
+        X, y = validate_data(self, X, y, dtype=np.float64)
+        check_classification_targets(y)
+        self.classes_, y_idx = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(f"need at least 2 classes to train, got {len(self.classes_)}")
+        rule = resolve_rule(self.rule)
+        check_drivable(rule)
+        self.rule_ = rule
+        rng = check_random_state(self.random_state)
+        seed = rng.randint(2**31 - 1)
+
+        import brian2 as b2
+        from brian2 import ms
+
+        self.encoder_ = self._encoder(rng).fit(X)
+        n_in = self.encoder_.n_outputs_
+        npc = int(self.neurons_per_class)
+        n_out = len(self.classes_) * npc
+        self.group_of_ = np.repeat(np.arange(len(self.classes_)), npc)
+        self.slot_ = float(self.t_encode + self.t_gap)
+        b2.seed(seed)
+        parts = build_layer(
+            rule, n_in, n_out, tau_m=self.tau_m, tau_syn=self.tau_syn, t_ref=self.t_ref, v_th=self.v_th,
+            gain=self.gain / X.shape[1], inhibition=self.inhibition, group_of=self.group_of_, dt=self.dt, prefix="plc",
+        )
+        init_weights(rule, parts["plastic"], parts["static"], self.w_init, self.w_spread, rng)
+        teacher = b2.SpikeGeneratorGroup(n_out, np.array([], dtype=int), np.array([]) * ms,
+                                         dt=self.dt * ms, name="plc_teacher")
+        teach_syn = b2.Synapses(teacher, parts["out"], on_pre="teach_until_post = t + teach_dur",
+                                namespace={"teach_dur": self.teacher_duration * ms}, dt=self.dt * ms,
+                                name="plc_teach_syn")
+        teach_syn.connect(j="i")
+        reset = parts["out"].run_regularly("v = 0\nI = 0\nteach_until = -1*second", dt=self.slot_ * ms,
+                                           when="start", name="plc_reset")
+        net = b2.Network(*(parts[k] for k in ("out", "inp", "plastic", "static", "inhib", "mon")),
+                         teacher, teach_syn, reset)
+        parts.update(teacher=teacher, teach_syn=teach_syn, net=net)
+        self._parts = parts
+        self.transmit_ = parts["transmit"]
+        parts["out"].teach_amp = self.teacher_amp
+
+        trains = self.encoder_.spike_trains(X)
+        self.n_input_spikes_ = float(np.mean([len(ix) for ix, _ in trains]))
+        epochs = int(self.epochs)
+        self.train_output_spikes_ = np.zeros(epochs)
+        self.train_accuracy_ = np.zeros(epochs)
+        t_start = time.perf_counter()
+        bar = None
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=epochs, desc="epochs", leave=False)
+        for ep in range(epochs):
+            order = rng.permutation(len(X))
+            first, counts = self._present(trains, order, teach=y_idx[order])
+            pred = self._decode(first, counts)
+            self.train_accuracy_[ep] = float(np.mean(pred == y_idx[order]))
+            self.train_output_spikes_[ep] = float(counts.sum(axis=1).mean())
+            if self.normalize:
+                self._normalize()
+            if bar is not None:
+                bar.set_postfix(train_acc=f"{self.train_accuracy_[ep]:.3f}")
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+        self.fit_seconds_ = time.perf_counter() - t_start
+        self.weights_ = get_weights(rule, parts["plastic"]).reshape(n_in, n_out)
+        counts = np.bincount(y_idx, minlength=len(self.classes_))
+        self.prior_class_ = int(np.argmax(counts))
+        self.simulated_seconds_ = float(net.t / b2.second)
+        return self
+
+    def _normalize(self):
+        lo, hi = weight_bounds(self.rule_)
+        plastic = self._parts["plastic"]
+        n_out = len(self.group_of_)
+        w = (get_weights(self.rule_, plastic).reshape(-1, n_out) - lo) / (hi - lo)
+        mean = w.mean(axis=0)
+        target = mean.mean()
+        w = np.clip(w * (target / np.where(mean > 0, mean, 1.0))[None, :], 0.0, 1.0)
+        set_weights(self.rule_, plastic, (lo + (hi - lo) * w).ravel())
+
+    def _present(self, trains, order, teach=None):
+        """Run the network once over the patterns ``trains[order]``; return first-spike times (ms from the
+        slot start, inf when silent) and spike counts, both (n_patterns, n_out)."""
+        import brian2 as b2
+        from brian2 import ms
+
+        p = self._parts
+        net = p["net"]
+        slot = self.slot_
+        t0 = float(net.t / ms)
+        idx, times = [], []
+        t_idx, t_times = [], []
+        for k, s in enumerate(order):
+            ix, tt = trains[s]
+            idx.append(ix)
+            times.append(t0 + k * slot + tt)
+            if teach is not None:
+                onset = (tt.min() if len(tt) else 0.0) + self.teacher_delay
+                members = np.flatnonzero(self.group_of_ == teach[k])
+                t_idx.append(members)
+                t_times.append(np.full(len(members), t0 + k * slot + onset))
+        idx = np.concatenate(idx).astype(int) if idx else np.array([], dtype=int)
+        times = np.concatenate(times) if times else np.array([])
+        # keep spike times on the simulation grid and strictly inside their slot
+        times = np.round(times / self.dt) * self.dt
+        p["inp"].set_spikes(idx, times * ms)
+        if teach is not None:
+            p["teacher"].set_spikes(np.concatenate(t_idx).astype(int),
+                                    np.round(np.concatenate(t_times) / self.dt) * self.dt * ms)
+        else:
+            p["teacher"].set_spikes(np.array([], dtype=int), np.array([]) * ms)
+        p["plastic"].active = teach is not None
+        p["static"].active = teach is None
+        if teach is None:
+            lo, hi = weight_bounds(self.rule_)
+            p["static"].w = (get_weights(self.rule_, p["plastic"]) - lo) / (hi - lo)
+        mon = p["mon"]
+        n_before = mon.num_spikes
+        net.run(len(order) * slot * ms)
+        si = np.asarray(mon.i[n_before:])
+        st = np.asarray(mon.t[n_before:] / ms) - t0
+        slot_k = np.minimum((st // slot).astype(int), len(order) - 1)
+        rel = st - slot_k * slot
+        n_out = len(self.group_of_)
+        first = np.full((len(order), n_out), np.inf)
+        counts = np.zeros((len(order), n_out), dtype=int)
+        np.add.at(counts, (slot_k, si), 1)
+        np.minimum.at(first, (slot_k, si), rel)
+        return first, counts
+
+    def _decode(self, first, counts):
+        """Class index per pattern from per-neuron first-spike times / counts (per class: best neuron)."""
+        n_cls = len(self.classes_)
+        cls_first = np.full((len(first), n_cls), np.inf)
+        cls_count = np.zeros((len(first), n_cls))
+        for c in range(n_cls):
+            m = self.group_of_ == c
+            cls_first[:, c] = first[:, m].min(axis=1)
+            cls_count[:, c] = counts[:, m].sum(axis=1)
+        prior = getattr(self, "prior_class_", 0)
+        if self.decoding == "first_spike":
+            # earliest first spike; ties broken by spike count, then by class order
+            best = cls_first.min(axis=1, keepdims=True)
+            tied = cls_first == best
+            score = np.where(tied, cls_count, -1.0)
+            pred = np.argmax(score, axis=1)
+        else:
+            pred = np.argmax(cls_count, axis=1)
+        silent = counts.sum(axis=1) == 0
+        pred[silent] = prior
+        return pred
+
+    # ------------------------------------------------------------------ predict
+    def predict_details(self, X):
+        """Predictions plus what the network did: dict with ``first_spike`` (ms, inf = silent) and
+        ``counts`` per sample and output neuron, ``input_spikes`` per sample and ``silent`` samples."""
+        check_is_fitted(self, "weights_")
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        trains = self.encoder_.spike_trains(X)
+        first, counts = self._present(trains, np.arange(len(X)), teach=None)
+        pred = self._decode(first, counts)
+        info = dict(
+            first_spike=first, counts=counts,
+            input_spikes=np.array([len(ix) for ix, _ in trains]),
+            silent=int(np.sum(counts.sum(axis=1) == 0)),
+        )
+        return self.classes_[pred], info
+
+    def predict(self, X):
+        return self.predict_details(X)[0]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        return tags
+
+    def __getstate__(self):
+        # The Brian2 network cannot be pickled; a pickled classifier keeps its learned weights only.
+        state = self.__dict__.copy()
+        state.pop("_parts", None)
+        return state
