@@ -27,10 +27,12 @@ from .encoding import GaussianRFEncoder, PoissonRateEncoder
 from .errors import PlastlabError, RuleError
 
 NEURON_MODEL = """
-dv/dt = (I - v + teach_amp * int(t < teach_until)) / tau_m : 1 (unless refractory)
+dv/dt = (I - v + teach_amp * int(t < teach_until) - suppress_amp * int(t < suppress_until)) / tau_m : 1 (unless refractory)
 dI/dt = -I / tau_syn : 1
 teach_until : second
+suppress_until : second
 teach_amp : 1
+suppress_amp : 1
 """
 # Post-synaptic variables a rule may read from the output neurons ([inputs] source = "post").
 POST_VARIABLES = {"v": "1", "I": "1"}
@@ -117,6 +119,7 @@ def build_layer(rule, n_in, n_out, *, tau_m, tau_syn, t_ref, v_th, gain, inhibit
         method="euler", namespace=ns, dt=dt * ms, name=f"{prefix}_out",
     )
     out.teach_until = -1 * b2.second
+    out.suppress_until = -1 * b2.second
     inp = b2.SpikeGeneratorGroup(n_in, np.array([], dtype=int), np.array([]) * ms, dt=dt * ms, name=f"{prefix}_in")
     transmit = transmit_statement(rule, gain)
     try:
@@ -198,6 +201,9 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
     teacher_amp, teacher_delay, teacher_duration : float
         Teacher current (in threshold units of drive) injected into the correct class's neurons from
         ``teacher_delay`` ms after the pattern's earliest input spike, for ``teacher_duration`` ms.
+    suppress : float
+        During training, an inhibitory current of this size holds the other classes' neurons down for
+        the whole encoding window (0: off), so that only the taught class's synapses change.
     inhibition : float
         Lateral inhibition: drop of the membrane potential of the other classes' neurons per spike.
     decoding : {"first_spike", "count"}
@@ -216,8 +222,8 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
     def __init__(
         self, rule="nc_memristor", encoding="latency", n_fields=20, sigma=None, t_encode=25.0, drop_late=0.95,
         max_rate=200.0, epochs=5, neurons_per_class=1, w_init=0.5, w_spread=0.1, gain=20.0, tau_m=6.0,
-        tau_syn=5.0, t_ref=19.0, v_th=8.0, teacher_amp=30.0, teacher_delay=2.0, teacher_duration=10.0,
-        inhibition=5.0, decoding="first_spike", t_gap=75.0, dt=0.1, normalize=False, random_state=None,
+        tau_syn=5.0, t_ref=30.0, v_th=8.0, teacher_amp=30.0, teacher_delay=2.0, teacher_duration=10.0,
+        suppress=0.0, inhibition=5.0, decoding="first_spike", t_gap=75.0, dt=0.1, normalize=False, random_state=None,
         progress=False,
     ):
         self.rule = rule
@@ -239,6 +245,7 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
         self.teacher_amp = teacher_amp
         self.teacher_delay = teacher_delay
         self.teacher_duration = teacher_duration
+        self.suppress = suppress
         self.inhibition = inhibition
         self.decoding = decoding
         self.t_gap = t_gap
@@ -298,20 +305,28 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
             gain=self.gain / X.shape[1], inhibition=self.inhibition, group_of=self.group_of_, dt=self.dt, prefix="plc",
         )
         init_weights(rule, parts["plastic"], parts["static"], self.w_init, self.w_spread, rng)
-        teacher = b2.SpikeGeneratorGroup(n_out, np.array([], dtype=int), np.array([]) * ms,
+        # teacher sources 0..n_out-1 switch the teacher current of neuron k on; sources n_out..2n_out-1
+        # hold neuron k down (suppression of the other classes while a pattern is taught)
+        teacher = b2.SpikeGeneratorGroup(2 * n_out, np.array([], dtype=int), np.array([]) * ms,
                                          dt=self.dt * ms, name="plc_teacher")
         teach_syn = b2.Synapses(teacher, parts["out"], on_pre="teach_until_post = t + teach_dur",
                                 namespace={"teach_dur": self.teacher_duration * ms}, dt=self.dt * ms,
                                 name="plc_teach_syn")
-        teach_syn.connect(j="i")
-        reset = parts["out"].run_regularly("v = 0\nI = 0\nteach_until = -1*second", dt=self.slot_ * ms,
-                                           when="start", name="plc_reset")
+        teach_syn.connect(i=np.arange(n_out), j=np.arange(n_out))
+        supp_syn = b2.Synapses(teacher, parts["out"], on_pre="suppress_until_post = t + suppress_dur",
+                               namespace={"suppress_dur": self.t_encode * ms}, dt=self.dt * ms,
+                               name="plc_supp_syn")
+        supp_syn.connect(i=np.arange(n_out, 2 * n_out), j=np.arange(n_out))
+        reset = parts["out"].run_regularly(
+            "v = 0\nI = 0\nteach_until = -1*second\nsuppress_until = -1*second",
+            dt=self.slot_ * ms, when="start", name="plc_reset")
         net = b2.Network(*(parts[k] for k in ("out", "inp", "plastic", "static", "inhib", "mon")),
-                         teacher, teach_syn, reset)
+                         teacher, teach_syn, supp_syn, reset)
         parts.update(teacher=teacher, teach_syn=teach_syn, net=net)
         self._parts = parts
         self.transmit_ = parts["transmit"]
         parts["out"].teach_amp = self.teacher_amp
+        parts["out"].suppress_amp = self.suppress
 
         trains = self.encoder_.spike_trains(X)
         self.n_input_spikes_ = float(np.mean([len(ix) for ix, _ in trains]))
@@ -375,6 +390,10 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
                 members = np.flatnonzero(self.group_of_ == teach[k])
                 t_idx.append(members)
                 t_times.append(np.full(len(members), t0 + k * slot + onset))
+                if self.suppress > 0:
+                    others = np.flatnonzero(self.group_of_ != teach[k])
+                    t_idx.append(len(self.group_of_) + others)
+                    t_times.append(np.full(len(others), t0 + k * slot))
         idx = np.concatenate(idx).astype(int) if idx else np.array([], dtype=int)
         times = np.concatenate(times) if times else np.array([])
         # keep spike times on the simulation grid and strictly inside their slot
