@@ -21,7 +21,7 @@ from . import expressions as ex
 from .errors import RuleError
 
 SOURCES = ("pre", "post", "modulator")
-FORMS = ("trace", "window", "continuous")
+FORMS = ("trace", "window", "continuous", "periodic")
 OPERATORS = ("=", "+=", "-=", "*=", "/=")
 RESERVED = {"t", "dt", "i", "j", "N", "xi", "w", "lastspike", "not_refractory", "delta_t", "inf", "pi", "e",
             "True", "False", "and", "or", "not"} | set(ex.FUNCTIONS) | set(ex.UNITS)
@@ -82,6 +82,14 @@ class Window:
 
 
 @dataclass(frozen=True)
+class Periodic:
+    """Statements executed every ``interval`` (Brian2 ``run_regularly``), after the step's other updates."""
+
+    interval: sp.Expr
+    statements: tuple = ()
+
+
+@dataclass(frozen=True)
 class Weight:
     """The plastic variable w: its unit and its bounds (SymPy expressions of the parameters)."""
 
@@ -93,20 +101,28 @@ class Weight:
 class Rule:
     """A plasticity rule as equations. Validated on construction; immutable by convention."""
 
-    def __init__(self, name, *, summary="", citation="", parameters=None, weight=None, inputs=None,
-                 traces=None, on_pre=(), on_post=(), dw_dt=None, window=None, source=None):
+    def __init__(self, name, *, summary="", citation="", parameters=None, weight=None, inputs=None, state=None,
+                 traces=None, on_pre=(), on_post=(), dw_dt=None, periodic=None, window=None, source=None):
         self.name, self.summary, self.citation, self.source = name, summary, citation, source
         self._where = str(source) if source else None
-        ex.check_name(name.replace("-", "_"), section="rule")
-        self.parameter_expressions, self.parameters = _parameters(parameters or {}, self._fail)
-        self.inputs = self._inputs(inputs or {})
-        self.weight = self._weight(weight)
-        self.window = self._window(window)
-        self.traces = self._traces(traces or {})
-        self.on_pre = self._statements(on_pre, "on_pre")
-        self.on_post = self._statements(on_post, "on_post")
-        self.dw_dt = None if dw_dt is None else self._expression(dw_dt, "continuous", self._dims())
-        self._validate()
+        self._spec = dict(summary=summary, citation=citation, parameters=dict(parameters or {}), weight=weight,
+                          inputs=inputs, state=state, traces=traces, on_pre=on_pre, on_post=on_post, dw_dt=dw_dt,
+                          periodic=periodic, window=window, source=source)
+        try:
+            ex.check_name(name.replace("-", "_"), section="rule")
+            self.parameter_expressions, self.parameters = _parameters(parameters or {}, self._fail)
+            self.inputs = self._inputs(inputs or {})
+            self.state = self._state(state or {})
+            self.weight = self._weight(weight)
+            self.window = self._window(window)
+            self.traces = self._traces(traces or {})
+            self.on_pre = self._statements(on_pre, "on_pre")
+            self.on_post = self._statements(on_post, "on_post")
+            self.dw_dt = None if dw_dt is None else self._expression(dw_dt, "continuous", self._dims())
+            self.periodic = self._periodic(periodic)
+            self._validate()
+        except RuleError as err:
+            raise err.located(file=self._where) from None
 
     # --- construction helpers -------------------------------------------------------------------------
 
@@ -118,12 +134,13 @@ class Rule:
 
     def _symbols(self, *, window=False):
         names = list(self.parameters) + list(getattr(self, "inputs", {})) + ["w"]
-        names += ["delta_t"] if window else [name for name in getattr(self, "traces", {})] + ["t"]
+        names += ["delta_t"] if window else [*getattr(self, "state", {}), *getattr(self, "traces", {}), "t"]
         return {n: sp.Symbol(n) for n in names}
 
     def _dims(self, *, window=False):
         dims = {n: get_dimensions(v) for n, v in self.parameters.items()}
         dims.update({n: i.unit for n, i in getattr(self, "inputs", {}).items()})
+        dims.update(getattr(self, "state", {}))
         dims.update({n: tr.unit for n, tr in getattr(self, "traces", {}).items()})
         dims.update(w=self.weight.unit if hasattr(self, "weight") else DIMENSIONLESS,
                     t=second.dim, delta_t=second.dim)
@@ -246,12 +263,40 @@ class Rule:
         rates = {n: self._expression(spec["rate"], "traces", dims, expected=unit / second.dim, what=f"d{n}/dt")
                  for n, (spec, unit) in declared.items()}
         forced = {n for n, (spec, _) in declared.items() if spec.get("kind") == "clock"}
-        clock = _clock_driven(rates, forced, None, self.inputs)
+        clock = _clock_driven(rates, forced, [], self.inputs)
         for n, (spec, _) in declared.items():
             if spec.get("kind") == "event" and n in clock:
                 self._fail(f"trace '{n}' cannot be event-driven: its equation is not linear and one-dimensional "
                            "or a clock-driven equation reads it", section="traces", term=n)
         return {n: Trace(n, rates[n], unit, n in clock) for n, (_, unit) in declared.items()}
+
+    def _state(self, state):
+        """Synaptic variables without dynamics of their own, changed only by statements."""
+        result = {}
+        for name, unit in state.items():
+            self._check_new_name(name, "state", result)
+            unit = unit.get("unit", "1") if isinstance(unit, dict) else unit
+            result[name] = self._unit(unit, "state", name) if isinstance(unit, str) else get_dimensions(unit)
+        return result
+
+    def _periodic(self, periodic):
+        """Statements run every ``interval`` (e.g. a normalised weight update applied twice a second)."""
+        if periodic is None:
+            return None
+        if isinstance(periodic, Periodic):
+            periodic = dict(interval=periodic.interval, statements=periodic.statements)
+        extra = set(periodic) - {"interval", "statements"}
+        if extra or "interval" not in periodic:
+            self._fail("[periodic] takes 'interval' and 'statements'", section="periodic",
+                       term=sorted(extra)[0] if extra else "interval")
+        interval = self._expression(periodic["interval"], "periodic", self._dims(), expected=second.dim,
+                                    what="interval")
+        value = ex.evaluate(interval, self.parameters) if not interval.free_symbols - {
+            sp.Symbol(n) for n in [*self.parameters, *ex.UNITS]} else None
+        if value is None or not float(value / second) > 0:
+            self._fail("interval must be a positive time made of parameters and units", section="periodic",
+                       term="interval")
+        return Periodic(interval, self._statements(periodic.get("statements", []), "periodic"))
 
     def _statements(self, statements, section):
         if isinstance(statements, dict):
@@ -272,9 +317,9 @@ class Rule:
                 target, op, text = item.target, item.op, item.expr
             else:
                 target, op, text = item
-            if target != "w" and target not in self.traces:
-                self._fail(f"'{target}' cannot be updated: statements change w or a trace", section=section,
-                           term=target)
+            if target != "w" and target not in self.traces and target not in self.state:
+                self._fail(f"'{target}' cannot be updated: statements change w, a trace or a state variable",
+                           section=section, term=target)
             if op not in OPERATORS:
                 self._fail(f"operator '{op}' is not one of {' '.join(OPERATORS)}", section=section, term=op)
             target_dim = dims[target]
@@ -290,26 +335,32 @@ class Rule:
         if name.endswith(("_pre", "_post")):
             self._fail(f"'{name}' ends in _pre/_post, which Brian2 reserves for neuron variables", section=section,
                        term=name)
-        if name in taken or name in self.parameters or name in getattr(self, "inputs", {}):
+        if name in taken or any(name in getattr(self, part, {}) for part in ("parameters", "inputs", "state")):
             self._fail(f"duplicate name '{name}'", section=section, term=name)
 
     def _validate(self):
         if self.window is not None and (self.traces or self.on_pre or self.on_post or self.dw_dt is not None):
             self._fail("a rule has either a [window] or traces/statements/[continuous], not both", section="window")
-        if self.window is None and not (self.on_pre or self.on_post or self.dw_dt is not None):
-            self._fail("the rule never changes w: give [on_pre]/[on_post] statements, [continuous] dw_dt "
-                       "or a [window]", section="rule")
+        periodic = self.periodic.statements if self.periodic else ()
+        changes_w = any(s.target == "w" for s in self.on_pre + self.on_post + periodic)
+        if self.window is None and not changes_w and self.dw_dt is None:
+            self._fail("the rule never changes w: give [on_pre]/[on_post]/[periodic] statements, [continuous] "
+                       "dw_dt or a [window]", section="rule")
+        if self.window is not None and (self.state or self.periodic):
+            self._fail("a [window] rule has no [state] or [periodic] section", section="window")
+        # traces read by the weight dynamics or by periodic updates must be clock-driven: Brian2 only brings
+        # event-driven variables up to date at spikes
+        readers = ([self.dw_dt] if self.dw_dt is not None else []) + [s.expr for s in periodic]
+        rates = {n: tr.rate for n, tr in self.traces.items()}
+        forced = {n for n, tr in self.traces.items() if tr.clock_driven}
+        clock = _clock_driven(rates, forced, readers, self.inputs)
+        self.traces = {n: Trace(n, tr.rate, tr.unit, n in clock) for n, tr in self.traces.items()}
         if self.dw_dt is not None:
             expected = self.weight.unit / second.dim
             dim = ex.dimension_of(self.dw_dt, self._dims())
             if dim != expected and not self.dw_dt.is_zero:
                 self._fail(f"dimension mismatch: dw/dt has {ex._show(dim)}, expected {ex._show(expected)}",
                            section="continuous", term="dw_dt")
-            # traces read by the weight dynamics must be clock-driven
-            rates = {n: tr.rate for n, tr in self.traces.items()}
-            forced = {n for n, tr in self.traces.items() if tr.clock_driven}
-            clock = _clock_driven(rates, forced, self.dw_dt, self.inputs)
-            self.traces = {n: Trace(n, tr.rate, tr.unit, n in clock) for n, tr in self.traces.items()}
 
     # --- what a rule is ----------------------------------------------------------------------------------
 
@@ -318,7 +369,9 @@ class Rule:
         """'window' (Δw = F(Δt, w)), 'continuous' (has dw/dt) or 'trace' (spike-triggered updates)."""
         if self.window is not None:
             return "window"
-        return "continuous" if self.dw_dt is not None else "trace"
+        if self.dw_dt is not None:
+            return "continuous"
+        return "periodic" if any(s.target == "w" for s in getattr(self.periodic, "statements", ())) else "trace"
 
     @property
     def w_min(self):
@@ -337,8 +390,19 @@ class Rule:
         """Names of inputs that a network must provide from outside the two neurons (modulator inputs)."""
         return [name for name, i in self.inputs.items() if i.needs_third_factor]
 
+    def with_parameters(self, **values):
+        """The same rule with some parameters changed (numbers, Brian2 quantities or expression text);
+        parameters defined from them (e.g. gamma = exp(-T_update/tau)) follow."""
+        unknown = sorted(set(values) - set(self.parameters))
+        if unknown:
+            raise RuleError(f"rule '{self.name}' has no parameter '{unknown[0]}'", file=self._where,
+                            section="parameters", term=unknown[0])
+        spec = dict(self._spec, parameters={**self._spec["parameters"], **values})
+        return Rule(self.name, **spec)
+
     def synapses(self, source, target, transmit="", **kwargs):
-        """A ready ``brian2.Synapses`` running this rule (see ``plastlab.brian.synapses``)."""
+        """A ready ``brian2.Synapses`` running this rule (see ``plastlab.brian.synapses``: ``transmit``,
+        ``extra_model`` for summed variables, ``namespace``, and any ``brian2.Synapses`` keyword)."""
         from .brian import synapses
         return synapses(self, source, target, transmit=transmit, **kwargs)
 
@@ -354,6 +418,9 @@ class Rule:
             rows += [(side, sp.Symbol(s.target), s.new_value()) for s in getattr(self, side)]
         if self.dw_dt is not None:
             rows.append(("continuous", sp.Derivative(sp.Function("w")(T), T), self.dw_dt))
+        if self.periodic is not None:
+            label = f"every {ex.to_code(self.periodic.interval)}"
+            rows += [(label, sp.Symbol(s.target), s.new_value()) for s in self.periodic.statements]
         if self.window is not None:
             rows += [("window dt>0", sp.Symbol("Delta_w"), self.window.potentiation),
                      ("window dt<0", sp.Symbol("Delta_w"), self.window.depression)]
@@ -362,14 +429,15 @@ class Rule:
     def equations_text(self):
         lines = []
         for label, lhs, rhs in self.equations():
+            text = ex.to_code(rhs)
             if label == "trace":
-                lines.append(f"d{lhs.args[0].func}/dt = {rhs}")
+                lines.append(f"d{lhs.args[0].func}/dt = {text}")
             elif label.startswith("window"):
-                lines.append(f"Δw = {rhs}   (Δt {label[-3:]})")
+                lines.append(f"Δw = {text}   (Δt {label[-2]} 0)")
             elif label == "continuous":
-                lines.append(f"dw/dt = {rhs}")
+                lines.append(f"dw/dt = {text}")
             else:
-                lines.append(f"{label}: {lhs} <- {rhs}")
+                lines.append(f"{label}: {lhs} <- {text}")
         return "\n".join(lines)
 
     def latex(self):
@@ -396,7 +464,8 @@ class Rule:
         """
         if self.window is not None:
             return _window_with_bounds(self)
-        if self.dw_dt is not None or any(tr.clock_driven for tr in self.traces.values()) or self.inputs:
+        if (self.dw_dt is not None or self.periodic is not None or self.inputs
+                or any(tr.clock_driven for tr in self.traces.values())):
             raise RuleError(f"rule '{self.name}' has no analytic pair window (continuous dynamics or inputs); "
                             "simulate it with plastlab.protocols.pair_window", file=self._where)
         tau = sp.Symbol("delta_t", positive=True)
@@ -457,7 +526,7 @@ def _window_with_bounds(rule):
     return (ex.clip(W + rule.window.potentiation, lo, hi) - W, ex.clip(W + rule.window.depression, lo, hi) - W)
 
 
-def _clock_driven(rates, forced, dw_dt, inputs):
+def _clock_driven(rates, forced, continuous_readers, inputs):
     """Traces that Brian2 must integrate every step: not linear-1-D, or read by a clock-driven equation.
 
     A trace whose rate reads w, t, another trace or an input (which changes from outside) is not 1-D."""
@@ -471,7 +540,7 @@ def _clock_driven(rates, forced, dw_dt, inputs):
             clock.add(name)
     changed = True
     while changed:
-        readers = [rates[n] for n in clock] + ([dw_dt] if dw_dt is not None else [])
+        readers = [rates[n] for n in clock] + list(continuous_readers)
         needed = {s.name for expr in readers for s in expr.free_symbols if s.name in rates} - clock
         clock |= needed
         changed = bool(needed)
@@ -513,7 +582,8 @@ def _parameters(parameters, fail):
 
 # --- files -----------------------------------------------------------------------------------------------
 
-_SECTIONS = {"rule", "parameters", "weight", "inputs", "traces", "on_pre", "on_post", "continuous", "window"}
+_SECTIONS = {"rule", "parameters", "weight", "inputs", "state", "traces", "on_pre", "on_post", "continuous",
+             "periodic", "window"}
 
 
 def rule_from_toml(text, *, source=None):
@@ -542,7 +612,7 @@ def rule_from_toml(text, *, source=None):
         raise RuleError(f"unknown key '{sorted(set(continuous) - {'dw_dt'})[0]}'", file=where, section="continuous")
     return Rule(name, summary=head.get("summary", ""), citation=head.get("citation", ""),
                 parameters=data.get("parameters"), weight=data.get("weight"), inputs=data.get("inputs"),
-                traces=data.get("traces"), on_pre=data.get("on_pre", ()), on_post=data.get("on_post", ()),
+                state=data.get("state"), periodic=data.get("periodic"), traces=data.get("traces"), on_pre=data.get("on_pre", ()), on_post=data.get("on_post", ()),
                 dw_dt=continuous.get("dw_dt"), window=data.get("window"), source=source)
 
 

@@ -1,0 +1,162 @@
+"""The code-generation boundary: a Rule becomes Brian2 model / on_pre / on_post strings and a namespace.
+
+Everything here is printing: Brian2 parses the strings again, checks units and generates code, exactly as for
+a hand-written Synapses, so a rule costs nothing at run time.
+"""
+from dataclasses import dataclass, field
+
+import sympy as sp
+from brian2 import Synapses, get_unit
+from brian2.units.fundamentalunits import DIMENSIONLESS
+
+from . import expressions as ex
+from .errors import RuleError
+from .rule import W
+
+DEFAULT_MAX_INTERVAL = "5000*second"  # Brian2 marks a neuron that never spiked with lastspike = -10000 s
+
+
+@dataclass
+class BrianCode:
+    """What a Synapses needs: model, on_pre and on_post code, namespace, and an optional per-step clip."""
+
+    model: str
+    on_pre: str
+    on_post: str
+    namespace: dict = field(default_factory=dict)
+    clip_each_step: str = None
+    periodic: str = None
+    periodic_interval: object = None
+
+    def __str__(self):
+        parts = [("model", self.model), ("on_pre", self.on_pre), ("on_post", self.on_post)]
+        if self.clip_each_step:
+            parts.append(("run_regularly (every step)", self.clip_each_step))
+        if self.periodic:
+            parts.append((f"run_regularly (every {self.periodic_interval})", self.periodic))
+        return "\n".join(f"{name}:\n" + "\n".join("    " + line for line in text.splitlines())
+                         for name, text in parts if text)
+
+
+def _unit_name(dim):
+    return "1" if dim is DIMENSIONLESS else repr(get_unit(dim))
+
+
+def _renames(rule):
+    """Rule symbols that Brian2 knows by another name: pre/post inputs become neuron variables."""
+    return {name: f"{i.variable}_{i.source}" for name, i in rule.inputs.items() if i.source in ("pre", "post")}
+
+
+def generate(rule, transmit="", *, lastspike=(True, True)):
+    """Brian2 code for ``rule``. ``transmit`` (e.g. ``"ge_post += w"``) runs first on each presynaptic spike.
+
+    ``lastspike`` says whether the (pre, post) groups have a ``lastspike`` variable (groups created with a
+    ``refractory`` argument do); window rules fall back to per-synapse spike times where they do not.
+    """
+    rename = _renames(rule)
+    code = lambda expr: ex.to_code(expr, rename)  # noqa: E731
+    model = []
+    if rule.dw_dt is None:
+        model.append(f"w : {_unit_name(rule.weight.unit)}")
+    else:
+        model.append(f"dw/dt = {code(rule.dw_dt)} : {_unit_name(rule.weight.unit)} (clock-driven)")
+    for trace in rule.traces.values():
+        kind = "clock-driven" if trace.clock_driven else "event-driven"
+        model.append(f"d{trace.name}/dt = {code(trace.rate)} : {_unit_name(trace.unit)} ({kind})")
+    model += [f"{name} : {_unit_name(i.unit)}" for name, i in rule.inputs.items() if i.source == "modulator"]
+    model += [f"{name} : {_unit_name(unit)}" for name, unit in rule.state.items()]
+    on_pre = [transmit] if transmit else []
+    on_post = []
+    if rule.window is not None:
+        extra_model, pre_window, post_window = _window_code(rule, code, rename, lastspike)
+        model += extra_model
+        on_pre += pre_window
+        on_post += post_window
+    else:
+        on_pre += [_statement_code(rule, s, code) for s in rule.on_pre]
+        on_post += [_statement_code(rule, s, code) for s in rule.on_post]
+    bounded = rule.weight.min != -sp.oo or rule.weight.max != sp.oo
+    clip_each_step = (f"w = clip(w, {code(rule.weight.min)}, {code(rule.weight.max)})"
+                      if rule.dw_dt is not None and bounded else None)
+    periodic = interval = None
+    if rule.periodic is not None:
+        periodic = "\n".join(_statement_code(rule, s, code) for s in rule.periodic.statements)
+        interval = ex.evaluate(rule.periodic.interval, rule.parameters)
+    return BrianCode("\n".join(model), "\n".join(on_pre), "\n".join(on_post), dict(rule.parameters), clip_each_step,
+                     periodic, interval)
+
+
+def _statement_code(rule, statement, code):
+    """One update; a weight update is clipped to the weight bounds unless it already clips to exactly them."""
+    if statement.target != "w":
+        if statement.expr.is_zero and statement.op in ("=", "+=", "-="):  # Brian2 wants 0 with the target's unit
+            unit = _unit_name({**rule.state, **{n: tr.unit for n, tr in rule.traces.items()}}[statement.target])
+            return f"{statement.target} {statement.op} 0" + ("" if unit == "1" else f"*{unit}")
+        return f"{statement.target} {statement.op} {code(statement.expr)}"
+    value = statement.new_value().xreplace({sp.Symbol("w"): W})
+    lo, hi = rule.weight.min, rule.weight.max
+    already = isinstance(value, ex.clip) and value.args[1:] == (lo, hi)
+    if already or (lo == -sp.oo and hi == sp.oo):
+        return f"w = {code(value)}" if statement.op == "=" else f"w {statement.op} {code(statement.expr)}"
+    return f"w = {code(ex.clip(value, lo, hi))}"
+
+
+def _window_code(rule, code, rename, lastspike):
+    """Nearest-neighbour pairing: at a post spike Δt = t - last pre spike, at a pre spike Δt = last post - t.
+
+    Groups without ``lastspike`` (e.g. SpikeGeneratorGroup) get per-synapse spike times plus a flag that says
+    whether that side has spiked yet (Brian2 sets new synaptic variables to 0, which would read as a spike at 0).
+    """
+    model, refs, seen, marks = [], {}, {}, {}
+    for side, has in zip(("pre", "post"), lastspike):
+        if has:
+            refs[side], seen[side], marks[side] = f"lastspike_{side}", "", []
+        else:
+            model += [f"tlast_{side}_syn : second", f"seen_{side}_syn : 1"]
+            refs[side], seen[side] = f"tlast_{side}_syn", f" * seen_{side}_syn"
+            marks[side] = [f"tlast_{side}_syn = t", f"seen_{side}_syn = 1"]
+    interval = code(rule.window.max_interval) if rule.window.max_interval is not None else DEFAULT_MAX_INTERVAL
+    lo, hi = code(rule.weight.min), code(rule.weight.max)
+
+    def update(branch, delta, other):
+        since = f"(t - {refs[other]})"
+        bounded = f"clip({delta}, -{interval}, {interval})"  # keeps F finite where the guard is 0
+        change = ex.to_code(branch, dict(rename, delta_t=bounded))
+        guard = f"int({since} > 0*second) * int({since} < {interval}){seen[other]}"
+        return f"w = clip(w + {guard} * ({change}), {lo}, {hi})"
+
+    on_post = [update(rule.window.potentiation, f"t - {refs['pre']}", "pre")] + marks["post"]
+    on_pre = [update(rule.window.depression, f"{refs['post']} - t", "post")] + marks["pre"]
+    return model, on_pre, on_post
+
+
+def has_lastspike(group):
+    return "lastspike" in getattr(group, "variables", {})
+
+
+def synapses(rule, source, target, transmit="", *, extra_model="", namespace=None, **kwargs):
+    """A ``brian2.Synapses`` from ``source`` to ``target`` running ``rule`` (not yet connected).
+
+    ``transmit`` is the effect of a presynaptic spike on the target (``"ge_post += w"``); ``extra_model`` adds
+    model lines, e.g. ``"I_in_post = w*r_pre : 1 (summed)"`` for rate networks; other keyword arguments go to
+    ``brian2.Synapses``. Pre/postsynaptic inputs of the rule must exist in the groups.
+    """
+    _check_inputs(rule, source, target)
+    brian = generate(rule, transmit, lastspike=(has_lastspike(source), has_lastspike(target)))
+    names = dict(brian.namespace, **(namespace or {}))
+    model = brian.model + ("\n" + extra_model if extra_model else "")
+    syn = Synapses(source, target, model=model, on_pre=brian.on_pre or None,
+                   on_post=brian.on_post or None, namespace=names, **kwargs)
+    if brian.clip_each_step:
+        syn.run_regularly(brian.clip_each_step, when="end", name=f"{syn.name}_clip")
+    if brian.periodic:
+        syn.run_regularly(brian.periodic, dt=brian.periodic_interval, when="end", name=f"{syn.name}_periodic")
+    return syn
+
+
+def _check_inputs(rule, source, target):
+    for name, i in rule.inputs.items():
+        group = {"pre": source, "post": target}.get(i.source)
+        if group is not None and i.variable not in group.variables:
+            raise RuleError(f"rule '{rule.name}' reads its input '{name}' from the {i.source}synaptic variable "
+                            f"'{i.variable}', which {group.name} does not have", section="inputs", term=name)

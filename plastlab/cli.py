@@ -1,0 +1,138 @@
+"""The ``plastlab`` command: thin argument parsing over the library; errors become one line and exit code 2."""
+import argparse
+import sys
+
+from .errors import PlastlabError
+
+DESCRIPTION = """plastlab: a laboratory for biologically plausible synaptic plasticity rules.
+
+Rules live as equation files in rules/ (format: rules/README.md). Inspect, check and characterise them here."""
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(_join_negative_ranges(sys.argv[1:] if argv is None else list(argv)))
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return 2
+    try:
+        return args.handler(args) or 0
+    except PlastlabError as err:
+        print(f"plastlab: error: {err}", file=sys.stderr)
+        return 2
+
+
+def _join_negative_ranges(argv):
+    """Let '--dt-range -100,100' through: argparse would read '-100,100' as an option."""
+    joined = []
+    for token in argv:
+        if joined and joined[-1] in RANGE_OPTIONS and token.startswith("-"):
+            joined[-1] = f"{joined[-1]}={token}"
+        else:
+            joined.append(token)
+    return joined
+
+
+RANGE_OPTIONS = {"--dt-range"}
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="plastlab", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    add_rules_commands(commands)
+    return parser
+
+
+# --- plastlab rules ... --------------------------------------------------------------------------------------
+
+def add_rules_commands(commands):
+    rules = commands.add_parser("rules", help="list, show, check and characterise plasticity rules",
+                                description="List, show, check and characterise plasticity rules.")
+    sub = rules.add_subparsers(title="rule commands", metavar="ACTION")
+    sub.add_parser("list", help="one rule a line: name, form, summary").set_defaults(handler=rules_list)
+    show = sub.add_parser("show", help="equations (text and LaTeX), parameters with units, generated Brian2 code")
+    show.add_argument("rule", metavar="NAME|FILE")
+    show.set_defaults(handler=rules_show)
+    check = sub.add_parser("check", help="validate a rule file: prints ok, or one line saying what is wrong")
+    check.add_argument("rule", metavar="FILE")
+    check.set_defaults(handler=rules_check)
+    window = sub.add_parser("window", help="simulate the spike-pair learning window in Brian2",
+                            description="Simulate one pre/post spike pair per (Δt, w0) in Brian2 and write Δw "
+                                        "as a NetCDF Dataset (dw over delta_t in ms and w0).")
+    window.add_argument("rule", metavar="NAME|FILE")
+    window.add_argument("--dt-range", default="-100,100", metavar="LO,HI", help="Δt range in ms (default -100,100)")
+    window.add_argument("--dt-step", type=float, default=1.0, metavar="MS", help="Δt step in ms (default 1)")
+    window.add_argument("--w0", default="0.2,0.5,0.8", help="initial weights, comma-separated (default 0.2,0.5,0.8)")
+    window.add_argument("--out", metavar="PATH.nc", help="write the Dataset here")
+    window.add_argument("--plot", metavar="PATH.png", help="draw the window here")
+    window.set_defaults(handler=rules_window)
+
+
+def _numbers(text, option):
+    try:
+        return [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise PlastlabError(f"{option} expects comma-separated numbers, got '{text}'") from None
+
+
+def rules_list(args):
+    from .rule import available_rules, load_rule
+    for name in available_rules():
+        try:
+            rule = load_rule(name)
+            print(f"{name:24s} {rule.form:10s} {rule.summary}")
+        except PlastlabError as err:
+            print(f"{name:24s} {'INVALID':10s} {err}")
+
+
+def rules_show(args):
+    from .brian import generate
+    from .rule import load_rule
+    rule = load_rule(args.rule)
+    print(f"{rule.name} ({rule.form})\n{rule.summary}\n{rule.citation}\n")
+    print("Parameters:")
+    for name, value in rule.parameters.items():
+        print(f"  {name:14s} = {value}")
+    print(f"  weight w in [{rule.w_min}, {rule.w_max}]")
+    for name, i in rule.inputs.items():
+        print(f"  input {name} from {i.source}" + (f" variable {i.variable}" if i.source != "modulator" else ""))
+    print("\nEquations:\n" + _indent(rule.equations_text()))
+    print("\nLaTeX:\n" + _indent(rule.latex()))
+    print("\nBrian2 code:\n" + _indent(str(generate(rule, transmit="ge_post += w"))))
+
+
+def _indent(text):
+    return "\n".join("  " + line for line in text.splitlines())
+
+
+def rules_check(args):
+    from .rule import load_rule
+    load_rule(args.rule)
+    print("ok")
+
+
+def rules_window(args):
+    from .plots import plot_window
+    from .protocols import pair_window, time_grid
+    from .store import write_dataset
+    lo, hi = _numbers(args.dt_range, "--dt-range") + [None] * (2 - len(_numbers(args.dt_range, "--dt-range")))
+    if hi is None:
+        raise PlastlabError(f"--dt-range expects LO,HI in ms, got '{args.dt_range}'")
+    ds = pair_window(args.rule, time_grid(lo, hi, args.dt_step), _numbers(args.w0, "--w0"))
+    if args.out:
+        write_dataset(ds, args.out)
+        print(f"wrote {args.out}")
+    if args.plot:
+        plot_window(ds, args.plot)
+        print(f"wrote {args.plot}")
+    peak = ds.dw.isel(ds.dw.argmax(...))
+    trough = ds.dw.isel(ds.dw.argmin(...))
+    print(f"max dw {float(peak):+.4g} at delta_t {float(peak.delta_t):g} ms, w0 {float(peak.w0):g}; "
+          f"min dw {float(trough):+.4g} at delta_t {float(trough.delta_t):g} ms, w0 {float(trough.w0):g}")
+    if "dw_analytic" in ds:
+        print(f"max |simulated - closed form| = {float(abs(ds.dw - ds.dw_analytic).max()):.3g}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

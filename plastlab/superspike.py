@@ -1,0 +1,251 @@
+"""SuperSpike experiments (Zenke & Ganguli 2018): learning precisely timed spikes with a three-factor rule.
+
+The plastic synapses run ``rules/superspike.toml`` compiled by the same path as every rule. What the rule
+needs from the network, this module provides: current-based LIF neurons whose membrane potential ``v`` the
+rule reads every step, and an error signal ``err`` per neuron — at an output, the target spike train minus the
+output spike train filtered by the same alpha kernel as the eligibility trace; at a hidden unit, the output
+errors fed back through fixed weights B (symmetric: B = W^T, random, or uniform).
+
+The loss is the van Rossum distance between output and target trains with that kernel, i.e. ∫ err² dt over a
+trial, integrated exactly by Brian2 alongside the network. Each task builds its network once and runs all
+trials in one call: inputs and targets are generated for the whole session up front.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+from brian2 import (Hz, Network, NeuronGroup, SpikeGeneratorGroup, SpikeMonitor, StateMonitor, Synapses,
+                    defaultclock, mV, ms, network_operation, prefs, second)
+
+from .errors import PlastlabError
+from .rule import load_rule
+from .store import provenance
+
+NEURON = """
+dv/dt = (EL - v + I)/tau_mem : volt (unless refractory)
+dI/dt = -I/tau_syn : volt
+"""
+OUTPUT_ERROR = """
+derr1/dt = -err1/tau_rise : 1
+derr/dt = (err1 - err)/tau_decay : 1
+dloss/dt = err**2 : second
+"""
+FEEDBACK = ("symmetric", "random", "uniform")
+
+
+@dataclass
+class Session:
+    """Input and target spikes for a whole training session, trial after trial."""
+
+    input_indices: np.ndarray
+    input_times: np.ndarray  # seconds
+    target_indices: np.ndarray
+    target_times: np.ndarray  # seconds
+    trial: float  # seconds
+    n_trials: int
+    labels: np.ndarray = None  # per trial, for classification tasks
+
+
+def frozen_poisson(n, rate, duration, rng, dt):
+    """One frozen Poisson pattern: (indices, times in s), at most one spike per neuron per time step."""
+    steps = int(round(duration / dt))
+    spikes = rng.random((steps, n)) < rate * dt
+    step, index = np.nonzero(spikes)
+    return index, step * dt
+
+
+def repeat(indices, times, period, n_trials):
+    offsets = np.repeat(np.arange(n_trials) * period, len(times))
+    return np.tile(indices, n_trials), np.tile(times, n_trials) + offsets
+
+
+def spike_times_session(cfg, rng, dt):
+    """Tasks (a) and (b): one frozen input pattern, the same equidistant target spikes every trial."""
+    trial = cfg["trial_ms"] / 1000
+    inputs = frozen_poisson(cfg["n_inputs"], cfg["rate_hz"], trial, rng, dt)
+    targets = (np.arange(cfg["n_target_spikes"]) + 0.5) * trial / cfg["n_target_spikes"]
+    n = cfg["trials"]
+    return Session(*repeat(*inputs, trial, n), *repeat(np.zeros(len(targets), int), targets, trial, n), trial, n)
+
+
+def xor_session(cfg, rng, dt, n_trials):
+    """Task (c): a reference group and two input groups whose spike times (early/late) code two bits; the
+    output for XOR(bit1, bit2) must spike at a fixed time, the other output stay silent."""
+    trial, groups = cfg["trial_ms"] / 1000, np.array_split(np.arange(cfg["n_inputs"]), 3)
+    early, late, reference = (cfg[k] / 1000 for k in ("early_ms", "late_ms", "reference_ms"))
+    jitter = cfg["jitter_ms"] / 1000
+    labels = rng.integers(0, 4, n_trials)
+    indices, times, target_i, target_t = [], [], [], []
+    for k, pattern in enumerate(labels):
+        bits = (pattern >> 1, pattern & 1)
+        for group, at in zip(groups, (reference, late if bits[0] else early, late if bits[1] else early)):
+            indices.append(group)
+            times.append(k * trial + at + rng.normal(0, jitter, len(group)))
+        target_i.append(bits[0] ^ bits[1])
+        target_t.append(k * trial + cfg["target_ms"] / 1000)
+    times = np.round(np.clip(np.concatenate(times), 0, None) / dt) * dt
+    return Session(np.concatenate(indices), times, np.array(target_i), np.array(target_t), trial, n_trials,
+                   labels=np.array([(p >> 1) ^ (p & 1) for p in labels]))
+
+
+class SuperSpikeNetwork:
+    """Inputs -> (optional hidden layer) -> outputs, all plastic with the SuperSpike rule; built once."""
+
+    def __init__(self, cfg, session, rng, rule):
+        self.cfg, self.session = cfg, session
+        names = dict(EL=-60 * mV, tau_mem=10 * ms, tau_syn=5 * ms, tau_rise=5 * ms, tau_decay=10 * ms,
+                     theta=-50 * mV, w_scale=cfg["w_scale_mV"] * mV)
+        threshold, refractory = "v > theta", 5 * ms
+        total = session.n_trials * session.trial * second
+        self.inputs = SpikeGeneratorGroup(cfg["n_inputs"], session.input_indices, session.input_times * second)
+        self.outputs = NeuronGroup(cfg["n_outputs"], NEURON + OUTPUT_ERROR, threshold=threshold,
+                                   reset="v = EL; err1 -= 1", refractory=refractory, method="euler",
+                                   namespace=names, name="outputs")
+        self.outputs.v = names["EL"]
+        self.target = SpikeGeneratorGroup(cfg["n_outputs"], session.target_indices, session.target_times * second)
+        self.teach = Synapses(self.target, self.outputs, on_pre="err1_post += 1")
+        self.teach.connect(j="i")
+        objects = [self.inputs, self.outputs, self.target, self.teach]
+        transmit = "I_post += w*w_scale"
+        if cfg.get("n_hidden"):
+            self.hidden = NeuronGroup(cfg["n_hidden"], NEURON + "err : 1", threshold=threshold, reset="v = EL",
+                                      refractory=refractory, method="exact", namespace=names, name="hidden")
+            self.hidden.v = names["EL"]
+            self.w_in = rule.synapses(self.inputs, self.hidden, transmit, namespace=names, name="w_in")
+            self.w_out = rule.synapses(self.hidden, self.outputs, transmit, namespace=names, name="w_out")
+            self.feedback = Synapses(self.outputs, self.hidden, "B : 1\nerr_post = B*err_pre : 1 (summed)",
+                                     name="feedback")
+            self.w_in.connect()
+            self.w_out.connect()
+            self.feedback.connect()
+            objects += [self.hidden, self.w_in, self.w_out, self.feedback]
+            self._initialise(self.w_in, rng, cfg["w_init_hidden"])
+            self._initialise(self.w_out, rng, cfg["w_init"])
+            objects += self._feedback(cfg["feedback"], rng, rule)
+        else:
+            self.w_out = rule.synapses(self.inputs, self.outputs, transmit, namespace=names, name="w_out")
+            self.w_out.connect()
+            objects.append(self.w_out)
+            self._initialise(self.w_out, rng, cfg["w_init"])
+        self.initial_w = np.array(self.w_out.w[:])
+        self.spikes = SpikeMonitor(self.outputs)
+        self.loss = StateMonitor(self.outputs, "loss", record=True, dt=session.trial * second)
+        self.net = Network(*objects, self.spikes, self.loss)
+        self.duration = total
+
+    @staticmethod
+    def _initialise(syn, rng, spec):
+        mean, std = spec
+        syn.w = np.clip(rng.normal(mean, std, len(syn)), -0.1, 0.1)
+
+    def _feedback(self, kind, rng, rule):
+        """B for the hidden layer's error: symmetric tracks W^T at each weight update."""
+        if kind not in FEEDBACK:
+            raise PlastlabError(f"feedback must be one of {', '.join(FEEDBACK)}, got '{kind}'")
+        if kind == "uniform":
+            self.feedback.B = 1.0
+            return []
+        if kind == "random":
+            self.feedback.B = rng.normal(0, 1, len(self.feedback))
+            return []
+        order = self._transpose_order()
+
+        @network_operation(dt=float(rule.parameters["T_update"] / second) * second, when="end")
+        def symmetric_feedback():
+            self.feedback.B = np.asarray(self.w_out.w[:])[order]
+
+        symmetric_feedback()
+        return [symmetric_feedback]
+
+    def _transpose_order(self):
+        """Index into w_out (hidden i -> output j) for each feedback synapse (output j -> hidden i)."""
+        lookup = {(i, j): k for k, (i, j) in enumerate(zip(self.w_out.i[:], self.w_out.j[:]))}
+        return np.array([lookup[(i, j)] for j, i in zip(self.feedback.i[:], self.feedback.j[:])])
+
+    def run(self, report=None):
+        self.net.run(self.duration, namespace={}, report=report)
+        loss = np.asarray(self.loss.loss / second)  # (outputs, samples at trial starts)
+        ends = np.concatenate([loss[:, 1:], np.asarray(self.outputs.loss / second)[:, None]], axis=1)
+        per_trial = (ends - loss).sum(axis=0)[: self.session.n_trials]
+        return per_trial
+
+
+def trial_spikes(monitor, trial, k):
+    """Output spike times (s, relative to trial start) in trial k, per output neuron."""
+    t, i = np.asarray(monitor.t / second), np.asarray(monitor.i)
+    inside = (t >= k * trial) & (t < (k + 1) * trial)
+    return [np.sort(t[inside & (i == n)] - k * trial) for n in range(int(i.max(initial=0)) + 1)]
+
+
+def match_targets(spikes, targets, tolerance):
+    """(targets matched within ±tolerance, extra output spikes) with one-to-one nearest matching."""
+    unused, matched = list(spikes), 0
+    for t in targets:
+        if unused:
+            nearest = min(unused, key=lambda s: abs(s - t))
+            if abs(nearest - t) <= tolerance:
+                matched += 1
+                unused.remove(nearest)
+    return matched, len(unused)
+
+
+DEFAULTS = dict(n_inputs=100, rate_hz=5.0, trial_ms=500.0, n_target_spikes=5, n_outputs=1, trials=400,
+                w_scale_mV=100.0, w_init=(0.0, 0.01), w_init_hidden=(0.03, 0.02), dt_ms=0.1, codegen="cython",
+                rule="superspike", rule_parameters={}, n_hidden=0, feedback="symmetric", tolerance_ms=2.0)
+
+
+def configure(config):
+    cfg = dict(DEFAULTS, **config)
+    unknown = sorted(set(cfg) - set(DEFAULTS) - set(XOR_DEFAULTS) - {"task", "kind", "name", "feedbacks",
+                                                                     "test_trials"})
+    if unknown:
+        raise PlastlabError(f"unknown setting '{unknown[0]}' for a SuperSpike experiment")
+    if cfg.get("task") == "xor":
+        cfg = dict(XOR_DEFAULTS, **config)
+    return cfg
+
+
+XOR_DEFAULTS = dict(DEFAULTS, trial_ms=100.0, n_outputs=2, n_hidden=100, trials=2000, test_trials=200,
+                    early_ms=20.0, late_ms=40.0, reference_ms=5.0, jitter_ms=1.0, target_ms=70.0)
+
+
+def _prepare(cfg):
+    rule = load_rule(cfg["rule"])
+    if cfg["rule_parameters"]:
+        rule = rule.with_parameters(**cfg["rule_parameters"])
+    missing = [n for n, i in rule.inputs.items() if i.source == "modulator"]
+    if missing:
+        raise PlastlabError(f"rule '{rule.name}' needs the third factor '{missing[0]}', which this network does "
+                            "not provide (it provides v and err to the postsynaptic side)")
+    prefs.codegen.target = cfg["codegen"]
+    defaultclock.dt = cfg["dt_ms"] * ms
+    return rule
+
+
+def run_spike_times(config, seed=0, report=None):
+    """Tasks (a) (no hidden layer) and (b) (``n_hidden`` > 0, ``feedback``): loss per trial, spikes, targets."""
+    cfg = configure(config)
+    rule = _prepare(cfg)
+    rng = np.random.default_rng(seed)
+    session = spike_times_session(cfg, rng, cfg["dt_ms"] / 1000)
+    net = SuperSpikeNetwork(cfg, session, rng, rule)
+    loss = net.run(report)
+    targets = session.target_times[: cfg["n_target_spikes"]]
+    last = trial_spikes(net.spikes, session.trial, session.n_trials - 1)[0] if len(net.spikes.t) else np.array([])
+    initial = trial_spikes(net.spikes, session.trial, 0)[0] if len(net.spikes.t) else np.array([])
+    matched, extra = match_targets(list(last), targets, cfg["tolerance_ms"] / 1000)
+    return _spike_times_dataset(cfg, rule, seed, loss, targets, initial, last, matched, extra)
+
+
+def _spike_times_dataset(cfg, rule, seed, loss, targets, initial, last, matched, extra):
+    spikes_dim = max(len(initial), len(last), 1)
+    pad = lambda a: np.pad(np.asarray(a, float) * 1000, (0, spikes_dim - len(a)), constant_values=np.nan)  # noqa
+    ds = xr.Dataset(
+        {"loss": ("trial", loss, {"long_name": "van Rossum loss (∫ err² dt)", "units": "s"}),
+         "target_times": ("target", np.asarray(targets) * 1000, {"units": "ms"}),
+         "output_times_first": ("spike", pad(initial), {"units": "ms", "long_name": "output spikes, first trial"}),
+         "output_times_last": ("spike", pad(last), {"units": "ms", "long_name": "output spikes, last trial"})},
+        coords={"trial": np.arange(len(loss))},
+        attrs=provenance(rule, seed, task=cfg.get("task", "spike_times"), settings=cfg, matched_targets=matched,
+                         extra_spikes=extra, loss_reduction=float(1 - loss[-1] / loss[0]) if loss[0] > 0 else 0.0))
+    return ds
