@@ -41,6 +41,8 @@ def build_parser():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     add_rules_commands(commands)
+    from .cli_classify import add_classify_commands  # plastlab classify / plastlab run
+    add_classify_commands(commands)
     return parser
 
 
