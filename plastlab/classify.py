@@ -10,8 +10,8 @@ potentiates those. At test time a second, static copy of the synapses carries th
 
 The Brian2 network is built once per ``fit`` and reused: every epoch (and every ``predict``) is a single
 ``Network.run`` over all its patterns, presented one after another in slots of ``t_encode + t_gap`` ms.
-At the start of each slot the output neurons are reset; the gap lets the rule's traces and pairings
-die out so that patterns do not interact. Objects have fixed names, so a second ``fit`` (another fold)
+At the start of each slot the output neurons and the rule's own synaptic state (traces, last-spike
+times: everything but ``w``) are reset, so patterns do not interact. Objects have fixed names, so a second ``fit`` (another fold)
 reuses the compiled code.
 """
 
@@ -27,7 +27,8 @@ from .encoding import GaussianRFEncoder, PoissonRateEncoder
 from .errors import PlastlabError, RuleError
 
 NEURON_MODEL = """
-dv/dt = (I - v + teach_amp * int(t < teach_until) - suppress_amp * int(t < suppress_until)) / tau_m : 1 (unless refractory)
+dv/dt = int(t - t_last >= t_ref) * (I - v + teach_amp * int(t < teach_until) - suppress_amp * int(t < suppress_until)) / tau_m : 1
+t_last : second
 dI/dt = -I / tau_syn : 1
 teach_until : second
 suppress_until : second
@@ -115,9 +116,10 @@ def build_layer(rule, n_in, n_out, *, tau_m, tau_syn, t_ref, v_th, gain, inhibit
 
     ns = {"tau_m": tau_m * ms, "tau_syn": tau_syn * ms, "v_th": v_th}
     out = b2.NeuronGroup(
-        n_out, NEURON_MODEL, threshold="v > v_th", reset="v = 0", refractory=t_ref * ms,
-        method="euler", namespace=ns, dt=dt * ms, name=f"{prefix}_out",
+        n_out, NEURON_MODEL, threshold="v > v_th and t - t_last >= t_ref", reset="v = 0\nt_last = t",
+        method="euler", namespace=dict(ns, t_ref=t_ref * ms), dt=dt * ms, name=f"{prefix}_out",
     )
+    out.t_last = -1e4 * b2.second
     out.teach_until = -1 * b2.second
     out.suppress_until = -1 * b2.second
     inp = b2.SpikeGeneratorGroup(n_in, np.array([], dtype=int), np.array([]) * ms, dt=dt * ms, name=f"{prefix}_in")
@@ -129,6 +131,7 @@ def build_layer(rule, n_in, n_out, *, tau_m, tau_syn, t_ref, v_th, gain, inhibit
     except Exception as exc:  # Brian2 refusing the compiled rule: name the rule, keep it one line
         raise RuleError(f"rule '{rule.name}' cannot drive this network: {str(exc).splitlines()[0]}") from exc
     plastic.connect()
+    state = synapse_state_names(plastic)
     static = b2.Synapses(inp, out, "w : 1", on_pre=transmit, dt=dt * ms, name=f"{prefix}_static")
     static.connect()
     static.active = False
@@ -140,7 +143,22 @@ def build_layer(rule, n_in, n_out, *, tau_m, tau_syn, t_ref, v_th, gain, inhibit
     else:
         inhib.connect(False)
     mon = b2.SpikeMonitor(out, name=f"{prefix}_outmon")
-    return dict(out=out, inp=inp, plastic=plastic, static=static, inhib=inhib, mon=mon, transmit=transmit)
+    return dict(out=out, inp=inp, plastic=plastic, static=static, inhib=inhib, mon=mon, transmit=transmit,
+                state=state)
+
+
+def synapse_state_names(syn):
+    """The rule's own per-synapse state (traces, last-spike times, ...): everything but the weight."""
+    skip = {"w", "lastupdate", "i", "j", "N", "N_incoming", "N_outgoing", "delay"}
+    return [k for k, v in syn.variables.items()
+            if not k.startswith("_") and getattr(getattr(v, "owner", None), "name", None) == syn.name and k not in skip
+            and not getattr(v, "read_only", False) and not getattr(v, "constant", False)
+            and hasattr(v, "get_value")]
+
+
+def reset_statement(names):
+    """Brian2 code setting each variable back to 0 (``x = 0*x`` keeps its unit)."""
+    return "\n".join(f"{n} = 0*{n}" for n in names)
 
 
 def init_weights(rule, plastic, static, w_init, w_spread, rng):
@@ -223,7 +241,7 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
         self, rule="nc_memristor", encoding="latency", n_fields=8, sigma=None, t_encode=25.0, drop_late=0.95,
         max_rate=200.0, epochs=5, neurons_per_class=1, w_init=0.05, w_spread=0.1, gain=60.0, tau_m=6.0,
         tau_syn=5.0, t_ref=30.0, v_th=8.0, teacher_amp=30.0, teacher_delay=5.0, teacher_duration=5.0,
-        suppress=100.0, inhibition=5.0, decoding="first_spike", t_gap=50.0, dt=0.25, normalize=False,
+        suppress=100.0, inhibition=5.0, decoding="first_spike", t_gap=10.0, dt=0.25, normalize=False,
         random_state=None, progress=False,
     ):
         self.rule = rule
@@ -318,10 +336,14 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
                                name="plc_supp_syn")
         supp_syn.connect(i=np.arange(n_out, 2 * n_out), j=np.arange(n_out))
         reset = parts["out"].run_regularly(
-            "v = 0\nI = 0\nteach_until = -1*second\nsuppress_until = -1*second",
+            "v = 0\nI = 0\nteach_until = -1*second\nsuppress_until = -1*second\nt_last = -10000*second",
             dt=self.slot_ * ms, when="start", name="plc_reset")
+        resets = [reset]
+        if parts["state"]:  # traces and pairing memory of the rule start afresh with each pattern
+            resets.append(parts["plastic"].run_regularly(reset_statement(parts["state"]), dt=self.slot_ * ms,
+                                                         when="start", name="plc_syn_reset"))
         net = b2.Network(*(parts[k] for k in ("out", "inp", "plastic", "static", "inhib", "mon")),
-                         teacher, teach_syn, supp_syn, reset)
+                         teacher, teach_syn, supp_syn, *resets)
         parts.update(teacher=teacher, teach_syn=teach_syn, net=net)
         self._parts = parts
         self.transmit_ = parts["transmit"]
