@@ -120,7 +120,7 @@ def train_cartpole(rule, *, episodes=1000, seed=0, progress=False, **settings):
     except Exception as exc:
         raise PlastlabError(f"rule '{rule.name}' cannot drive this network: {str(exc).splitlines()[0]}") from exc
     plastic.connect()
-    static = b2.Synapses(in_dec, out_dec, "w : 1", on_pre=transmit, clock=clock, name="ctl_static")
+    static = b2.Synapses(in_dec, out_dec, "w : 1", on_pre=f"I_post += {p['gain'] / 4.0!r} * w", clock=clock, name="ctl_static")
     static.connect()
     inhib = []
     for g in (out_dec, out_teach):
