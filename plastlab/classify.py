@@ -132,7 +132,8 @@ def build_layer(rule, n_in, n_out, *, tau_m, tau_syn, t_ref, v_th, gain, inhibit
         raise RuleError(f"rule '{rule.name}' cannot drive this network: {str(exc).splitlines()[0]}") from exc
     plastic.connect()
     state = synapse_state_names(plastic)
-    static = b2.Synapses(inp, out, "w : 1", on_pre=f"I_post += {gain!r} * w",  # w: fraction of the range dt=dt * ms, name=f"{prefix}_static")
+    # the static copy holds weights as fractions of the rule's range
+    static = b2.Synapses(inp, out, "w : 1", on_pre=f"I_post += {gain!r} * w", dt=dt * ms, name=f"{prefix}_static")
     static.connect()
     static.active = False
     group_of = np.asarray(group_of)
