@@ -97,14 +97,13 @@ def read_csv(path):
 def check_classes(y, *, folds=None, where="data"):
     classes, counts = np.unique(y, return_counts=True)
     if len(classes) < 2:
-        raise DataError(f"{where}: only one class ({classes[0]!r}); classification needs at least two")
+        raise DataError(f"{where}: only one class ('{classes[0]}'); classification needs at least two")
     if folds is not None:
         if folds < 2:
             raise DataError(f"--folds must be at least 2, got {folds}")
-        small = [(c, n) for c, n in zip(classes, counts) if n < folds]
-        if small:
-            c, n = small[0]
-            raise DataError(f"{where}: class {c!r} has {n} sample(s), fewer than the {folds} folds")
+        k = int(np.argmin(counts))
+        if counts[k] < folds:
+            raise DataError(f"{where}: class '{classes[k]}' has {counts[k]} sample(s), fewer than the {folds} folds")
 
 
 def _is_number(text):

@@ -167,8 +167,10 @@ def run_classification(exp, out, *, progress=True):
     out_spk = np.full_like(in_spk, np.nan)
     wall = np.full_like(in_spk, np.nan)
     runs = {}
+    names = []
     for d, ds_name in enumerate(exp.datasets):
-        X, y, _ = load_dataset(ds_name, folds=exp.folds)
+        X, y, short = load_dataset(ds_name, folds=exp.folds)
+        names.append(short)
         splits = list(StratifiedKFold(exp.folds, shuffle=True, random_state=exp.seed).split(X, y))
         for m, method in enumerate(methods):
             t0 = time.perf_counter()
@@ -176,24 +178,24 @@ def run_classification(exp, out, *, progress=True):
                 f1[m, d] = cross_validate_sklearn(_baseline(method, exp.seed), X, y, folds_iter=splits)
             else:
                 clf = make_classifier(method, exp.settings(ds_name, method))
-                res = cross_validate(clf, X, y, seed=exp.seed, progress=progress, dataset=ds_name,
+                res = cross_validate(clf, X, y, seed=exp.seed, progress=progress, dataset=short,
                                      folds_iter=splits)
                 f1[m, d] = res.f1.values
                 in_spk[m, d] = float(res.input_spikes.mean())
                 out_spk[m, d] = float(res.output_spikes.mean())
                 runs[(ds_name, method)] = res
-                write_classification_outputs(res, out / f"{ds_name}_{method}")
+                write_classification_outputs(res, out / f"{short}_{method}")
             wall[m, d] = time.perf_counter() - t0
-            print(f"{ds_name:>14s}  {method:<20s} F1-micro {np.mean(f1[m, d]):.3f} ± {np.std(f1[m, d]):.3f}  "
+            print(f"{short:>14s}  {method:<20s} F1-micro {np.mean(f1[m, d]):.3f} ± {np.std(f1[m, d]):.3f}  "
                   f"({wall[m, d]:.1f} s)", flush=True)
     result = xr.Dataset(
         {
-            "f1": (("method", "dataset", "fold"), f1, {"long_name": "F1 (micro) on the test fold"}),
-            "input_spikes": (("method", "dataset"), in_spk, {"long_name": "mean input spikes per test sample"}),
-            "output_spikes": (("method", "dataset"), out_spk, {"long_name": "mean output spikes per test sample"}),
-            "wall_seconds": (("method", "dataset"), wall, {"units": "s"}),
+            "f1": (("model", "dataset", "fold"), f1, {"long_name": "F1 (micro) on the test fold"}),
+            "input_spikes": (("model", "dataset"), in_spk, {"long_name": "mean input spikes per test sample"}),
+            "output_spikes": (("model", "dataset"), out_spk, {"long_name": "mean output spikes per test sample"}),
+            "wall_seconds": (("model", "dataset"), wall, {"units": "s"}),
         },
-        coords={"method": methods, "dataset": list(exp.datasets), "fold": np.arange(exp.folds)},
+        coords={"model": methods, "dataset": names, "fold": np.arange(exp.folds)},
     )
     import json
 
@@ -217,11 +219,11 @@ def run_classification(exp, out, *, progress=True):
 def markdown_table(result):
     """Methods x data sets, F1-micro mean ± std over folds."""
     datasets = [str(d) for d in result.dataset.values]
-    lines = [f"| method | {' | '.join(datasets)} |", "|---|" + "---|" * len(datasets)]
-    for m in result.method.values:
+    lines = [f"| model | {' | '.join(datasets)} |", "|---|" + "---|" * len(datasets)]
+    for m in result.model.values:
         cells = []
         for d in datasets:
-            v = result.f1.sel(method=m, dataset=d).values
+            v = result.f1.sel(model=m, dataset=d).values
             cells.append(f"{np.mean(v):.3f} ± {np.std(v):.3f}")
         lines.append(f"| {m} | {' | '.join(cells)} |")
     lines.append("")

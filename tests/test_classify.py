@@ -55,11 +55,11 @@ def test_same_seed_same_result_other_seed_other_weights():
 
 
 def test_sklearn_contract_clone_pipeline_cross_val_score():
-    clf = SpikingClassifier(rule="nc_memristor", n_fields=6, random_state=0, **FAST)
+    clf = SpikingClassifier(rule="nc_memristor", n_fields=6, random_state=0, **dict(FAST, epochs=6))
     twin = clone(clf)
     assert twin.get_params() == clf.get_params()
     assert not hasattr(twin, "weights_")
-    X, y = blobs(8)
+    X, y = blobs(16)
     pipe = make_pipeline(StandardScaler(), clf)
     scores = cross_val_score(pipe, X, y, cv=StratifiedKFold(2, shuffle=True, random_state=0), scoring="f1_micro")
     assert scores.shape == (2,) and np.all(scores >= 0.75)
