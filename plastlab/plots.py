@@ -3,6 +3,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 
 
 def _finish(fig, path):
@@ -91,4 +92,38 @@ def plot_learning_curve(ds, path=None, *, window=100):
     ax.set_ylabel("episode length (steps)")
     ax.set_title(f"CartPole with {ds.attrs.get('rule', '')} (seed {ds.attrs.get('seed', '')})", fontsize=9)
     ax.legend(fontsize=7, loc="upper left")
+
+def plot_loss(ds, path=None):
+    """Loss per trial (one line per feedback kind where there are several)."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    if "feedback" in ds.loss.dims:
+        for kind in ds.feedback.values:
+            ax.plot(ds.trial, ds.loss.sel(feedback=kind), lw=1, label=str(kind))
+        ax.legend(title="feedback")
+    else:
+        ax.plot(ds.trial, ds.loss, lw=1)
+    ax.set_xlabel("trial")
+    ax.set_ylabel(f"loss ({ds.loss.attrs.get('units', '')})")
+    ax.set_yscale("log")
+    ax.set_title(ds.attrs.get("task", "") + ": loss per trial")
+    return _finish(fig, path)
+
+
+def plot_spike_raster(ds, path=None):
+    """Output spikes in the first and the last trial against the target spike times."""
+    rows = list(ds.feedback.values) if "feedback" in ds.dims else [None]
+    fig, ax = plt.subplots(figsize=(7, 1 + 0.9 * len(rows)))
+    for k, kind in enumerate(rows):
+        pick = (lambda v: v.sel(feedback=kind)) if kind is not None else (lambda v: v)
+        label = "" if kind is None else f"{kind}: "
+        ax.plot(pick(ds.output_times_first), np.full(ds.sizes["spike"], 3 * k + 2), "|", ms=12, color="grey",
+                label="first trial" if k == 0 else None)
+        ax.plot(pick(ds.output_times_last), np.full(ds.sizes["spike"], 3 * k + 1), "|", ms=12, color="C0",
+                label="last trial" if k == 0 else None)
+        ax.text(0, 3 * k + 1.5, label, fontsize=8, ha="right", va="center")
+    for t in ds.target_times.values:
+        ax.axvline(t, color="C3", lw=0.8, alpha=0.6)
+    ax.set_yticks([])
+    ax.set_xlabel("time in trial (ms); red: target spikes")
+    ax.legend(fontsize=8, loc="upper right")
     return _finish(fig, path)

@@ -169,6 +169,9 @@ class Rule:
                        section=section, term=what or str(expr))
         return expr
 
+    def _only_parameters(self, expr):
+        return all(s.name in self.parameters or s.name in ex.UNITS for s in expr.free_symbols)
+
     def _unit(self, text, section, term):
         try:
             unit = ex.evaluate(ex.parse_expression(str(text), {}, section=section), {})
@@ -211,7 +214,7 @@ class Rule:
             if key not in weight and unit != DIMENSIONLESS:
                 self._fail(f"a weight with unit {ex._show(unit)} needs an explicit '{key}'", section="weight", term=key)
             bounds[key] = self._expression(weight.get(key, default), "weight", dims, expected=unit, what=key)
-            if bounds[key].free_symbols - {sp.Symbol(n) for n in self.parameters} - {sp.Symbol(u) for u in ex.UNITS}:
+            if not self._only_parameters(bounds[key]):
                 self._fail(f"weight bound '{key}' may use parameters only", section="weight", term=key)
         return Weight(unit, bounds["min"], bounds["max"])
 
@@ -236,7 +239,7 @@ class Rule:
         if interval is not None:
             interval = self._expression(interval, "window", dims, expected=second.dim, window=True,
                                         what="max_interval")
-            if interval.free_symbols - {sp.Symbol(n) for n in self.parameters} - {sp.Symbol(u) for u in ex.UNITS}:
+            if not self._only_parameters(interval):
                 self._fail("max_interval may use parameters only", section="window", term="max_interval")
         return Window(branches["potentiation"], branches["depression"], interval)
 
@@ -291,9 +294,7 @@ class Rule:
                        term=sorted(extra)[0] if extra else "interval")
         interval = self._expression(periodic["interval"], "periodic", self._dims(), expected=second.dim,
                                     what="interval")
-        value = ex.evaluate(interval, self.parameters) if not interval.free_symbols - {
-            sp.Symbol(n) for n in [*self.parameters, *ex.UNITS]} else None
-        if value is None or not float(value / second) > 0:
+        if not self._only_parameters(interval) or not float(ex.evaluate(interval, self.parameters) / second) > 0:
             self._fail("interval must be a positive time made of parameters and units", section="periodic",
                        term="interval")
         return Periodic(interval, self._statements(periodic.get("statements", []), "periodic"))

@@ -96,7 +96,6 @@ class SuperSpikeNetwork:
         names = dict(EL=-60 * mV, tau_mem=10 * ms, tau_syn=5 * ms, tau_rise=5 * ms, tau_decay=10 * ms,
                      theta=-50 * mV, w_scale=cfg["w_scale_mV"] * mV)
         threshold, refractory = "v > theta", 5 * ms
-        total = session.n_trials * session.trial * second
         self.inputs = SpikeGeneratorGroup(cfg["n_inputs"], session.input_indices, session.input_times * second)
         self.outputs = NeuronGroup(cfg["n_outputs"], NEURON + OUTPUT_ERROR, threshold=threshold,
                                    reset="v = EL; err1 -= 1", refractory=refractory, method="euler",
@@ -131,7 +130,6 @@ class SuperSpikeNetwork:
         self.spikes = SpikeMonitor(self.outputs)
         self.loss = StateMonitor(self.outputs, "loss", record=True, dt=session.trial * second)
         self.net = Network(*objects, self.spikes, self.loss)
-        self.duration = total
 
     @staticmethod
     def _initialise(syn, rng, spec):
@@ -150,12 +148,11 @@ class SuperSpikeNetwork:
             return []
         order = self._transpose_order()
 
-        @network_operation(dt=float(rule.parameters["T_update"] / second) * second, when="end")
         def symmetric_feedback():
             self.feedback.B = np.asarray(self.w_out.w[:])[order]
 
         symmetric_feedback()
-        return [symmetric_feedback]
+        return [network_operation(symmetric_feedback, dt=rule.parameters["T_update"], when="end")]
 
     def _transpose_order(self):
         """Index into w_out (hidden i -> output j) for each feedback synapse (output j -> hidden i)."""
@@ -163,7 +160,24 @@ class SuperSpikeNetwork:
         return np.array([lookup[(i, j)] for j, i in zip(self.feedback.i[:], self.feedback.j[:])])
 
     def run(self, report=None):
-        self.net.run(self.duration, namespace={}, report=report)
+        """All trials; the learning rate drops by ``anneal_factor`` after ``anneal_fraction`` of them."""
+        trials = self.session.n_trials
+        first = int(round(trials * self.cfg["anneal_fraction"]))
+        plastic = [obj for obj in (self.w_out, getattr(self, "w_in", None)) if obj is not None]
+        eta = plastic[0].namespace.get("eta")
+        if eta is None or first >= trials:
+            self.net.run(trials * self.session.trial * second, namespace={}, report=report)
+            return self._loss_per_trial()
+        for count, rate in ((first, eta), (trials - first, eta * self.cfg["anneal_factor"])):
+            for syn in plastic:
+                syn.namespace["eta"] = rate
+            if count:
+                self.net.run(count * self.session.trial * second, namespace={}, report=report)
+        for syn in plastic:
+            syn.namespace["eta"] = eta
+        return self._loss_per_trial()
+
+    def _loss_per_trial(self):
         loss = np.asarray(self.loss.loss / second)  # (outputs, samples at trial starts)
         ends = np.concatenate([loss[:, 1:], np.asarray(self.outputs.loss / second)[:, None]], axis=1)
         per_trial = (ends - loss).sum(axis=0)[: self.session.n_trials]
@@ -191,7 +205,8 @@ def match_targets(spikes, targets, tolerance):
 
 DEFAULTS = dict(n_inputs=100, rate_hz=5.0, trial_ms=500.0, n_target_spikes=5, n_outputs=1, trials=400,
                 w_scale_mV=100.0, w_init=(0.0, 0.01), w_init_hidden=(0.03, 0.02), dt_ms=0.1, codegen="cython",
-                rule="superspike", rule_parameters={}, n_hidden=0, feedback="symmetric", tolerance_ms=2.0)
+                rule="superspike", rule_parameters={}, n_hidden=0, feedback="symmetric", tolerance_ms=2.0,
+                anneal_fraction=1.0, anneal_factor=0.1)
 
 
 def configure(config):
@@ -211,12 +226,11 @@ XOR_DEFAULTS = dict(DEFAULTS, trial_ms=100.0, n_outputs=2, n_hidden=100, trials=
 
 def _prepare(cfg):
     rule = load_rule(cfg["rule"])
+    if rule.third_factors:
+        raise PlastlabError(f"rule '{rule.name}' needs the third factor '{rule.third_factors[0]}', which this "
+                            "network does not provide (it gives the postsynaptic neurons v and err)")
     if cfg["rule_parameters"]:
         rule = rule.with_parameters(**cfg["rule_parameters"])
-    missing = [n for n, i in rule.inputs.items() if i.source == "modulator"]
-    if missing:
-        raise PlastlabError(f"rule '{rule.name}' needs the third factor '{missing[0]}', which this network does "
-                            "not provide (it provides v and err to the postsynaptic side)")
     prefs.codegen.target = cfg["codegen"]
     defaultclock.dt = cfg["dt_ms"] * ms
     return rule
@@ -249,3 +263,85 @@ def _spike_times_dataset(cfg, rule, seed, loss, targets, initial, last, matched,
         attrs=provenance(rule, seed, task=cfg.get("task", "spike_times"), settings=cfg, matched_targets=matched,
                          extra_spikes=extra, loss_reduction=float(1 - loss[-1] / loss[0]) if loss[0] > 0 else 0.0))
     return ds
+
+
+def run_hidden(config, seed=0, report=None):
+    """Task (b) for each feedback kind in ``feedbacks``: loss over (feedback, trial)."""
+    cfg = configure(config)
+    results = []
+    for kind in cfg.get("feedbacks", [cfg["feedback"]]):
+        results.append(run_spike_times(dict(config, feedback=kind, n_hidden=cfg["n_hidden"] or 4), seed, report)
+                       .expand_dims(feedback=[kind]))
+    combined = xr.concat(results, dim="feedback", data_vars=["loss", "output_times_first", "output_times_last"],
+                         combine_attrs="drop_conflicts")
+    for name in ("matched_targets", "extra_spikes", "loss_reduction"):
+        combined[name] = ("feedback", [r.attrs[name] for r in results])
+    return combined
+
+
+def run_xor(config, seed=0, report=None):
+    """Task (c): train on random XOR trials, then test with plasticity off; accuracy from output spike counts."""
+    cfg = configure(dict(config, task="xor"))
+    rule = _prepare(cfg)
+    rng = np.random.default_rng(seed)
+    train, test = cfg["trials"], cfg["test_trials"]
+    session = xor_session(cfg, rng, cfg["dt_ms"] / 1000, train + test)
+    net = SuperSpikeNetwork(cfg, session, rng, rule)
+    net.session.n_trials = train  # the session holds test trials too: train on the first ones only
+    loss = net.run(report)
+    for obj in net.net.objects:  # plasticity off for testing: no more periodic weight updates
+        if obj.name.endswith("_periodic"):
+            obj.active = False
+    net.net.run(test * session.trial * second, namespace={})
+    counts = spike_counts(net.spikes, session.trial, cfg["n_outputs"], range(train, train + test))
+    predicted = np.where(counts[:, 0] == counts[:, 1], -1, np.argmax(counts, axis=1))
+    labels = session.labels[train:]
+    accuracy = float(np.mean(predicted == labels))
+    return xr.Dataset(
+        {"loss": ("trial", loss, {"long_name": "van Rossum loss (∫ err² dt)", "units": "s"}),
+         "test_label": ("test_trial", labels), "test_predicted": ("test_trial", predicted),
+         "test_counts": (("test_trial", "output"), counts)},
+        coords={"trial": np.arange(train), "test_trial": np.arange(test), "output": np.arange(cfg["n_outputs"])},
+        attrs=provenance(rule, seed, task="xor", settings=cfg, accuracy=accuracy))
+
+
+def spike_counts(monitor, trial, n_outputs, trials):
+    t, i = np.asarray(monitor.t / second), np.asarray(monitor.i)
+    k = np.floor(t / trial + 1e-9).astype(int)
+    counts = np.zeros((len(trials), n_outputs), int)
+    first = trials[0]
+    inside = (k >= first) & (k < first + len(trials))
+    np.add.at(counts, (k[inside] - first, i[inside]), 1)
+    return counts
+
+
+TASKS = {"spike_times": run_spike_times, "hidden": run_hidden, "xor": run_xor}
+
+
+def run_experiment(task, settings, out_dir, seed=0, report=None):
+    """Run one SuperSpike task and write DIR/results.nc plus its figures; returns the Dataset."""
+    from pathlib import Path
+
+    from .plots import plot_loss, plot_spike_raster
+    from .store import write_dataset
+    if task not in TASKS:
+        raise PlastlabError(f"unknown SuperSpike task '{task}' (known: {', '.join(TASKS)})")
+    ds = TASKS[task](dict(settings, task=task), seed=seed, report=report)
+    out = Path(out_dir)
+    write_dataset(ds, out / "results.nc")
+    plot_loss(ds, out / "loss.png")
+    if "output_times_last" in ds:
+        plot_spike_raster(ds, out / "raster.png")
+    return ds
+
+
+def summary(ds):
+    """One line per result: what the issue's targets ask about."""
+    if "accuracy" in ds.attrs:
+        return f"test accuracy {ds.attrs['accuracy']:.3f} on {ds.sizes['test_trial']} trials"
+    if "feedback" in ds.dims:
+        return "; ".join(f"{k}: loss reduced {float(r):.1%}, {int(m)}/{ds.sizes['target']} targets matched, "
+                         f"{int(e)} extra" for k, r, m, e in zip(ds.feedback.values, ds.loss_reduction.values,
+                                                                 ds.matched_targets.values, ds.extra_spikes.values))
+    return (f"loss reduced {ds.attrs['loss_reduction']:.1%}; {ds.attrs['matched_targets']}/{ds.sizes['target']} "
+            f"target spikes matched within ±{ds.attrs.get('tolerance_ms', 2)} ms, {ds.attrs['extra_spikes']} extra")

@@ -143,3 +143,34 @@ def test_window_curve_needs_time_units():
         load_rule("nc_memristor").window_curve(np.array([1.0, 2.0]), [0.5])
     assert load_rule("delta_rule").inputs["v_student"].variable == "v"
     assert load_rule("delta_rule").inputs["v_teacher"].unit == mV.dim
+
+
+PERIODIC = GOOD.replace('statements = ["w = clip(w + x, 0, 1)"]', 'statements = []') + """
+[state]
+g = "1"
+
+[periodic]
+interval = "100*ms"
+statements = ["g = x", "w = clip(w + A*g, 0, 1)"]
+"""
+
+
+def test_state_and_periodic_updates():
+    rule = rule_from_toml(PERIODIC)
+    assert rule.form == "periodic" and rule.traces["x"].clock_driven  # read by a periodic statement
+    assert "every 100*ms: w <- clip(A*g + w, 0, 1)" in rule.equations_text()
+    with pytest.raises(RuleError, match="positive time"):
+        rule_from_toml(PERIODIC.replace('interval = "100*ms"', 'interval = "-100*ms"'))
+    with pytest.raises(RuleError, match="dimension mismatch"):
+        rule_from_toml(PERIODIC.replace('interval = "100*ms"', 'interval = "100"'))
+    with pytest.raises(RuleError, match="'h' cannot be updated"):
+        rule_from_toml(PERIODIC.replace('"g = x"', '"h = x"'))
+    with pytest.raises(RuleError, match="takes 'interval' and 'statements'"):
+        rule_from_toml(PERIODIC.replace('interval = "100*ms"', 'every = "100*ms"'))
+
+
+def test_with_parameters_recomputes_dependent_values():
+    rule = load_rule("superspike").with_parameters(T_update="250*ms")
+    assert rule.parameters["gamma"] == pytest.approx(math.exp(-0.25 / 30))
+    with pytest.raises(RuleError, match="no parameter 'nope'"):
+        rule.with_parameters(nope=1)
