@@ -26,7 +26,7 @@ import numpy as np
 from .errors import PlastlabError
 
 BASELINES = ("logistic_regression", "svc")
-KINDS = ("classification", "cartpole")
+KINDS = ("classification", "cartpole", "superspike")
 
 
 @dataclass
@@ -70,7 +70,7 @@ def load_experiment(path):
     head = data.get("experiment")
     if not isinstance(head, dict):
         raise _fail(path, "missing [experiment] table")
-    allowed = {"experiment", "classifier", "controller"}
+    allowed = {"experiment", "classifier", "controller", "settings"}
     for key in data:
         if key not in allowed:
             raise _fail(path, f"unknown table [{key}] (expected {', '.join(sorted(allowed))})")
@@ -84,8 +84,11 @@ def load_experiment(path):
                      description=str(head.get("description", "")))
     if kind == "classification":
         _load_classification(exp, head, data, path)
-    else:
+    elif kind == "cartpole":
         _load_cartpole(exp, head, data, path)
+    else:  # superspike: plastlab.superspike checks its own settings
+        exp.task = head.get("task")
+        exp.settings_table = data.get("settings", {})
     return exp
 
 
@@ -138,6 +141,12 @@ def run_experiment(exp, out, *, progress=True):
     out = Path(out)
     if exp.kind == "classification":
         return run_classification(exp, out, progress=progress)
+    if exp.kind == "superspike":
+        from .superspike import run_experiment as run_superspike, summary
+
+        ds = run_superspike(exp.task, exp.settings_table, out, seed=exp.seed)
+        print(summary(ds))
+        return ds
     return run_cartpole(exp, out, progress=progress)
 
 
