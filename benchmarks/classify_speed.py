@@ -10,6 +10,7 @@ target has no compilation.
 """
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -21,7 +22,7 @@ def run(target, X, y):
     from plastlab.experiment import load_experiment
 
     brian2.prefs.codegen.target = target
-    exp = load_experiment(__file__.replace("benchmarks/classify_speed.py", "experiments/classify_comparison.toml"))
+    exp = load_experiment(Path(__file__).resolve().parents[1] / "experiments" / "classify_comparison.toml")
     clf = SpikingClassifier(rule="nc_memristor", **exp.settings("iris", "nc_memristor"))
     if target != "numpy":
         clf.set_params(epochs=1).fit(X[::10], y[::10])  # warm-up: compile once
