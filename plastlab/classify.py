@@ -288,6 +288,10 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
         if self.t_gap < 0 or self.t_ref < 0:
             raise ValueError("t_gap and t_ref must be >= 0")
+        steps = (self.t_encode + self.t_gap) / self.dt
+        if abs(steps - round(steps)) > 1e-9:
+            raise ValueError(f"t_encode + t_gap ({self.t_encode + self.t_gap} ms) must be a whole number of dt "
+                             f"({self.dt} ms)")
 
     def _encoder(self, rng):
         if self.encoding == "latency":
