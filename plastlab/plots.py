@@ -72,7 +72,7 @@ def plot_weights(ds, path=None, *, fold=0):
     fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8, label=f"w ({ds.weights.attrs.get('units', '1')})")
     fig.suptitle(f"{ds.attrs.get('rule', '')}: learned weights, fold {fold}", fontsize=9)
     if path is not None:
-        fig.savefig(path, dpi=120)
+        fig.savefig(path, dpi=120, bbox_inches="tight")
         plt.close(fig)
     return fig
 
