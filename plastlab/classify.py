@@ -98,11 +98,16 @@ def weight_unit_expr(rule):
 
 
 def transmit_statement(rule, gain):
-    """``I_post += gain * (w - w_min) / (w_max - w_min)``: rules with any weight scale drive alike."""
+    """``I_post += gain * (w - w_min) / (w_max - w_min)``: rules with any weight scale drive alike.
+
+    Returns the statement and its namespace; the numbers live in the namespace, not in the code, so
+    another gain or data set reuses the compiled code.
+    """
     lo, hi = weight_bounds(rule)
     unit = weight_unit_expr(rule)
     w = "w" if unit in ("1", "") else f"(w / ({unit}))"
-    return f"I_post += {gain / (hi - lo)!r} * ({w} - {lo!r})"
+    return (f"I_post += transmit_gain * ({w} - transmit_w_min)",
+            {"transmit_gain": gain / (hi - lo), "transmit_w_min": lo})
 
 
 def build_layer(rule, n_in, n_out, *, tau_m, tau_syn, t_ref, v_th, gain, inhibition, group_of, dt, prefix):
@@ -123,9 +128,10 @@ def build_layer(rule, n_in, n_out, *, tau_m, tau_syn, t_ref, v_th, gain, inhibit
     out.teach_until = -1 * b2.second
     out.suppress_until = -1 * b2.second
     inp = b2.SpikeGeneratorGroup(n_in, np.array([], dtype=int), np.array([]) * ms, dt=dt * ms, name=f"{prefix}_in")
-    transmit = transmit_statement(rule, gain)
+    transmit, transmit_ns = transmit_statement(rule, gain)
     try:
-        plastic = rule.synapses(inp, out, transmit=transmit, dt=dt * ms, name=f"{prefix}_plastic")
+        plastic = rule.synapses(inp, out, transmit=transmit, namespace=transmit_ns, dt=dt * ms,
+                                name=f"{prefix}_plastic")
     except PlastlabError:
         raise
     except Exception as exc:  # Brian2 refusing the compiled rule: name the rule, keep it one line
@@ -133,17 +139,21 @@ def build_layer(rule, n_in, n_out, *, tau_m, tau_syn, t_ref, v_th, gain, inhibit
     plastic.connect()
     state = synapse_state_names(plastic)
     # the static copy holds weights as fractions of the rule's range
-    static = b2.Synapses(inp, out, "w : 1", on_pre=f"I_post += {gain!r} * w", dt=dt * ms, name=f"{prefix}_static")
+    static = b2.Synapses(inp, out, "w : 1", on_pre="I_post += transmit_gain * w", dt=dt * ms,
+                         namespace={"transmit_gain": gain}, name=f"{prefix}_static")
     static.connect()
     static.active = False
     group_of = np.asarray(group_of)
     pre_i, post_j = np.nonzero(group_of[:, None] != group_of[None, :])
-    inhib = b2.Synapses(out, out, on_pre=f"v_post -= {float(inhibition)!r}", dt=dt * ms, name=f"{prefix}_inhib")
+    inhib = b2.Synapses(out, out, on_pre="v_post -= inhibition", namespace={"inhibition": float(inhibition)},
+                        dt=dt * ms, name=f"{prefix}_inhib")
     if len(pre_i):
         inhib.connect(i=pre_i, j=post_j)
     else:
         inhib.connect(False)
     mon = b2.SpikeMonitor(out, name=f"{prefix}_outmon")
+    transmit = transmit.replace("transmit_gain", repr(transmit_ns["transmit_gain"])).replace(
+        "transmit_w_min", repr(transmit_ns["transmit_w_min"]))  # as recorded in the results' attrs
     return dict(out=out, inp=inp, plastic=plastic, static=static, inhib=inhib, mon=mon, transmit=transmit,
                 state=state)
 

@@ -112,15 +112,17 @@ def train_cartpole(rule, *, episodes=1000, seed=0, progress=False, **settings):
 
     in_dec, in_teach = inputs("ctl_in_dec"), inputs("ctl_in_teach")
     out_dec, out_teach = outputs("ctl_out_dec"), outputs("ctl_out_teach")
-    transmit = transmit_statement(rule, p["gain"] / 4.0)
+    transmit, transmit_ns = transmit_statement(rule, p["gain"] / 4.0)
     try:
-        plastic = rule.synapses(in_teach, out_teach, transmit=transmit, clock=clock, name="ctl_plastic")
+        plastic = rule.synapses(in_teach, out_teach, transmit=transmit, namespace=transmit_ns, clock=clock,
+                                name="ctl_plastic")
     except PlastlabError:
         raise
     except Exception as exc:
         raise PlastlabError(f"rule '{rule.name}' cannot drive this network: {str(exc).splitlines()[0]}") from exc
     plastic.connect()
-    static = b2.Synapses(in_dec, out_dec, "w : 1", on_pre=f"I_post += {p['gain'] / 4.0!r} * w", clock=clock, name="ctl_static")
+    static = b2.Synapses(in_dec, out_dec, "w : 1", on_pre="I_post += transmit_gain * w", clock=clock,
+                         namespace={"transmit_gain": p["gain"] / 4.0}, name="ctl_static")
     static.connect()
     inhib = []
     for g in (out_dec, out_teach):
