@@ -92,6 +92,8 @@ def plot_learning_curve(ds, path=None, *, window=100):
     ax.set_ylabel("episode length (steps)")
     ax.set_title(f"CartPole with {ds.attrs.get('rule', '')} (seed {ds.attrs.get('seed', '')})", fontsize=9)
     ax.legend(fontsize=7, loc="upper left")
+    return _finish(fig, path)
+
 
 def plot_loss(ds, path=None):
     """Loss per trial (one line per feedback kind where there are several)."""

@@ -6,8 +6,12 @@ from plastlab.control import train_cartpole
 from plastlab.errors import PlastlabError, RuleError
 
 
-def test_few_episodes_dataset_and_reproducible():
+def test_few_episodes_dataset_and_reproducible(tmp_path):
+    from plastlab.plots import plot_learning_curve
+
     a = train_cartpole("nc_memristor", episodes=4, seed=3)
+    plot_learning_curve(a, tmp_path / "curve.png")
+    assert (tmp_path / "curve.png").stat().st_size > 0
     assert a.episode_length.dims == ("episode",)
     assert len(a.episode) == 4
     lengths = a.episode_length.values
