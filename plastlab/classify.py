@@ -233,6 +233,10 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
     suppress : float
         During training, an inhibitory current of this size holds the other classes' neurons down for
         the whole encoding window (0: off), so that only the taught class's synapses change.
+    anti_teach : bool
+        Instead of holding the other classes' neurons down, drive them with the teacher current from the
+        start of the slot, so they fire before the pattern's inputs and the rule depresses (post before
+        pre) their synapses from this pattern: an inverted teacher.
     inhibition : float
         Lateral inhibition: drop of the membrane potential of the other classes' neurons per spike.
     decoding : {"first_spike", "count"}
@@ -252,7 +256,7 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
         self, rule="nc_memristor", encoding="latency", n_fields=8, sigma=None, t_encode=25.0, drop_late=0.95,
         max_rate=200.0, epochs=5, neurons_per_class=1, w_init=0.05, w_spread=0.1, gain=60.0, tau_m=6.0,
         tau_syn=5.0, t_ref=30.0, v_th=8.0, teacher_amp=30.0, teacher_delay=5.0, teacher_duration=5.0,
-        suppress=100.0, inhibition=5.0, decoding="first_spike", t_gap=10.0, dt=0.25, normalize=False,
+        suppress=100.0, anti_teach=False, inhibition=5.0, decoding="first_spike", t_gap=10.0, dt=0.25, normalize=False,
         random_state=None, progress=False,
     ):
         self.rule = rule
@@ -275,6 +279,7 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
         self.teacher_delay = teacher_delay
         self.teacher_duration = teacher_duration
         self.suppress = suppress
+        self.anti_teach = anti_teach
         self.inhibition = inhibition
         self.decoding = decoding
         self.t_gap = t_gap
@@ -427,7 +432,13 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
                 members = np.flatnonzero(self.group_of_ == teach[k])
                 t_idx.append(members)
                 t_times.append(np.full(len(members), t0 + k * slot + onset))
-                if self.suppress > 0:
+                if self.anti_teach:
+                    # the other classes' neurons are made to fire at the very start of the slot, before
+                    # the inputs: post-before-pre pairs, so the rule depresses their synapses from this pattern
+                    others = np.flatnonzero(self.group_of_ != teach[k])
+                    t_idx.append(others)
+                    t_times.append(np.full(len(others), t0 + k * slot))
+                elif self.suppress > 0:
                     others = np.flatnonzero(self.group_of_ != teach[k])
                     t_idx.append(len(self.group_of_) + others)
                     t_times.append(np.full(len(others), t0 + k * slot))

@@ -39,7 +39,7 @@ THETA_MAX, X_MAX = 0.2095, 2.4
 DEFAULTS = dict(
     n_fields=10, sigma=None, t_encode=10.0, drop_late=0.95, t_gap=2.0, dt=0.5, w_init=0.05, w_spread=0.02,
     gain=40.0, tau_m=4.0, tau_syn=3.0, v_th=8.0, teacher_amp=30.0, teacher_delay=3.0, teacher_duration=4.0,
-    suppress=100.0, inhibition=5.0, anneal=False, horizon=0.2, max_steps=200, stop_when_solved=False,
+    suppress=100.0, anti_teach=False, inhibition=5.0, anneal=False, horizon=0.2, max_steps=200, stop_when_solved=False,
 )
 
 NEURON_MODEL = """
@@ -220,7 +220,12 @@ def train_cartpole(rule, *, episodes=1000, seed=0, progress=False, **settings):
             start = t0 + onset + p["teacher_delay"]
             _raw(out_teach, "teach_from")[target] = start * 1e-3
             _raw(out_teach, "teach_until")[target] = (start + p["teacher_duration"]) * 1e-3
-            _raw(out_teach, "suppress_until")[1 - target] = (t0 + slot) * 1e-3
+            if p["anti_teach"]:
+                # inverted teacher: the other action's neuron fires before the inputs (depression)
+                _raw(out_teach, "teach_from")[1 - target] = t0 * 1e-3
+                _raw(out_teach, "teach_until")[1 - target] = (t0 + p["teacher_duration"]) * 1e-3
+            else:
+                _raw(out_teach, "suppress_until")[1 - target] = (t0 + slot) * 1e-3
         else:
             _raw(in_teach, "t_spike")[:] = -1.0
         # 4. decision presentation of the current state with the current weights
