@@ -41,6 +41,7 @@ def build_parser():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     add_rules_commands(commands)
+    add_evolve_command(commands)
     from .cli_classify import add_classify_commands  # plastlab classify / plastlab run
     add_classify_commands(commands)
     return parser
@@ -134,6 +135,56 @@ def rules_window(args):
           f"min dw {float(trough):+.4g} at delta_t {float(trough.delta_t):g} ms, w0 {float(trough.w0):g}")
     if "dw_analytic" in ds:
         print(f"max |simulated - closed form| = {float(abs(ds.dw - ds.dw_analytic).max()):.3g}")
+
+
+# --- plastlab evolve ... -------------------------------------------------------------------------------------
+
+def add_evolve_command(commands):
+    ev = commands.add_parser(
+        "evolve", help="evolve plasticity rules with genetic programming on a task family (evolve/*.toml)",
+        description="Run an evolution campaign file (evolve/*.toml): DEAP μ+λ on a task family, candidates "
+                    "scored in Brian2 on Dask workers. Writes DIR/campaign.nc, DIR/fitness.png, "
+                    "DIR/champions/*.toml and a checkpoint after every generation.")
+    ev.add_argument("campaign", metavar="FILE")
+    ev.add_argument("--generations", type=int, metavar="N", help="generations after the initial one")
+    ev.add_argument("--seed", type=int, metavar="S", help="GP seed (default: the file's [campaign] seed)")
+    where = ev.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, metavar="N",
+                       help="local Dask worker processes (default: all cores; 0: evaluate in this process)")
+    where.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="use an existing Dask cluster")
+    ev.add_argument("--out", metavar="DIR", help="results directory (default out/evolve-NAME-seedS)")
+    ev.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.json")
+    ev.add_argument("--no-validate", action="store_true",
+                    help="skip scoring champion and baselines on the validation instances at the end")
+    ev.add_argument("--evaluate", metavar="EXPR",
+                    help="only evaluate EXPR (in the family's input names) on the training instances")
+    ev.set_defaults(handler=evolve_command)
+
+
+def evolve_command(args):
+    from . import campaign
+
+    if args.evaluate is not None:
+        expr, result = campaign.evaluate_expression(args.campaign, args.evaluate, seed=args.seed)
+        print(f"expression: {expr}")
+        if result["reason"]:
+            print(f"failed: {result['reason']} (worst fitness)")
+        for k, value in enumerate(result["per_instance"]):
+            print(f"instance {k}: {value:.6g}")
+        print(f"fitness: {result['fitness']:.6g}")
+        return 0
+    camp, ds = campaign.run_campaign(args.campaign, generations=args.generations, seed=args.seed,
+                                     workers=args.workers, scheduler=args.scheduler, out=args.out,
+                                     resume=args.resume, validate=not args.no_validate)
+    a = ds.attrs
+    print(f"champion: {a['champion_expression']}")
+    print(f"readable: {a['champion_readable']}")
+    for key in sorted(a):
+        if key.startswith(("train_fitness_", "validation_fitness_")):
+            print(f"{key}: {a[key]:.6g}")
+    print(f"results: {camp.out / 'campaign.nc'}")
+    print(f"champion_fitness: {a['champion_fitness']:.6g}")
+    return 0
 
 
 if __name__ == "__main__":

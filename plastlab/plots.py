@@ -129,3 +129,27 @@ def plot_spike_raster(ds, path=None):
     ax.set_xlabel("time in trial (ms); red: target spikes")
     ax.legend(fontsize=8, loc="upper right")
     return _finish(fig, path)
+
+
+def plot_fitness(ds, path=None, *, baselines=None, ax=None):
+    """Evolution campaign: best and mean fitness over generations, hand-designed baselines as lines."""
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(6, 4))
+    gen = ds["generation"].values
+    ax.plot(gen, ds["best_fitness"].values, "o-", label="best")
+    ax.plot(gen, ds["mean_fitness"].values, ".--", alpha=0.7, label="population mean (finite)")
+    for k, (name, value) in enumerate(sorted((baselines or {}).items())):
+        ax.axhline(value, color=f"C{k + 2}", lw=1, ls=":", label=f"{name} (training)")
+    ax.set_xlabel("generation")
+    ax.set_ylabel("fitness")
+    best = ds["best_fitness"].values
+    if np.isfinite(best).any():
+        values = [v for v in list(best) + list((baselines or {}).values()) if np.isfinite(v)]
+        lo, hi = min(values), max(values)
+        pad = 0.05 * (hi - lo or 1.0)
+        ax.set_ylim(lo - pad, hi + pad)
+    import textwrap
+
+    title = f"{ds.attrs.get('campaign', '')}: champion {ds.attrs.get('champion_readable', '')}"
+    ax.set_title(textwrap.fill(title, 80), fontsize=8)
+    ax.legend(fontsize=8)
+    return _finish(fig, path)

@@ -1,0 +1,454 @@
+"""Evolution campaigns: evolve/*.toml -> generations of GP on a task family, checkpoints, results.
+
+A campaign file names a task family, its parameters, the training and validation instances, the GP settings
+and the budget. ``run_campaign`` evolves with a μ+λ loop (DEAP), evaluates every generation's *new* canonical
+expressions in batches (one Brian2 network per batch) on Dask workers, writes an atomic JSON checkpoint after
+every generation (``--resume`` continues from it and reproduces an uninterrupted run exactly), and at the end
+writes ``campaign.nc``, ``fitness.png`` and the champion as a rule file in ``champions/``.
+"""
+import hashlib
+import json
+import math
+import os
+import random
+import sys
+import tempfile
+import time
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import sympy as sp
+
+from . import gp
+from .errors import PlastlabError
+from .tasks import get_family
+
+GP_DEFAULTS = {"mu": 16, "lambda": 32, "initial": 0, "tournament": 3, "new_per_generation": 0, "cxpb": 0.4, "mutpb": 0.5, "init_min_depth": 1, "init_max_depth": 3,
+               "mutation_max_depth": 2, "max_height": 5, "max_size": 21, "constants": [1],
+               "operators": ["add", "sub", "mul", "div"]}
+CHECKPOINT = "checkpoint.json"
+
+
+# --- campaign files ------------------------------------------------------------------------------------------
+
+def load_campaign(path):
+    """Read and validate a campaign file; returns a plain dict with every default filled in."""
+    path = Path(path)
+    if not path.is_file():
+        raise PlastlabError(f"no campaign file '{path}'")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise PlastlabError(f"{path}: not valid TOML: {err}") from None
+    known = {"campaign", "gp", "family", "instances", "evaluation"}
+    extra = set(data) - known
+    if extra:
+        raise PlastlabError(f"{path}: unknown section(s) {', '.join(sorted(extra))} (known: {', '.join(sorted(known))})")
+    head = data.get("campaign", {})
+    if "family" not in head:
+        raise PlastlabError(f"{path}: [campaign] needs family = one of error, reward, correlation")
+    family = get_family(head["family"])
+    spec = {
+        "name": str(head.get("name", path.stem)),
+        "family": head["family"],
+        "seed": int(head.get("seed", 1)),
+        "generations": int(head.get("generations", 10)),
+        "source": str(path),
+    }
+    gp_settings = dict(GP_DEFAULTS)
+    for key, value in data.get("gp", {}).items():
+        if key not in GP_DEFAULTS:
+            raise PlastlabError(f"{path}: [gp] unknown setting '{key}' (known: {', '.join(GP_DEFAULTS)})")
+        gp_settings[key] = value
+    bad_ops = set(gp_settings["operators"]) - set(gp.SYMBOLIC)
+    if bad_ops:
+        raise PlastlabError(f"{path}: [gp] unknown operator(s) {', '.join(sorted(bad_ops))}")
+    spec["gp"] = gp_settings
+    spec["family_params"] = family.params_with_defaults(data.get("family", {}))
+    inst = data.get("instances", {})
+    spec["train_seeds"] = [int(s) for s in inst.get("train_seeds", range(1000, 1015))]
+    spec["validation_seeds"] = [int(s) for s in inst.get("validation_seeds", range(5000, 5015))]
+    ev = data.get("evaluation", {})
+    spec["batch_size"] = int(ev.get("batch_size", 64))
+    return spec
+
+
+def spec_digest(spec):
+    """Identifies what a checkpoint was computed with (everything except the generation budget)."""
+    core = {k: v for k, v in spec.items() if k not in ("generations", "source")}
+    return hashlib.sha256(json.dumps(core, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+# --- evaluation: batches on Dask workers (or in this process) ------------------------------------------------
+
+def evaluate_task(family_name, exprs, seeds, params):
+    """Runs on a worker: one Brian2 network for the batch. Returns results with the batch's wall time."""
+    family = get_family(family_name)
+    start = time.perf_counter()
+    results = family.evaluate_batch(exprs, seeds, params)
+    seconds = (time.perf_counter() - start) / max(1, len(exprs))
+    for r in results:
+        r["seconds"] = seconds
+    return results
+
+
+def _split(items, parts):
+    parts = max(1, min(parts, len(items)))
+    size = math.ceil(len(items) / parts)
+    return [items[k:k + size] for k in range(0, len(items), size)]
+
+
+class Evaluator:
+    """Maps batches of expressions to results: in this process (workers=0) or through a Dask client."""
+
+    def __init__(self, family_name, seeds, params, batch_size=64, workers=None, scheduler=None):
+        self.family_name, self.seeds, self.params, self.batch_size = family_name, seeds, params, batch_size
+        self.client = self.cluster = None
+        self.n_workers = 1
+        if scheduler:
+            from dask.distributed import Client
+
+            self.client = Client(scheduler, timeout="30s", set_as_default=False)
+            self.n_workers = max(1, len(self.client.scheduler_info()["workers"]))
+        elif workers != 0:
+            from dask.distributed import Client, LocalCluster
+
+            n = workers or os.cpu_count() or 1
+            self.cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                        dashboard_address=None, silence_logs=50)
+            self.client = Client(self.cluster, set_as_default=False)
+            self.n_workers = n
+
+    def __call__(self, exprs):
+        if not exprs:
+            return []
+        n_batches = max(self.n_workers, math.ceil(len(exprs) / self.batch_size))
+        batches = _split(list(exprs), n_batches)
+        if self.client is None:
+            out = []
+            for batch in batches:
+                out.extend(evaluate_task(self.family_name, batch, self.seeds, self.params))
+            return out
+        if self.client.scheduler_info()["workers"]:
+            self.n_workers = len(self.client.scheduler_info()["workers"])
+        futures = [self.client.submit(evaluate_task, self.family_name, batch, self.seeds, self.params,
+                                      pure=False, retries=3) for batch in batches]
+        out = []
+        for result in self.client.gather(futures):
+            out.extend(result)
+        return out
+
+    def close(self):
+        if self.client is not None:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+# --- checkpoints ------------------------------------------------------------------------------------------
+
+def atomic_write_text(path, text):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _rng_to_json(state):
+    version, internal, gauss = state
+    return [version, list(internal), gauss]
+
+
+def _rng_from_json(data):
+    version, internal, gauss = data
+    return (version, tuple(internal), gauss)
+
+
+# --- the loop --------------------------------------------------------------------------------------------------
+
+class Campaign:
+    def __init__(self, spec, out_dir, *, seed=None, generations=None, evaluator=None, progress=True):
+        self.spec = dict(spec)
+        if seed is not None:
+            self.spec["seed"] = int(seed)
+        if generations is not None:
+            self.spec["generations"] = int(generations)
+        self.out = Path(out_dir)
+        self.family = get_family(self.spec["family"])
+        g = self.spec["gp"]
+        self.genome = gp.Genome(self.family.INPUTS, g["constants"], g["operators"])
+        self.toolbox = gp.make_toolbox(self.genome, init_min=g["init_min_depth"], init_max=g["init_max_depth"],
+                                       mut_max=g["mutation_max_depth"], max_height=g["max_height"],
+                                       max_size=g["max_size"])
+        self.evaluator = evaluator
+        self.progress = progress
+        self.cache = gp.ExpressionCache()
+        self.history = []  # one dict per generation
+        self.evaluations = []  # one dict per simulated candidate
+        self.population = []
+        self.generation = -1
+        self._canon = {}  # str(tree) -> (canonical expression, cache key)
+
+    # evaluation with the cache ---------------------------------------------------------------------------
+    def evaluate(self, individuals):
+        keys, new, new_keys = [], [], []
+        for ind in individuals:
+            expr, key = self.canonical_key(ind)
+            keys.append(key)
+            if key in new_keys:  # a duplicate within this generation: simulated once, counts as a hit
+                self.cache.lookups += 1
+                self.cache.hits += 1
+            elif self.cache.get(key) is None:
+                new_keys.append(key)
+                new.append(expr)
+        start = time.perf_counter()
+        finite = [(k, e) for k, e in zip(new_keys, new) if e is not sp.nan]
+        results = self.evaluator([e for _, e in finite]) if finite else []
+        wall = time.perf_counter() - start
+        by_key = dict(zip([k for k, _ in finite], results))
+        for key, expr in zip(new_keys, new):
+            r = by_key.get(key) or {"fitness": self.family.WORST, "reason": "expression is not finite",
+                                    "per_instance": [], "seconds": 0.0}
+            entry = {"expression": str(expr), "readable": str(gp.readable(expr)), "fitness": float(r["fitness"]),
+                     "reason": r["reason"], "seconds": float(r.get("seconds", 0.0))}
+            self.cache.put(key, entry)
+            self.evaluations.append(dict(entry, generation=self.generation + 1))
+        for ind, key in zip(individuals, keys):
+            ind.fitness.values = (self.cache.entries[key]["fitness"],)
+            ind.key = key
+        return len(new), wall
+
+    # one generation ---------------------------------------------------------------------------------------
+    def _record(self, n_new, wall):
+        fits = np.array([ind.fitness.values[0] for ind in self.population])
+        valid = fits[np.isfinite(fits)]
+        best = self.population[0]
+        entry = self.cache.entries[best.key]
+        self.history.append({
+            "generation": self.generation, "best_fitness": float(fits.max()),
+            "mean_fitness": float(valid.mean()) if valid.size else float("nan"),
+            "best_expression": entry["readable"], "new_evaluations": int(n_new),
+            "evaluations_per_second": float(n_new / wall) if wall > 0 and n_new else 0.0,
+            "cache_hit_rate": float(self.cache.hit_rate), "wall_seconds": float(wall),
+        })
+
+    def _checkpoint(self):
+        state = {
+            "digest": spec_digest(self.spec), "seed": self.spec["seed"], "generation": self.generation,
+            "population": [self.genome.to_names(ind) for ind in self.population],
+            "rng": _rng_to_json(random.getstate()), "cache": self.cache.entries,
+            "cache_counts": [self.cache.hits, self.cache.lookups],
+            "history": self.history, "evaluations": self.evaluations,
+        }
+        atomic_write_text(self.out / CHECKPOINT, json.dumps(state))
+
+    def _restore(self):
+        path = self.out / CHECKPOINT
+        if not path.is_file():
+            raise PlastlabError(f"--resume: no checkpoint in {self.out}")
+        state = json.loads(path.read_text())
+        if state["digest"] != spec_digest(self.spec):
+            raise PlastlabError(f"--resume: {path} was written by a different campaign or seed")
+        self.generation = state["generation"]
+        self.cache = gp.ExpressionCache(state["cache"])
+        self.cache.hits, self.cache.lookups = state["cache_counts"]
+        self.history, self.evaluations = state["history"], state["evaluations"]
+        random.setstate(_rng_from_json(state["rng"]))
+        self.population = [self.genome.from_names(names) for names in state["population"]]
+        for ind in self.population:  # fitness from the cache (no simulation)
+            key = sp.srepr(gp.canonical(self.genome.to_sympy(ind)))
+            ind.fitness.values = (self.cache.entries[key]["fitness"],)
+            ind.key = key
+
+    def canonical_key(self, ind):
+        text = str(ind)
+        if text not in self._canon:
+            expr = gp.canonical(self.genome.to_sympy(ind))
+            self._canon[text] = (expr, sp.srepr(expr))
+        return self._canon[text]
+
+    def offspring(self):
+        """λ offspring; with ``new_per_generation`` = n > 0, more rounds of λ until n of them are expressions
+        never evaluated before (at most 16 rounds). A batch costs little more for more candidates, so this
+        spends the batch on new expressions instead of cached duplicates. Deterministic (seeded ``random``)."""
+        g = self.spec["gp"]
+        out = gp.vary(self.population, self.toolbox, g["lambda"], g["cxpb"], g["mutpb"], g["tournament"])
+        want = g["new_per_generation"]
+        if want <= 0:
+            return out
+        new = {self.canonical_key(ind)[1] for ind in out} - set(self.cache.entries)
+        rounds = 1
+        while len(new) < want and rounds < 16:
+            more = gp.vary(self.population, self.toolbox, g["lambda"], g["cxpb"], g["mutpb"], g["tournament"])
+            for ind in more:
+                key = self.canonical_key(ind)[1]
+                if key not in self.cache.entries and key not in new and len(new) < want:
+                    new.add(key)
+                    out.append(ind)
+            rounds += 1
+        return out
+
+    def run(self, resume=False):
+        from tqdm import tqdm
+
+        g = self.spec["gp"]
+        t0 = time.perf_counter()
+        if resume:
+            self._restore()
+        else:
+            random.seed(self.spec["seed"])
+        total = self.spec["generations"]
+        bar = tqdm(total=total + 1, initial=self.generation + 1, desc=f"evolve {self.spec['name']}",
+                   unit="gen", file=sys.stderr, disable=not self.progress, dynamic_ncols=True)
+        while self.generation < total:
+            if self.generation < 0:
+                candidates = self.toolbox.population(n=max(g["mu"], g["initial"]))
+            else:
+                candidates = self.offspring()
+            n_new, wall = self.evaluate(candidates)
+            pool = candidates if self.generation < 0 else self.population + candidates
+            self.population = self.toolbox.select(pool, g["mu"])
+            self.generation += 1
+            self._record(n_new, wall)
+            self._checkpoint()
+            h = self.history[-1]
+            bar.update(1)
+            bar.set_postfix(best=f"{h['best_fitness']:.4g}", hit=f"{h['cache_hit_rate']:.0%}",
+                            evals_s=f"{h['evaluations_per_second']:.2f}")
+            if self.progress:
+                tqdm.write(f"gen {h['generation']:3d}  best {h['best_fitness']:.4g}  mean {h['mean_fitness']:.4g}  "
+                           f"cache hits {h['cache_hit_rate']:.0%}  new {h['new_evaluations']}  "
+                           f"{h['evaluations_per_second']:.2f} eval/s  best: {h['best_expression']}",
+                           file=sys.stderr)
+        bar.close()
+        self.wall_seconds = time.perf_counter() - t0
+        return self.champion()
+
+    def champion(self):
+        best = self.population[0]
+        entry = self.cache.entries[best.key]
+        return {"expression": entry["expression"], "readable": entry["readable"], "fitness": entry["fitness"],
+                "key": best.key, "tree": str(best)}
+
+    # results ------------------------------------------------------------------------------------------------
+    def write_results(self, validation=None):
+        import xarray as xr
+
+        from . import plots, store
+
+        champ = self.champion()
+        hist = self.history
+        ds = xr.Dataset(
+            {
+                "best_fitness": ("generation", [h["best_fitness"] for h in hist]),
+                "mean_fitness": ("generation", [h["mean_fitness"] for h in hist]),
+                "evaluations_per_second": ("generation", [h["evaluations_per_second"] for h in hist],
+                                           {"units": "1/s"}),
+                "new_evaluations": ("generation", [h["new_evaluations"] for h in hist]),
+                "cache_hit_rate": ("generation", [h["cache_hit_rate"] for h in hist]),
+                "best_expression": ("generation", [h["best_expression"] for h in hist]),
+                "expression": ("evaluation", [e["expression"] for e in self.evaluations]),
+                "fitness": ("evaluation", [e["fitness"] for e in self.evaluations]),
+                "seconds": ("evaluation", [e["seconds"] for e in self.evaluations], {"units": "s"}),
+                "evaluated_in_generation": ("evaluation", [e["generation"] for e in self.evaluations]),
+                "failure_reason": ("evaluation", [e["reason"] for e in self.evaluations]),
+            },
+            coords={"generation": [h["generation"] for h in hist], "evaluation": np.arange(len(self.evaluations))},
+        )
+        ds["mean_fitness"].attrs["description"] = "mean over the population's finite evaluations"
+        ds["seconds"].attrs["description"] = "simulation wall time per candidate (its batch's time / batch size)"
+        attrs = store.provenance(seed=self.spec["seed"], family=self.spec["family"], campaign=self.spec["name"],
+                                 campaign_file=self.spec["source"], gp=self.spec["gp"],
+                                 family_params=self.spec["family_params"], train_seeds=self.spec["train_seeds"],
+                                 validation_seeds=self.spec["validation_seeds"])
+        attrs.update(champion_expression=champ["expression"], champion_readable=champ["readable"],
+                     champion_fitness=champ["fitness"], champion_tree=champ["tree"],
+                     generations=int(self.generation), family_inputs=", ".join(self.family.INPUTS))
+        if getattr(self, "wall_seconds", None) is not None:
+            attrs["wall_seconds_this_process"] = float(self.wall_seconds)
+        attrs.update(validation or {})
+        ds.attrs.update(attrs)
+        store.write_dataset(ds, self.out / "campaign.nc")
+        plots.plot_fitness(ds, self.out / "fitness.png", baselines=train_baselines(self, validation))
+        write_champion(self, champ)
+        return ds
+
+
+def train_baselines(campaign, validation):
+    return {k[len("train_fitness_"):]: v for k, v in (validation or {}).items()
+            if k.startswith("train_fitness_") and k != "train_fitness_champion"}
+
+
+def write_champion(campaign, champ):
+    import tomli_w
+
+    expr = gp.canonical(campaign.genome.to_sympy(campaign.population[0]))
+    name = f"evolved_{campaign.spec['name']}_seed{campaign.spec['seed']}"
+    summary = (f"Evolved by plastlab evolve ({campaign.spec['family']} family, seed {campaign.spec['seed']}, "
+               f"{campaign.generation} generations): {champ['readable']}; training fitness {champ['fitness']:.6g}")
+    doc = campaign.family.rule_document(expr, name, summary, campaign.spec["family_params"])
+    path = campaign.out / "champions" / f"{name}.toml"
+    atomic_write_text(path, tomli_w.dumps(doc))
+    return path
+
+
+def run_campaign(path, *, generations=None, seed=None, workers=None, scheduler=None, out=None, resume=False,
+                 validate=True, progress=True):
+    """The ``plastlab evolve`` entry point. Returns (campaign, dataset)."""
+    spec = load_campaign(path)
+    if seed is not None:
+        spec["seed"] = int(seed)
+    out = Path(out) if out else Path("out") / f"evolve-{spec['name']}-seed{spec['seed']}"
+    evaluator = Evaluator(spec["family"], spec["train_seeds"], spec["family_params"], spec["batch_size"],
+                          workers=workers, scheduler=scheduler)
+    try:
+        camp = Campaign(spec, out, generations=generations, evaluator=evaluator, progress=progress)
+        camp.run(resume=resume)
+        validation = {}
+        if validate:
+            validation = validation_report(camp, evaluator)
+        ds = camp.write_results(validation)
+    finally:
+        evaluator.close()
+    return camp, ds
+
+
+def validation_report(camp, evaluator):
+    """Champion and baselines on the training and validation instances."""
+    names = list(camp.family.baselines())
+    exprs = [gp.canonical(camp.genome.to_sympy(camp.population[0]))] + [camp.family.baselines()[n] for n in names]
+    out = {}
+    for label, seeds in (("train", camp.spec["train_seeds"]), ("validation", camp.spec["validation_seeds"])):
+        evaluator.seeds = seeds
+        results = evaluator(exprs)
+        out[f"{label}_fitness_champion"] = results[0]["fitness"]
+        for name, r in zip(names, results[1:]):
+            out[f"{label}_fitness_{name}"] = r["fitness"]
+    evaluator.seeds = camp.spec["train_seeds"]
+    return out
+
+
+def evaluate_expression(path, text, *, seed=None):
+    """``plastlab evolve FILE --evaluate EXPR``: one expression on the campaign's training instances."""
+    try:
+        from .rule import parse_expression
+    except ImportError:  # the parser lives in expressions.py; rule.py may re-export it
+        from .expressions import parse_expression
+    spec = load_campaign(path)
+    family = get_family(spec["family"])
+    symbols = dict(zip(family.INPUTS, family.symbols()))
+    expr = parse_expression(text, symbols, section="--evaluate", allow_units=False)
+    unknown = expr.free_symbols - set(symbols.values())
+    if unknown:
+        raise PlastlabError(f"--evaluate: unknown name(s) {', '.join(sorted(map(str, unknown)))}")
+    result = evaluate_task(spec["family"], [expr], spec["train_seeds"], spec["family_params"])[0]
+    return expr, result

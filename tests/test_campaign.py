@@ -1,0 +1,201 @@
+"""Campaigns end to end: real Dask processes on loopback, a killed worker, SIGKILL + --resume, results files.
+
+Tiny budgets (3 instances x 1 s, 4 + 6 individuals, 2-3 generations) with real Brian2, DEAP and Dask.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import xarray as xr
+
+from evolve_helpers import tiny_campaign
+from plastlab import campaign
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+
+
+def _history(ds):
+    return list(ds["best_fitness"].values), ds.attrs["champion_expression"]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The tiny campaign run in this process (no Dask): the reference every other run must reproduce."""
+    d = tmp_path_factory.mktemp("reference")
+    path = tiny_campaign(d, generations=2)
+    camp, ds = campaign.run_campaign(path, workers=0, out=d / "out", progress=False)
+    return path, camp, ds
+
+
+def test_results_files(reference):
+    path, camp, ds = reference
+    out = camp.out
+    on_disk = xr.open_dataset(out / "campaign.nc")
+    for name in ("best_fitness", "mean_fitness", "evaluations_per_second"):
+        assert on_disk[name].dims == ("generation",) and on_disk.sizes["generation"] == 3
+    for name in ("expression", "fitness", "seconds"):
+        assert on_disk[name].dims == ("evaluation",)
+    # every evaluated candidate is a distinct canonical expression: the cache prevents re-simulation
+    exprs = list(on_disk["expression"].values)
+    assert len(exprs) == len(set(exprs)) == camp.cache.lookups - camp.cache.hits
+    assert on_disk.attrs["champion_fitness"] == max(on_disk["fitness"].values)
+    assert on_disk.attrs["champion_expression"]
+    assert "validation_fitness_champion" in on_disk.attrs and "train_fitness_delta_rule" in on_disk.attrs
+    assert (out / "fitness.png").stat().st_size > 1000
+    champions = list((out / "champions").glob("*.toml"))
+    assert len(champions) == 1
+    check = subprocess.run([sys.executable, "-m", "plastlab.cli", "rules", "check", str(champions[0])],
+                           env=ENV, capture_output=True, text=True, cwd=ROOT)
+    assert check.returncode == 0 and check.stdout.strip() == "ok", check.stderr
+    on_disk.close()
+
+
+def _start_cluster(tmp_path, n_workers=2):
+    sched_file = tmp_path / "scheduler.json"
+    procs = [subprocess.Popen(["dask", "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                               "--scheduler-file", str(sched_file)], env=ENV, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)]
+    deadline = time.time() + 60
+    while not sched_file.exists() and time.time() < deadline:
+        time.sleep(0.2)
+    address = json.loads(sched_file.read_text())["address"]
+    assert address.startswith("tcp://127.0.0.1:")
+    for _ in range(n_workers):
+        procs.append(subprocess.Popen(["dask", "worker", address, "--host", "127.0.0.1", "--nthreads", "1",
+                                       "--no-nanny", "--no-dashboard"], env=ENV, cwd=ROOT,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    from dask.distributed import Client
+
+    with Client(address, timeout="30s", set_as_default=False) as client:
+        client.wait_for_workers(n_workers, timeout=60)
+    return address, procs
+
+
+def _stop(procs):
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """A real `dask scheduler` and two `dask worker` processes on 127.0.0.1 (shared by the next two tests)."""
+    address, procs = _start_cluster(tmp_path_factory.mktemp("cluster"))
+    yield address, procs
+    _stop(procs)
+
+
+def test_campaign_on_an_external_dask_cluster(tmp_path, reference, cluster):
+    _, _, ref = reference
+    address, procs = cluster
+    from dask.distributed import Client
+
+    with Client(address, timeout="30s", set_as_default=False) as client:
+        assert len(client.scheduler_info()["workers"]) == 2
+    path = tiny_campaign(tmp_path, generations=2, batch_size=3)
+    camp, ds = campaign.run_campaign(path, scheduler=address, out=tmp_path / "out", progress=False,
+                                     validate=False)
+    assert _history(ds) == _history(ref)
+    assert list(ds["expression"].values) == list(ref["expression"].values)
+    assert (tmp_path / "out" / "campaign.nc").exists()
+
+
+def test_a_killed_worker_loses_no_evaluation(tmp_path, reference, cluster):
+    _, _, ref = reference
+    address, procs = cluster
+    from dask.distributed import Client
+
+    killed = {}
+
+    with Client(address, timeout="30s", set_as_default=False) as client:
+        pids = client.run(os.getpid)  # worker address -> process id
+
+    def kill_a_busy_worker():
+        with Client(address, timeout="30s", set_as_default=False) as client:
+            deadline = time.time() + 60
+            while time.time() < deadline and not killed:
+                busy = [w for w, tasks in client.processing().items() if tasks]
+                if busy:
+                    victim = next(p for p in procs[1:] if p.pid == pids[busy[0]])
+                    time.sleep(0.3)  # let it get into its Brian2 run
+                    victim.send_signal(signal.SIGKILL)
+                    killed["pid"] = victim.pid
+                time.sleep(0.02)
+
+    path = tiny_campaign(tmp_path, generations=2, batch_size=3)
+    killer = threading.Thread(target=kill_a_busy_worker)
+    killer.start()
+    camp, ds = campaign.run_campaign(path, scheduler=address, out=tmp_path / "out", progress=False,
+                                     validate=False)
+    killer.join()
+    assert killed, "no worker was killed"
+    assert sum(p.poll() is None for p in procs[1:]) == 1
+    # the campaign completed with every evaluation: identical to the uninterrupted in-process reference
+    assert _history(ds) == _history(ref)
+    assert list(ds["expression"].values) == list(ref["expression"].values)
+    assert list(ds["fitness"].values) == list(ref["fitness"].values)
+
+
+def test_sigkill_mid_generation_then_resume_is_identical(tmp_path):
+    path = tiny_campaign(tmp_path, generations=3)
+    full = tmp_path / "full"
+    _, ref = campaign.run_campaign(path, workers=0, out=full, progress=False, validate=False)
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "plastlab.cli", "evolve", str(path), "--workers", "0", "--out", str(out),
+           "--no-validate"]
+    proc = subprocess.Popen(cmd, env=ENV, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    ckpt = out / "checkpoint.json"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if ckpt.exists() and json.loads(ckpt.read_text())["generation"] >= 1:
+            break
+        time.sleep(0.05)
+    time.sleep(0.5)  # now inside generation 2's evaluation
+    assert proc.poll() is None, "the campaign finished before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    state = json.loads(ckpt.read_text())
+    assert 1 <= state["generation"] < 3 and not (out / "campaign.nc").exists()
+    resumed = subprocess.run(cmd + ["--resume"], env=ENV, cwd=ROOT, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    ds = xr.open_dataset(out / "campaign.nc")
+    assert _history(ds) == _history(ref)
+    assert list(ds["expression"].values) == list(ref["expression"].values)
+    assert f"champion_fitness: {ref.attrs['champion_fitness']:.6g}" in resumed.stdout
+    ds.close()
+
+
+def test_evaluate_prints_fitness_last_and_refuses_code(tmp_path):
+    path = tiny_campaign(tmp_path)
+    ok = subprocess.run([sys.executable, "-m", "plastlab.cli", "evolve", str(path), "--evaluate",
+                         "pre_trace*(v_teacher - v_student)"], env=ENV, cwd=ROOT, capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    last = ok.stdout.strip().splitlines()[-1]
+    assert last.startswith("fitness: ") and float(last.split()[1]) < 0
+    from plastlab.tasks import error
+
+    direct = error.evaluate_batch([error.baselines()["delta_rule"]], [11, 12, 13],
+                                  {"duration": 1.0, "t_drop": 0.2})[0]["fitness"]
+    assert float(last.split()[1]) == pytest.approx(direct, rel=1e-5)
+    bad = subprocess.run([sys.executable, "-m", "plastlab.cli", "evolve", str(path), "--evaluate",
+                          "__import__('os').system('true')"], env=ENV, cwd=ROOT, capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("plastlab: error:"), bad.stderr
+    from plastlab.errors import PlastlabError
+
+    for hostile in ("v_teacher.__class__", "w_unknown * 2", "pre_trace[0]", "lambda: 1"):
+        with pytest.raises(PlastlabError):
+            campaign.evaluate_expression(path, hostile)
