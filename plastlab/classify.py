@@ -256,7 +256,7 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
         self, rule="nc_memristor", encoding="latency", n_fields=8, sigma=None, t_encode=25.0, drop_late=0.95,
         max_rate=200.0, epochs=5, neurons_per_class=1, w_init=0.05, w_spread=0.1, gain=60.0, tau_m=6.0,
         tau_syn=5.0, t_ref=30.0, v_th=8.0, teacher_amp=30.0, teacher_delay=5.0, teacher_duration=5.0,
-        suppress=100.0, anti_teach=False, inhibition=5.0, decoding="first_spike", t_gap=10.0, dt=0.25, normalize=False,
+        suppress=100.0, anti_teach=False, inhibition=5.0, decoding="first_spike", t_gap=10.0, dt=0.5, normalize=False,
         random_state=None, progress=False,
     ):
         self.rule = rule
