@@ -5,6 +5,7 @@ networks (``Rule.synapses``), evolve new ones and classify with them.
 """
 from .errors import DataError, PlastlabError, RuleError
 from .rule import Rule, available_rules, load_rule
+from .classify import SpikingClassifier
 
 __version__ = "0.1.0"
-__all__ = ["Rule", "load_rule", "available_rules", "PlastlabError", "RuleError", "DataError"]
+__all__ = ["Rule", "load_rule", "available_rules", "PlastlabError", "RuleError", "DataError", "SpikingClassifier"]

@@ -42,6 +42,8 @@ def build_parser():
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     add_rules_commands(commands)
     add_evolve_command(commands)
+    from .cli_classify import add_classify_commands  # plastlab classify / plastlab run
+    add_classify_commands(commands)
     return parser
 
 

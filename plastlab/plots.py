@@ -88,6 +88,68 @@ def plot_classification(ds, path=None):
     ax.set_title(f"{ds.attrs.get('dataset', '')} {ds.attrs.get('sizes', '')}: "
                  f"{100 * float(ds.accuracy):.1f} % vs {100 * float(ds.accuracy_bp):.1f} % (backprop)", fontsize=9)
     ax.legend(fontsize=8)
+
+
+# --- classification and control (plastlab classify / plastlab run) ------------------------------------------
+
+def plot_confusion(ds, path=None):
+    """Confusion matrix summed over folds (``confusion`` over fold, true, predicted)."""
+    import numpy as np
+    conf = ds.confusion.sum("fold").values
+    labels = [str(v) for v in ds.true.values]
+    fig, ax = plt.subplots(figsize=(1.2 + 0.7 * len(labels), 1.0 + 0.7 * len(labels)))
+    im = ax.imshow(conf, cmap="Blues")
+    for (i, j), v in np.ndenumerate(conf):
+        ax.text(j, i, str(v), ha="center", va="center", color="white" if v > conf.max() / 2 else "black")
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    f1 = ds.f1.values
+    ax.set_title(f"{ds.attrs.get('rule', '')} on {ds.attrs.get('dataset', '')}: F1 {f1.mean():.3f} ± {f1.std():.3f}",
+                 fontsize=9)
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    return _finish(fig, path)
+
+
+def plot_weights(ds, path=None, *, fold=0):
+    """Learned weights of one fold: one row per input feature, receptive fields along x, one panel per neuron."""
+    import json
+    w = ds.weights.isel(fold=fold).values
+    n_fields = int(ds.attrs.get("n_fields", 0)) or w.shape[0]
+    n_feat = max(1, w.shape[0] // n_fields)
+    classes = [str(c) for c in ds.neuron_class.values]
+    fig, axes = plt.subplots(1, w.shape[1], figsize=(2.2 * w.shape[1] + 1, 0.25 * n_feat + 1.8), squeeze=False)
+    vmax = float(w.max()) if w.size else 1.0
+    for k, ax in enumerate(axes[0]):
+        im = ax.imshow(w[:, k].reshape(n_feat, -1), aspect="auto", cmap="viridis", vmin=0, vmax=vmax)
+        ax.set_title(f"neuron {k} (class {classes[k]})", fontsize=8)
+        ax.set_xlabel("receptive field")
+        if k == 0:
+            ax.set_ylabel("feature")
+    fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8, label=f"w ({ds.weights.attrs.get('units', '1')})")
+    fig.suptitle(f"{ds.attrs.get('rule', '')}: learned weights, fold {fold}", fontsize=9)
+    if path is not None:
+        fig.savefig(path, dpi=120, bbox_inches="tight")
+        plt.close(fig)
+    return fig
+
+
+def plot_learning_curve(ds, path=None, *, window=100):
+    """Episode length over episodes with a running mean of ``window`` episodes."""
+    import numpy as np
+    lengths = ds.episode_length.values.astype(float)
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    ax.plot(ds.episode.values, lengths, lw=0.6, alpha=0.5, label="episode")
+    if len(lengths) >= 1:
+        k = min(window, len(lengths))
+        run = np.convolve(lengths, np.ones(k) / k, mode="valid")
+        ax.plot(ds.episode.values[k - 1:], run, lw=2, label=f"mean of last {k}")
+    ax.axhline(195, color="k", ls="--", lw=0.8, label="195")
+    ax.set_xlabel("episode")
+    ax.set_ylabel("episode length (steps)")
+    ax.set_title(f"CartPole with {ds.attrs.get('rule', '')} (seed {ds.attrs.get('seed', '')})", fontsize=9)
+    ax.legend(fontsize=7, loc="upper left")
     return _finish(fig, path)
 
 

@@ -1,0 +1,152 @@
+"""``plastlab classify`` and ``plastlab run``: the classification / control part of the command line.
+
+Kept apart from :mod:`plastlab.cli` (which only registers these commands) so that both grow independently.
+Everything that can be checked (data set, rule, settings) is checked before the first simulation; problems
+are PlastlabErrors, which the CLI prints as one line with exit code 2.
+"""
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .errors import PlastlabError
+
+
+def add_classify_commands(commands):
+    cl = commands.add_parser(
+        "classify", help="cross-validate a spiking classifier trained with a plasticity rule",
+        description="Stratified k-fold cross-validation of plastlab.SpikingClassifier (receptive-field "
+                    "latency encoding, one plastic layer, first-spike decoding) on DATASET: iris, "
+                    "breast_cancer, wine or a CSV file (numeric features, label in the last column, header "
+                    "optional). Writes DIR/results.nc, DIR/confusion.png and DIR/weights.png.")
+    cl.add_argument("dataset", metavar="DATASET")
+    cl.add_argument("--rule", required=True, metavar="NAME|FILE", help="rule name (rules/NAME.toml) or rule file")
+    cl.add_argument("--folds", type=int, default=5, help="stratified folds (default 5)")
+    cl.add_argument("--epochs", type=int, default=None, help="training epochs (default: the classifier's)")
+    cl.add_argument("--seed", type=int, default=0, help="random seed: folds, initial weights, order (default 0)")
+    cl.add_argument("--out", metavar="DIR", default=None, help="write results.nc and figures here")
+    cl.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
+                    help="classifier hyperparameter, e.g. --set n_fields=10 (repeatable)")
+    cl.add_argument("--no-progress", action="store_true", help="no progress bar")
+    cl.set_defaults(handler=classify_command)
+
+    run = commands.add_parser(
+        "run", help="run an experiment file (experiments/*.toml)",
+        description="Run an experiment file: a classification comparison (rules x data sets x classic "
+                    "baselines on the same folds) or a CartPole closed-loop run. Prints a table and writes "
+                    "results.nc (+ a Markdown table or a learning curve) into --out.")
+    run.add_argument("file", metavar="FILE")
+    run.add_argument("--out", metavar="DIR", default=None, help="output directory (default results/<name>)")
+    run.add_argument("--seed", type=int, default=None, help="override the file's seed")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.set_defaults(handler=run_command)
+
+
+def parse_settings(items, option="--set"):
+    """``KEY=VALUE`` strings as a dict; values become int, float, bool, None or stay strings (never eval'd)."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise PlastlabError(f"{option} expects KEY=VALUE, got '{item}'")
+        out[key.strip()] = parse_scalar(value.strip())
+    return out
+
+
+def parse_scalar(text):
+    low = text.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def make_classifier(rule, settings, *, where="--set"):
+    """A SpikingClassifier with ``settings``; unknown or invalid settings are PlastlabErrors."""
+    from .classify import SpikingClassifier
+
+    clf = SpikingClassifier(rule=rule)
+    known = clf.get_params()
+    for key in settings:
+        if key not in known or key == "rule":
+            raise PlastlabError(f"{where}: unknown classifier setting '{key}' (known: "
+                                f"{', '.join(k for k in sorted(known) if k != 'rule')})")
+    clf.set_params(**settings)
+    try:
+        clf._check_params()
+    except ValueError as exc:
+        raise PlastlabError(f"{where}: {exc}") from None
+    return clf
+
+
+def prepare_classification(dataset, rule_name, folds, settings, *, where="--set"):
+    """Everything checked before any simulation: data, rule, network compatibility, settings."""
+    from .classify import check_drivable, resolve_rule
+    from .datasets import load_dataset
+
+    X, y, name = load_dataset(dataset, folds=folds)
+    rule = resolve_rule(rule_name)
+    check_drivable(rule)
+    clf = make_classifier(rule, settings, where=where)
+    return X, y, name, rule, clf
+
+
+def classify_command(args):
+    from .classify import cross_validate
+
+    settings = parse_settings(args.settings)
+    if args.epochs is not None:
+        settings["epochs"] = args.epochs
+    X, y, name, rule, clf = prepare_classification(args.dataset, args.rule, args.folds, settings)
+    print(f"{name}: {X.shape[0]} samples, {X.shape[1]} features, {len(np.unique(y))} classes; rule {rule.name}; "
+          f"{args.folds}-fold stratified, seed {args.seed}")
+    t0 = time.perf_counter()
+    ds = cross_validate(clf, X, y, folds=args.folds, seed=args.seed, progress=not args.no_progress,
+                        dataset=name)
+    wall = time.perf_counter() - t0
+    ds.attrs["wall_seconds"] = wall
+    print(format_fold_table(ds, wall))
+    if args.out:
+        write_classification_outputs(ds, Path(args.out))
+    return 0
+
+
+def format_fold_table(ds, wall):
+    lines = [f"{'fold':>4}  {'F1-micro':>8}  {'in spk':>7}  {'out spk':>7}  {'silent':>6}  {'fit s':>6}"]
+    for k in range(ds.sizes["fold"]):
+        lines.append(f"{k:>4}  {float(ds.f1[k]):8.3f}  {float(ds.input_spikes[k]):7.1f}  "
+                     f"{float(ds.output_spikes[k]):7.2f}  {int(ds.silent[k]):6d}  {float(ds.fit_seconds[k]):6.1f}")
+    f1 = ds.f1.values
+    lines.append(f"F1-micro {f1.mean():.3f} ± {f1.std():.3f}; mean spikes per sample: input "
+                 f"{float(ds.input_spikes.mean()):.1f}, output {float(ds.output_spikes.mean()):.2f}; "
+                 f"wall time {wall:.1f} s")
+    return "\n".join(lines)
+
+
+def write_classification_outputs(ds, out):
+    from .plots import plot_confusion, plot_weights
+    from .store import write_dataset
+
+    out.mkdir(parents=True, exist_ok=True)
+    write_dataset(ds, out / "results.nc")
+    plot_confusion(ds, out / "confusion.png")
+    plot_weights(ds, out / "weights.png")
+    print(f"wrote {out / 'results.nc'}, {out / 'confusion.png'}, {out / 'weights.png'}")
+
+
+def run_command(args):
+    from .experiment import load_experiment, run_experiment
+
+    exp = load_experiment(args.file)
+    if args.seed is not None:
+        exp.seed = args.seed
+    out = Path(args.out) if args.out else Path("results") / exp.name
+    run_experiment(exp, out, progress=not args.no_progress)
+    return 0

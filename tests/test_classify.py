@@ -1,0 +1,91 @@
+"""SpikingClassifier with real Brian2 and real scikit-learn, on small data and few epochs."""
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import plastlab
+from plastlab import SpikingClassifier
+from plastlab.errors import RuleError
+
+FAST = dict(epochs=2, dt=0.5, t_gap=5.0)
+
+
+def blobs(n=16, seed=0):
+    """Two well-separated classes in 2 features (labels are strings, to exercise classes_)."""
+    rng = np.random.RandomState(seed)
+    a = rng.normal([0.2, 0.25], 0.06, size=(n, 2))
+    b = rng.normal([0.8, 0.7], 0.06, size=(n, 2))
+    X = np.vstack([a, b])
+    y = np.array(["low"] * n + ["high"] * n)
+    return X, y
+
+
+def test_learns_two_separated_classes_and_beats_chance():
+    X, y = blobs()
+    tr = np.r_[0:12, 16:28]
+    te = np.r_[12:16, 28:32]
+    clf = SpikingClassifier(rule="nc_memristor", random_state=0, **dict(FAST, epochs=6)).fit(X[tr], y[tr])
+    assert set(clf.classes_) == {"low", "high"}
+    assert clf.weights_.shape == (2 * clf.n_fields, 2)
+    pred, info = clf.predict_details(X[te])
+    assert np.mean(pred == y[te]) >= 0.875
+    assert info["counts"].shape == (8, 2) and info["silent"] <= 1
+    # the taught neuron of each class ends up with more weight on its own class's early fields
+    enc = clf.encoder_.transform(X[te][:1])  # a "low" sample
+    early = np.flatnonzero(enc[0] < 5.0)
+    low = list(clf.classes_).index("low")
+    assert clf.weights_[early, low].mean() > clf.weights_[early, 1 - low].mean()
+    # plasticity is off at test time: predicting does not change the learned weights
+    w = clf.weights_.copy()
+    clf.predict(X)
+    np.testing.assert_allclose(plastlab.classify.get_weights(clf.rule_, clf._parts["plastic"]).reshape(w.shape), w)
+
+
+def test_same_seed_same_result_other_seed_other_weights():
+    X, y = blobs(8)
+    a = SpikingClassifier(rule="nc_memristor", random_state=1, **FAST).fit(X, y)
+    b = SpikingClassifier(rule="nc_memristor", random_state=1, **FAST).fit(X, y)
+    c = SpikingClassifier(rule="nc_memristor", random_state=2, **FAST).fit(X, y)
+    np.testing.assert_array_equal(a.weights_, b.weights_)
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+    assert not np.array_equal(a.weights_, c.weights_)
+
+
+def test_sklearn_contract_clone_pipeline_cross_val_score():
+    clf = SpikingClassifier(rule="nc_memristor", n_fields=6, random_state=0, **dict(FAST, epochs=6))
+    twin = clone(clf)
+    assert twin.get_params() == clf.get_params()
+    assert not hasattr(twin, "weights_")
+    X, y = blobs(16)
+    pipe = make_pipeline(StandardScaler(), clf)
+    scores = cross_val_score(pipe, X, y, cv=StratifiedKFold(2, shuffle=True, random_state=0), scoring="f1_micro")
+    assert scores.shape == (2,) and np.all(scores >= 0.75)
+
+
+def test_count_decoding_and_other_rule():
+    X, y = blobs(8)
+    clf = SpikingClassifier(rule="ppx_memristor", decoding="count", teacher_delay=20.0, random_state=0,
+                            **FAST).fit(X, y)
+    assert clf.predict(X).shape == (16,)
+    assert np.isfinite(clf.weights_).all() and clf.weights_.min() >= 0 and clf.weights_.max() <= 1
+
+
+def test_rule_with_third_factor_is_refused_before_simulation():
+    X, y = blobs(4)
+    with pytest.raises(RuleError, match="third factor"):
+        SpikingClassifier(rule="rstdp_eligibility").fit(X, y)
+
+
+def test_unknown_rule_and_bad_settings():
+    X, y = blobs(4)
+    with pytest.raises(RuleError):
+        SpikingClassifier(rule="no_such_rule_xyz").fit(X, y)
+    with pytest.raises(ValueError, match="decoding"):
+        SpikingClassifier(decoding="vote").fit(X, y)
+    with pytest.raises(ValueError, match="2 classes"):
+        SpikingClassifier(**FAST).fit(X, np.zeros(len(X)))
+    with pytest.raises(ValueError):
+        SpikingClassifier(**FAST).fit(np.where(X > 0.5, np.nan, X), y)

@@ -1,0 +1,114 @@
+"""plastlab classify / plastlab run: bad input stops with exit code 2 and one line before any simulation;
+experiment files load and a tiny comparison runs end to end."""
+import numpy as np
+import pytest
+import xarray as xr
+
+from plastlab.cli import main
+from plastlab.errors import PlastlabError
+from plastlab.experiment import load_experiment, markdown_table
+
+REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+def _csv(tmp_path, text, name="data.csv"):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def _no_simulation(monkeypatch):
+    """Any attempt to run a Brian2 network fails the test: errors must come first."""
+    import brian2
+
+    def boom(*args, **kwargs):
+        raise AssertionError("a simulation started")
+
+    monkeypatch.setattr(brian2.Network, "run", boom)
+
+
+GOOD = "a,b,label\n" + "".join(f"{i},{i % 3},{'x' if i < 6 else 'y'}\n" for i in range(12))
+
+
+@pytest.mark.parametrize("text, message", [
+    ("a,b,label\n1,2,x\n,3,y\n4,5,x\n", "missing value at line 3"),
+    ("a,b,label\n1,2,x\n1,red,y\n4,5,x\n", "non-numeric value 'red' at line 3, b"),
+    ("1,2,x\n3,4,x\n5,6,x\n", "only one class"),
+    ("1,2,x\n3,4,x\n5,6,x\n7,8,y\n9,1,y\n", "class 'y' has 2 sample(s), fewer than the 5 folds"),
+    ("1,2,x\n3,4\n", "line 2 has 2 columns"),
+])
+def test_bad_csv_exit_2_one_line(tmp_path, capsys, monkeypatch, text, message):
+    _no_simulation(monkeypatch)
+    code = main(["classify", _csv(tmp_path, text), "--rule", "nc_memristor"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1 and message in err
+
+
+@pytest.mark.parametrize("rule, message", [
+    ("no_such_rule_xyz", "no_such_rule_xyz"),
+    ("rstdp_eligibility", "third factor 'reward'"),
+])
+def test_unknown_rule_or_third_factor_exit_2(tmp_path, capsys, monkeypatch, rule, message):
+    _no_simulation(monkeypatch)
+    code = main(["classify", _csv(tmp_path, GOOD), "--rule", rule, "--folds", "2"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and message in err
+
+
+def test_unknown_dataset_and_setting_exit_2(capsys, monkeypatch):
+    _no_simulation(monkeypatch)
+    assert main(["classify", "no_such_data", "--rule", "nc_memristor"]) == 2
+    assert "unknown data set 'no_such_data'" in capsys.readouterr().err
+    assert main(["classify", "iris", "--rule", "nc_memristor", "--set", "nfields=3"]) == 2
+    assert "unknown classifier setting 'nfields'" in capsys.readouterr().err
+    assert main(["classify", "iris", "--rule", "nc_memristor", "--set", "decoding=vote"]) == 2
+    assert "decoding" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["classify_comparison", "classify_quick", "cartpole_nc_memristor",
+                                  "cartpole_ppx_memristor", "cartpole_stdp_additive"])
+def test_repository_experiment_files_load(name):
+    exp = load_experiment(REPO / "experiments" / f"{name}.toml")
+    assert exp.name == name and exp.seed == 0
+
+
+def test_bad_experiment_files(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[experiment]\nkind = "classification"\ndatasets = ["iris"]\nrules = ["nc_memristor"]\n'
+                   '[classifier]\nepoch = 3\n')
+    with pytest.raises(PlastlabError, match="unknown classifier setting 'epoch'"):
+        load_experiment(bad)
+    bad.write_text('[experiment]\nkind = "cartpole"\nrule = "nc_memristor"\n[controller]\ngainz = 3\n')
+    with pytest.raises(PlastlabError, match="unknown setting 'gainz'"):
+        load_experiment(bad)
+    bad.write_text('[experiment]\nkind = "dance"\n')
+    with pytest.raises(PlastlabError, match="kind must be one of"):
+        load_experiment(bad)
+
+
+def test_tiny_comparison_end_to_end(tmp_path, capsys):
+    rng = np.random.RandomState(0)
+    rows = [f"{a:.3f},{b:.3f},{c}\n" for c, (mx, my) in enumerate([(0.2, 0.3), (0.8, 0.7)])
+            for a, b in rng.normal([mx, my], 0.05, size=(8, 2))]
+    data = _csv(tmp_path, "".join(rows))
+    exp = tmp_path / "tiny.toml"
+    exp.write_text(f'[experiment]\nname = "tiny"\nkind = "classification"\nseed = 0\nfolds = 2\n'
+                   f'datasets = ["{data}"]\nrules = ["nc_memristor"]\nbaselines = ["logistic_regression"]\n'
+                   f'[classifier]\nepochs = 6\ndt = 0.5\nt_gap = 5.0\n')
+    out = tmp_path / "out"
+    assert main(["run", str(exp), "--out", str(out), "--no-progress"]) == 0
+    res = xr.open_dataset(out / "results.nc")
+    assert res.f1.dims == ("model", "dataset", "fold")
+    assert list(res.model.values) == ["nc_memristor", "logistic_regression"]
+    assert float(res.f1.sel(model="logistic_regression").mean()) == 1.0
+    assert float(res.f1.sel(model="nc_memristor").mean()) >= 0.75
+    table = (out / "results.md").read_text()
+    assert "| nc_memristor |" in table and "| logistic_regression |" in table
+    one = xr.open_dataset(out / "data_nc_memristor" / "results.nc")
+    assert one.confusion.dims == ("fold", "true", "predicted")
+    assert int(one.confusion.sum()) == 16 and one.attrs["seed"] == 0
+    assert "nc_memristor" in one.attrs["rule"] and "package_versions" in one.attrs
+    assert (out / "data_nc_memristor" / "confusion.png").stat().st_size > 0
+    assert (out / "data_nc_memristor" / "weights.png").stat().st_size > 0
+    assert markdown_table(res).count("\n") >= 3
