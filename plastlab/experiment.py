@@ -26,7 +26,7 @@ import numpy as np
 from .errors import PlastlabError
 
 BASELINES = ("logistic_regression", "svc")
-KINDS = ("classification", "cartpole", "superspike")
+KINDS = ("classification", "cartpole", "superspike", "disinhibitory")
 
 
 @dataclass
@@ -70,13 +70,13 @@ def load_experiment(path):
     head = data.get("experiment")
     if not isinstance(head, dict):
         raise _fail(path, "missing [experiment] table")
-    allowed = {"experiment", "classifier", "controller", "settings"}
-    for key in data:
-        if key not in allowed:
-            raise _fail(path, f"unknown table [{key}] (expected {', '.join(sorted(allowed))})")
     kind = head.get("kind")
     if kind not in KINDS:
         raise _fail(path, f"kind must be one of {', '.join(KINDS)}, got {kind!r}", "experiment")
+    allowed = {"experiment", "classifier", "controller", "settings"}
+    for key in data:
+        if key not in allowed and kind != "disinhibitory":  # plastlab.disinhibitory checks its own tables
+            raise _fail(path, f"unknown table [{key}] (expected {', '.join(sorted(allowed))})")
     seed = head.get("seed", 0)
     if not isinstance(seed, int):
         raise _fail(path, f"seed must be an integer, got {seed!r}", "experiment")
@@ -86,6 +86,10 @@ def load_experiment(path):
         _load_classification(exp, head, data, path)
     elif kind == "cartpole":
         _load_cartpole(exp, head, data, path)
+    elif kind == "disinhibitory":
+        from .disinhibitory import validate
+        validate(data)  # every table and setting, before anything runs
+        exp.config = data
     else:  # superspike: plastlab.superspike checks its own settings
         exp.task = head.get("task")
         exp.settings_table = data.get("settings", {})
@@ -147,6 +151,10 @@ def run_experiment(exp, out, *, progress=True):
         ds = run_superspike(exp.task, exp.settings_table, out, seed=exp.seed)
         print(summary(ds))
         return ds
+    if exp.kind == "disinhibitory":
+        from .disinhibitory import run_disinhibitory_experiment
+
+        return run_disinhibitory_experiment(exp.config, out, exp.seed, progress=progress)  # prints its summary
     return run_cartpole(exp, out, progress=progress)
 
 
