@@ -88,6 +88,7 @@ def plot_classification(ds, path=None):
     ax.set_title(f"{ds.attrs.get('dataset', '')} {ds.attrs.get('sizes', '')}: "
                  f"{100 * float(ds.accuracy):.1f} % vs {100 * float(ds.accuracy_bp):.1f} % (backprop)", fontsize=9)
     ax.legend(fontsize=8)
+    return _finish(fig, path)
 
 
 # --- classification and control (plastlab classify / plastlab run) ------------------------------------------
