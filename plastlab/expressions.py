@@ -464,3 +464,15 @@ def to_code(expr, rename=None):
 
 def to_latex(expr):
     return sp.latex(expr)
+
+
+def canonical(expr):
+    """Canonical rational form P/Q (expanded, coprime) of a SymPy expression; NaN when it is not finite.
+
+    Equivalent expressions get the same form, which is what the evolution cache keys on."""
+    if not isinstance(expr, sp.Basic):
+        raise TypeError(f"canonical() takes a SymPy expression, got {type(expr).__name__}")
+    if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+        return sp.nan
+    out = sp.cancel(sp.together(expr))
+    return sp.nan if out.has(sp.zoo, sp.nan, sp.oo, -sp.oo) else out

@@ -15,6 +15,8 @@ import random
 import sympy as sp
 from deap import base, creator, gp, tools
 
+from .expressions import canonical
+
 # creator classes must exist at import time of a module the Dask workers can import
 if not hasattr(creator, "RuleFitness"):
     creator.create("RuleFitness", base.Fitness, weights=(1.0,))
@@ -116,14 +118,6 @@ class Genome:
         return creator.RuleTree([self._by_name[name] for name in names])
 
 
-def canonical(expr):
-    """Canonical rational form P/Q (expanded, coprime); NaN for non-finite expressions."""
-    if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
-        return sp.nan
-    out = sp.cancel(sp.together(expr))
-    if out.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
-        return sp.nan
-    return out
 
 
 def cache_key(expr):

@@ -13,6 +13,8 @@ import math
 import numpy as np
 import sympy as sp
 
+from ..expressions import canonical
+
 
 class OutsideEncoding(ValueError):
     """The expression cannot be represented (degree too high, non-rational, non-finite constant)."""
@@ -28,15 +30,6 @@ def monomials(nvars, degree):
     return sorted(out, key=lambda e: (sum(e), tuple(-x for x in e)))
 
 
-def canonical(expr):
-    """The canonical rational form of ``expr`` (expanded coprime P/Q), used as the cache key."""
-    expr = sp.sympify(expr) if not isinstance(expr, sp.Basic) else expr
-    if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
-        return sp.nan
-    out = sp.cancel(sp.together(expr))
-    if out.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
-        return sp.nan
-    return out
 
 
 def encode(expr, symbols, degree):
