@@ -6,7 +6,9 @@ from .errors import PlastlabError
 
 DESCRIPTION = """plastlab: a laboratory for biologically plausible synaptic plasticity rules.
 
-Rules live as equation files in rules/ (format: rules/README.md). Inspect, check and characterise them here."""
+Rules live as equation files in rules/ (format: rules/README.md): list, show, check and characterise them
+(plastlab rules), classify with them (plastlab classify), run experiment files (plastlab run experiments/...)
+and evolve new ones (plastlab evolve evolve/...). Every command takes --help."""
 
 
 def main(argv=None):
