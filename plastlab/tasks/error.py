@@ -141,30 +141,10 @@ def evaluate_batch(exprs, seeds, params=None):
     otherwise why the worst fitness was given (non-finite result, outside the encoding, ...).
     """
     p = params_with_defaults(params)
-    syms = symbols()
-    degree = p["degree"]
-    results = [None] * len(exprs)
-    encoded = []  # (position, num, den)
-    for pos, expr in enumerate(exprs):
-        try:
-            enc = rational.encode(expr, syms, degree)
-        except rational.OutsideEncoding as exc:
-            results[pos] = {"fitness": WORST, "reason": f"outside encoding: {exc}", "per_instance": []}
-            continue
-        if enc is None:
-            results[pos] = {"fitness": WORST, "reason": "expression is not finite (division by zero)",
-                            "per_instance": []}
-            continue
-        encoded.append((pos, *enc))
-    if encoded:
-        sq = _simulate(p, [e[1] for e in encoded], [e[2] for e in encoded], instances(p, seeds))
-        for (pos, _, _), (err, reason) in zip(encoded, sq):
-            if reason:
-                results[pos] = {"fitness": WORST, "reason": reason, "per_instance": []}
-            else:
-                per = np.sqrt(err)
-                results[pos] = {"fitness": float(-per.mean()), "reason": "", "per_instance": per.tolist()}
-    return results
+    insts = instances(p, seeds)
+    return rational.evaluate_encoded(exprs, symbols(), p["degree"],
+                                     lambda nums, dens: _simulate(p, nums, dens, insts),
+                                     lambda err: (float(-np.sqrt(err).mean()), np.sqrt(err).tolist()))
 
 
 def _simulate(p, nums, dens, insts):

@@ -80,3 +80,32 @@ def evaluate(num, den, values, degree):
             q = q + den[k] * m
         return p / q
 
+
+def evaluate_encoded(exprs, symbols, degree, simulate, score):
+    """Score a batch of candidate expressions that one network simulates as coefficient data.
+
+    Expressions outside the encoding or not finite get the worst fitness with the reason; the others are run
+    together: ``simulate(nums, dens)`` returns one ``(values, reason)`` per candidate and ``score(values)``
+    gives ``(fitness, per_instance)``. Returns ``{fitness, reason, per_instance}`` per expression, in order.
+    """
+    worst = lambda reason: {"fitness": -math.inf, "reason": reason, "per_instance": []}  # noqa: E731
+    results, encoded = [None] * len(exprs), []
+    for pos, expr in enumerate(exprs):
+        try:
+            enc = encode(expr, symbols, degree)
+        except OutsideEncoding as exc:
+            results[pos] = worst(f"outside encoding: {exc}")
+            continue
+        if enc is None:
+            results[pos] = worst("expression is not finite (division by zero)")
+            continue
+        encoded.append((pos, *enc))
+    if encoded:
+        outcomes = simulate([e[1] for e in encoded], [e[2] for e in encoded])
+        for (pos, _, _), (values, reason) in zip(encoded, outcomes):
+            if reason:
+                results[pos] = worst(reason)
+            else:
+                fitness, per_instance = score(values)
+                results[pos] = {"fitness": fitness, "reason": "", "per_instance": per_instance}
+    return results

@@ -129,28 +129,10 @@ def instances(p, seeds):
 
 def evaluate_batch(exprs, seeds, params=None):
     p = params_with_defaults(params)
-    syms = symbols()
-    results = [None] * len(exprs)
-    encoded = []
-    for pos, expr in enumerate(exprs):
-        try:
-            enc = rational.encode(expr, syms, p["degree"])
-        except rational.OutsideEncoding as exc:
-            results[pos] = {"fitness": WORST, "reason": f"outside encoding: {exc}", "per_instance": []}
-            continue
-        if enc is None:
-            results[pos] = {"fitness": WORST, "reason": "expression is not finite (division by zero)",
-                            "per_instance": []}
-            continue
-        encoded.append((pos, *enc))
-    if encoded:
-        out = _simulate(p, [e[1] for e in encoded], [e[2] for e in encoded], instances(p, seeds))
-        for (pos, _, _), (total, reason) in zip(encoded, out):
-            if reason:
-                results[pos] = {"fitness": WORST, "reason": reason, "per_instance": []}
-            else:
-                results[pos] = {"fitness": float(np.mean(total)), "reason": "", "per_instance": total.tolist()}
-    return results
+    insts = instances(p, seeds)
+    return rational.evaluate_encoded(exprs, symbols(), p["degree"],
+                                     lambda nums, dens: _simulate(p, nums, dens, insts),
+                                     lambda total: (float(np.mean(total)), total.tolist()))
 
 
 def _simulate(p, nums, dens, insts):
