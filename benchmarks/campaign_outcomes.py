@@ -3,7 +3,8 @@ the champion is the known rule up to a positive factor or at least as fit as it.
 
     PYTHONPATH=. python benchmarks/campaign_outcomes.py DIR [DIR ...]
 
-Each DIR holds a campaign.nc written by ``plastlab evolve``. Wall time is the campaign process's own time
+Each DIR holds a campaign.nc written by ``plastlab evolve``. Families with several evolved functions
+(correlation) compare champion and baseline on the validation instances, as their target asks. Wall time is the campaign process's own time
 (``wall_seconds_this_process``: from start to the last generation, without Dask start-up and validation).
 """
 import sys
@@ -33,7 +34,7 @@ def matches_known_rule(family_name, expr):
 
 
 def main(dirs):
-    known = {"error": "delta_rule", "reward": "eligibility_reward_minus_1"}
+    known = {"error": "delta_rule", "reward": "eligibility_reward_minus_1", "correlation": "homeostatic_stdp"}
     hits = 0
     for d in dirs:
         ds = xr.open_dataset(Path(d) / "campaign.nc")
@@ -43,10 +44,16 @@ def main(dirs):
         # the champion expression is our own SymPy output; rebuild it through the whitelist parser
         from plastlab.expressions import parse_expression
 
-        expr = parse_expression(a["champion_expression"], symbols, allow_units=False)
-        same = matches_known_rule(a["family"], expr)
-        ref = a.get(f"train_fitness_{known.get(a['family'], '')}")
-        as_fit = ref is not None and a["champion_fitness"] >= ref
+        outputs = [name.strip() for name in a.get("family_outputs", "").split(",") if name.strip()]
+        if outputs:  # several evolved functions: compared on the validation instances (the family's target)
+            same = False
+            ref = a.get(f"validation_fitness_{known[a['family']]}")
+            as_fit = ref is not None and a["validation_fitness_champion"] >= ref
+        else:
+            expr = parse_expression(a["champion_expression"], symbols, allow_units=False)
+            same = matches_known_rule(a["family"], expr)
+            ref = a.get(f"train_fitness_{known.get(a['family'], '')}")
+            as_fit = ref is not None and a["champion_fitness"] >= ref
         hits += bool(same or as_fit)
         print(f"{d}: seed {a['seed']}  generations {a['generations']}  wall {a.get('wall_seconds_this_process', float('nan')):.0f} s  "
               f"champion {a['champion_readable']}  train {a['champion_fitness']:.4g}  "

@@ -185,7 +185,8 @@ class Campaign:
         self.out = Path(out_dir)
         self.family = get_family(self.spec["family"])
         g = self.spec["gp"]
-        self.genome = gp.Genome(self.family.INPUTS, g["constants"], g["operators"])
+        self.genome = gp.Genome(self.family.INPUTS, g["constants"], g["operators"],
+                                getattr(self.family, "OUTPUTS", ()))
         self.toolbox = gp.make_toolbox(self.genome, init_min=g["init_min_depth"], init_max=g["init_max_depth"],
                                        mut_max=g["mutation_max_depth"], max_height=g["max_height"],
                                        max_size=g["max_size"])
@@ -373,6 +374,11 @@ class Campaign:
         attrs.update(champion_expression=champ["expression"], champion_readable=champ["readable"],
                      champion_fitness=champ["fitness"], champion_tree=champ["tree"],
                      generations=int(self.generation), family_inputs=", ".join(self.family.INPUTS))
+        outputs = getattr(self.family, "OUTPUTS", ())
+        if outputs:  # several evolved functions: the champion expression is their tuple; each one by name too
+            attrs["family_outputs"] = ", ".join(outputs)
+            expr = gp.canonical(self.genome.to_sympy(self.population[0]))
+            attrs.update({f"champion_{name}": str(part) for name, part in zip(outputs, expr)})
         if getattr(self, "wall_seconds", None) is not None:
             attrs["wall_seconds_this_process"] = float(self.wall_seconds)
         attrs.update(validation or {})
@@ -446,9 +452,17 @@ def evaluate_expression(path, text, *, seed=None):
     spec = load_campaign(path)
     family = get_family(spec["family"])
     symbols = dict(zip(family.INPUTS, family.symbols()))
-    expr = parse_expression(text, symbols, section="--evaluate", allow_units=False)
-    unknown = expr.free_symbols - set(symbols.values())
+    outputs = getattr(family, "OUTPUTS", ())
+    texts = text.split(";")
+    if outputs and len(texts) != len(outputs):
+        raise PlastlabError(f"--evaluate: the {spec['family']} family evolves {len(outputs)} functions; give them "
+                            f"as \"{'; '.join(outputs)}\" (got {len(texts)})")
+    if not outputs and len(texts) != 1:
+        raise PlastlabError("--evaluate: one expression expected (no ';')")
+    parts = [parse_expression(t, symbols, section="--evaluate", allow_units=False) for t in texts]
+    unknown = set().union(*(part.free_symbols for part in parts)) - set(symbols.values())
     if unknown:
         raise PlastlabError(f"--evaluate: unknown name(s) {', '.join(sorted(map(str, unknown)))}")
+    expr = sp.Tuple(*parts) if outputs else parts[0]
     result = evaluate_task(spec["family"], [expr], spec["train_seeds"], spec["family_params"])[0]
     return expr, result

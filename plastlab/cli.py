@@ -159,7 +159,8 @@ def add_evolve_command(commands):
     ev.add_argument("--no-validate", action="store_true",
                     help="skip scoring champion and baselines on the validation instances at the end")
     ev.add_argument("--evaluate", metavar="EXPR",
-                    help="only evaluate EXPR (in the family's input names) on the training instances")
+                    help="only evaluate EXPR (in the family's input names) on the training instances; "
+                         "for the correlation family two expressions: \"F_FAC; F_DEP\"")
     ev.set_defaults(handler=evolve_command)
 
 

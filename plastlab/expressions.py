@@ -467,11 +467,15 @@ def to_latex(expr):
 
 
 def canonical(expr):
-    """Canonical rational form P/Q (expanded, coprime) of a SymPy expression; NaN when it is not finite.
+    """Canonical rational form P/Q (expanded, coprime) of a SymPy expression (or of each element of a Tuple);
+    NaN when it is not finite.
 
     Equivalent expressions get the same form, which is what the evolution cache keys on."""
     if not isinstance(expr, sp.Basic):
         raise TypeError(f"canonical() takes a SymPy expression, got {type(expr).__name__}")
+    if isinstance(expr, sp.Tuple):  # several evolved functions: canonical part by part, NaN if any part is
+        parts = [canonical(part) for part in expr]
+        return sp.nan if any(part is sp.nan for part in parts) else sp.Tuple(*parts)
     if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
         return sp.nan
     out = sp.cancel(sp.together(expr))

@@ -1,7 +1,8 @@
 """Genetic programming on DEAP: primitive sets, genome -> SymPy, variation, expression cache.
 
 A genome is a DEAP ``PrimitiveTree`` built by the engine over the family's inputs, + - * protected / (and pow
-where the family allows) and the family's constants. It is turned into SymPy with SymPy's own constructors
+where the family allows) and the family's constants; a family that evolves several functions at once gets a
+tree whose root (``functions``) holds one subtree per function, and a SymPy ``Tuple``. It is turned into SymPy with SymPy's own constructors
 (``Add``, ``Mul``, ``Pow``), never through text, and brought to a canonical rational form (``sympy.cancel``)
 that keys the expression cache: candidates that are mathematically equal are simulated once.
 
@@ -51,7 +52,12 @@ def _sym_pow(a, b):
     return sp.Pow(a, b)
 
 
-SYMBOLIC = {"add": _sym_add, "sub": _sym_sub, "mul": _sym_mul, "div": _sym_div, "pow": _sym_pow}
+def _functions(*parts):
+    return Functions(parts)
+
+
+SYMBOLIC = {"add": _sym_add, "sub": _sym_sub, "mul": _sym_mul, "div": _sym_div, "pow": _sym_pow,
+            "functions": lambda *parts: sp.Tuple(*parts)}
 NUMERIC = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": protected_div, "pow": operator.pow}
 
 
@@ -61,9 +67,17 @@ def constant_name(value):
     return f"c{text}"
 
 
-def make_pset(inputs, constants=(1,), operators=("add", "sub", "mul", "div")):
-    """Typed primitive set: every input, constant and result is a float."""
-    pset = gp.PrimitiveSetTyped("rule", [float] * len(inputs), float)
+class Functions(tuple):
+    """Type of the root of a genome that evolves several functions at once (e.g. facilitation and depression):
+    only the ``functions`` primitive returns it, so variation keeps exactly one tuple at the root."""
+
+
+def make_pset(inputs, constants=(1,), operators=("add", "sub", "mul", "div"), outputs=1):
+    """Typed primitive set: every input, constant and operator result is a float; with ``outputs`` > 1 the tree's
+    root is a ``functions`` node holding one float subtree per evolved function."""
+    pset = gp.PrimitiveSetTyped("rule", [float] * len(inputs), Functions if outputs > 1 else float)
+    if outputs > 1:
+        pset.addPrimitive(_functions, [float] * outputs, Functions, name="functions")
     for name in operators:
         pset.addPrimitive(NUMERIC[name], [float, float], float, name=name)
     for value in constants:
@@ -79,11 +93,12 @@ def _sympy_constant(value):
 class Genome:
     """Converts between DEAP trees and SymPy for one primitive set."""
 
-    def __init__(self, inputs, constants=(1,), operators=("add", "sub", "mul", "div")):
+    def __init__(self, inputs, constants=(1,), operators=("add", "sub", "mul", "div"), outputs=()):
         self.inputs = tuple(inputs)
         self.constants = tuple(constants)
         self.operators = tuple(operators)
-        self.pset = make_pset(self.inputs, self.constants, self.operators)
+        self.outputs = tuple(outputs)  # names of the evolved functions when there are several
+        self.pset = make_pset(self.inputs, self.constants, self.operators, outputs=max(1, len(self.outputs)))
         self.symbols = {name: sp.Symbol(name, real=True) for name in self.inputs}
         self.terminal_values = dict(self.symbols)
         # DEAP keeps ARGk as the node name of renamed arguments (the new name is the node's value)
@@ -126,9 +141,11 @@ def cache_key(expr):
 
 
 def readable(expr):
-    """A short human-readable form of a canonical expression (factorised)."""
+    """A short human-readable form of a canonical expression (factorised; part by part for a Tuple)."""
     if expr is sp.nan:
         return "nan"
+    if isinstance(expr, sp.Tuple):
+        return sp.Tuple(*[sp.factor(part) for part in expr])
     return sp.factor(expr)
 
 
@@ -161,6 +178,8 @@ class ExpressionCache:
 def make_toolbox(genome, *, init_min=1, init_max=3, mut_max=2, max_height=6, max_size=25):
     """A DEAP toolbox: initialisation, one-point crossover, mixed mutation, bloat limits (staticLimit)."""
     pset = genome.pset
+    if genome.outputs:
+        init_min = max(1, init_min)  # the functions root needs children
     tb = base.Toolbox()
     tb.register("expr", _within_limits, gp.genHalfAndHalf, max_height, max_size, pset=pset, min_=init_min,
                 max_=init_max)
@@ -210,6 +229,8 @@ def mutate(individual, pset, expr):
     chosen with the global ``random`` (seeded). Insertion turns e.g. (v - u) into s*(v - u) in one step."""
     choice = random.random()
     if choice < 0.35:
+        if individual.root.ret is Functions:
+            return replace_subtree_below_root(individual, expr, pset)
         return gp.mutUniform(individual, expr=expr, pset=pset)
     if choice < 0.55:
         return gp.mutNodeReplacement(individual, pset=pset)
@@ -218,6 +239,14 @@ def mutate(individual, pset, expr):
     if len(individual) > 1:
         return gp.mutShrink(individual)
     return gp.mutUniform(individual, expr=expr, pset=pset)
+
+
+def replace_subtree_below_root(individual, expr, pset):
+    """DEAP's mutUniform, but never at the root: a ``functions`` root must stay (no terminal has its type)."""
+    index = random.randrange(1, len(individual))
+    slice_ = individual.searchSubtree(index)
+    individual[slice_] = expr(pset=pset, type_=individual[index].ret)
+    return (individual,)
 
 
 def vary(population, toolbox, lambda_, cxpb, mutpb, tournsize=3):

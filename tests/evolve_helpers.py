@@ -31,3 +31,34 @@ def tiny_campaign(directory, generations=2, duration=1.0, batch_size=64):
     path = Path(directory) / "tiny.toml"
     path.write_text(TINY_ERROR.format(generations=generations, duration=duration, batch_size=batch_size))
     return path
+
+
+TINY_CORRELATION = """
+[campaign]
+name = "tinycorr"
+family = "correlation"
+seed = 4
+generations = 1
+
+[gp]
+initial = 6
+mu = 3
+lambda = 4
+constants = [0.1, 1]
+
+[family]
+n_inputs = 100
+psp = 4.0
+train = 2.0
+test = 2.0
+
+[instances]
+train_seeds = [1, 2]
+validation_seeds = [3]
+"""
+
+
+def tiny_correlation_campaign(directory):
+    path = Path(directory) / "tinycorr.toml"
+    path.write_text(TINY_CORRELATION)
+    return path

@@ -199,3 +199,27 @@ def test_evaluate_prints_fitness_last_and_refuses_code(tmp_path):
     for hostile in ("v_teacher.__class__", "w_unknown * 2", "pre_trace[0]", "lambda: 1"):
         with pytest.raises(PlastlabError):
             campaign.evaluate_expression(path, hostile)
+
+
+def test_correlation_campaign_evolves_function_pairs(tmp_path):
+    from evolve_helpers import tiny_correlation_campaign
+
+    path = tiny_correlation_campaign(tmp_path)
+    run = subprocess.run([sys.executable, "-m", "plastlab.cli", "evolve", str(path), "--workers", "0", "--out",
+                          str(tmp_path / "out")], env=ENV, cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    ds = xr.open_dataset(tmp_path / "out" / "campaign.nc")
+    a = ds.attrs
+    assert a["family_outputs"] == "f_fac, f_dep" and a["champion_f_fac"] and a["champion_f_dep"]
+    assert "validation_fitness_homeostatic_stdp" in a and a["champion_fitness"] == max(ds["fitness"].values)
+    ds.close()
+    (champion,) = (tmp_path / "out" / "champions").glob("*.toml")
+    check = subprocess.run([sys.executable, "-m", "plastlab.cli", "rules", "check", str(champion)], env=ENV,
+                           cwd=ROOT, capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    one = subprocess.run([sys.executable, "-m", "plastlab.cli", "evolve", str(path), "--evaluate",
+                          "trace - 0.15; trace"], env=ENV, cwd=ROOT, capture_output=True, text=True)
+    assert one.returncode == 0 and one.stdout.strip().splitlines()[-1].startswith("fitness: "), one.stderr
+    wrong = subprocess.run([sys.executable, "-m", "plastlab.cli", "evolve", str(path), "--evaluate", "trace"],
+                           env=ENV, cwd=ROOT, capture_output=True, text=True)
+    assert wrong.returncode == 2 and "f_fac; f_dep" in wrong.stderr

@@ -77,3 +77,25 @@ def test_champion_rule_file_passes_rules_check(tmp_path):
     assert main(["rules", "check", str(path)]) == 0
     rule = load_rule(str(path))
     assert rule.name == "evolved_test"
+
+
+def test_two_function_genomes_keep_their_root_and_give_tuples():
+    from plastlab.tasks import correlation
+
+    genome = gp.Genome(correlation.INPUTS, (0.1, 1, 10), outputs=correlation.OUTPUTS)
+    tb = gp.make_toolbox(genome, init_min=0, max_height=5, max_size=17)
+    random.seed(2)
+    pop = tb.population(n=12)
+    for _ in range(20):
+        pop = gp.vary(pop, tb, 12, 0.4, 0.5)
+        for ind in pop:
+            assert ind[0].name == "functions" and ind.height <= 5 and len(ind) <= 17
+            expr = genome.to_sympy(ind)
+            assert isinstance(expr, sp.Tuple) and len(expr) == 2
+            assert str(genome.from_names(genome.to_names(ind))) == str(ind)
+    w, k = correlation.symbols()
+    tree = genome.from_names(["functions", "sub", "ARG1", "c0_1", "mul", "ARG0", "ARG1"])
+    assert genome.to_sympy(tree) == sp.Tuple(k - sp.Rational(1, 10), w * k)
+    # canonical part by part: equal pairs share a cache key, and a non-finite part makes the pair NaN
+    assert gp.cache_key(sp.Tuple(k * (w + 1), k)) == gp.cache_key(sp.Tuple(k * w + k, k * k / k))
+    assert gp.canonical(sp.Tuple(k, w / (k - k))) is sp.nan

@@ -108,3 +108,37 @@ def test_reward_family_scores_rules_independently_of_the_batch():
     assert res[2]["fitness"] == -math.inf and "division by zero" in res[2]["reason"]
     alone = reward.evaluate_batch([base["eligibility_reward_minus_1"]], [1, 2], REWARD_TINY)[0]
     assert alone["per_instance"] == res[1]["per_instance"]
+
+
+CORRELATION_TINY = {"n_inputs": 100, "psp": 4.0, "train": 2.0, "test": 2.0}
+
+
+def test_signal_to_noise_ratio_of_a_known_trace():
+    from plastlab.tasks import correlation
+
+    p = correlation.params_with_defaults()
+    t = np.arange(0, 2000.0, 1.0)
+    rng = np.random.default_rng(0)
+    noise = rng.normal(0, 2.0, size=t.size)
+    v = noise + np.where(np.mod(t, 500) == 50, 10.0, 0.0)  # one 10 mV peak inside every pattern window
+    between = noise[np.mod(t, 500) >= 100]
+    expected = ((10 + noise[np.mod(t, 500) == 50]).mean() - between.mean()) / between.std()
+    # the peak is the window's maximum unless noise alone beats it (it does not for this seed)
+    assert correlation.snr(v[None, :], t, p)[0] == pytest.approx(expected)
+
+
+def test_correlation_family_pairs_batches_and_failures():
+    from plastlab.tasks import correlation
+
+    w, k = correlation.symbols()
+    base = correlation.baselines()
+    pairs = [base["no_plasticity"], base["homeostatic_stdp"], sp.Tuple(k, 1 / k), sp.Tuple(w, k)]
+    res = correlation.evaluate_batch(pairs, [1, 2], CORRELATION_TINY)
+    for x in (res[0], res[1], res[3]):
+        assert x["reason"] == "" and math.isfinite(x["fitness"]) and len(x["per_instance"]) == 2
+        assert x["fitness"] == min(x["per_instance"])
+    # the depression 1/k- divides by zero at the first presynaptic spike (k- = 0 before any output spike)
+    assert res[2]["fitness"] == -math.inf and "division by zero" in res[2]["reason"]
+    assert res[0]["per_instance"] != res[1]["per_instance"]  # plasticity changed the weights
+    alone = correlation.evaluate_batch([base["homeostatic_stdp"]], [1, 2], CORRELATION_TINY)[0]
+    assert alone["per_instance"] == pytest.approx(res[1]["per_instance"], rel=1e-12)

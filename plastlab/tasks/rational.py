@@ -81,8 +81,19 @@ def evaluate(num, den, values, degree):
         return p / q
 
 
+def encode_parts(expr, symbols, degree):
+    """``encode`` for one expression or for a tuple of them (families that evolve several functions):
+    a tuple gives stacked arrays, one row per function. None when any part is not finite."""
+    if not isinstance(expr, sp.Tuple):
+        return encode(expr, symbols, degree)
+    parts = [encode(part, symbols, degree) for part in expr]
+    if any(part is None for part in parts):
+        return None
+    return np.stack([num for num, _ in parts]), np.stack([den for _, den in parts])
+
+
 def evaluate_encoded(exprs, symbols, degree, simulate, score):
-    """Score a batch of candidate expressions that one network simulates as coefficient data.
+    """Score a batch of candidate expressions (or tuples of them) that one network simulates as coefficient data.
 
     Expressions outside the encoding or not finite get the worst fitness with the reason; the others are run
     together: ``simulate(nums, dens)`` returns one ``(values, reason)`` per candidate and ``score(values)``
@@ -92,7 +103,7 @@ def evaluate_encoded(exprs, symbols, degree, simulate, score):
     results, encoded = [None] * len(exprs), []
     for pos, expr in enumerate(exprs):
         try:
-            enc = encode(expr, symbols, degree)
+            enc = encode_parts(expr, symbols, degree)
         except OutsideEncoding as exc:
             results[pos] = worst(f"outside encoding: {exc}")
             continue
