@@ -58,7 +58,7 @@ def main(dirs):
         print(f"{d}: seed {a['seed']}  generations {a['generations']}  wall {a.get('wall_seconds_this_process', float('nan')):.0f} s  "
               f"champion {a['champion_readable']}  train {a['champion_fitness']:.4g}  "
               f"validation {a.get('validation_fitness_champion', float('nan')):.4g}  "
-              f"known rule: train {ref if ref is None else round(ref, 4)} validation "
+              f"known rule: train {a.get('train_fitness_' + known.get(a['family'], ''), float('nan')):.4g} validation "
               f"{a.get('validation_fitness_' + known.get(a['family'], ''), float('nan')):.4g}  "
               f"equivalent {same}  at least as fit {as_fit}")
         ds.close()
