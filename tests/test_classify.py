@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -63,6 +63,18 @@ def test_sklearn_contract_clone_pipeline_cross_val_score():
     pipe = make_pipeline(StandardScaler(), clf)
     scores = cross_val_score(pipe, X, y, cv=StratifiedKFold(2, shuffle=True, random_state=0), scoring="f1_micro")
     assert scores.shape == (2,) and np.all(scores >= 0.75)
+
+
+def test_grid_search_over_rule_and_encoder_settings():
+    X, y = blobs(16)
+    base = SpikingClassifier(rule="nc_memristor", random_state=0, **dict(FAST, epochs=6))
+    grid = GridSearchCV(base, {"n_fields": [4, 6], "teacher_delay": [3.0, 5.0]},
+                        cv=StratifiedKFold(2, shuffle=True, random_state=0), scoring="f1_micro")
+    grid.fit(X, y)
+    assert len(grid.cv_results_["params"]) == 4
+    assert grid.best_params_["n_fields"] in (4, 6) and grid.best_score_ >= 0.75
+    assert grid.best_estimator_.weights_.shape == (2 * grid.best_params_["n_fields"], 2)
+    assert np.mean(grid.predict(X) == y) >= 0.75
 
 
 def test_count_decoding_and_other_rule():
