@@ -436,9 +436,11 @@ def validation_report(camp, evaluator):
     for label, seeds in (("train", camp.spec["train_seeds"]), ("validation", camp.spec["validation_seeds"])):
         evaluator.seeds = seeds
         results = evaluator(exprs)
-        out[f"{label}_fitness_champion"] = results[0]["fitness"]
-        for name, r in zip(names, results[1:]):
+        for name, r in zip(["champion"] + names, results):
             out[f"{label}_fitness_{name}"] = r["fitness"]
+            if r["per_instance"]:  # the spread over instances (fitness may be their mean or their minimum)
+                out[f"{label}_instance_mean_{name}"] = float(np.mean(r["per_instance"]))
+                out[f"{label}_instance_sd_{name}"] = float(np.std(r["per_instance"]))
     evaluator.seeds = camp.spec["train_seeds"]
     return out
 

@@ -183,7 +183,7 @@ def evolve_command(args):
     print(f"champion: {a['champion_expression']}")
     print(f"readable: {a['champion_readable']}")
     for key in sorted(a):
-        if key.startswith(("train_fitness_", "validation_fitness_")):
+        if key.startswith(("train_fitness_", "validation_fitness_", "validation_instance_mean_")):
             print(f"{key}: {a[key]:.6g}")
     print(f"results: {camp.out / 'campaign.nc'}")
     print(f"champion_fitness: {a['champion_fitness']:.6g}")
