@@ -18,3 +18,27 @@ def get_family(name):
         return importlib.import_module(f"{__name__}.{name}")
     except ModuleNotFoundError as exc:
         raise PlastlabError(f"task family '{name}' is not implemented yet ({exc})") from None
+
+
+def with_defaults(family, defaults, params=None):
+    """A family's parameters: its defaults overridden by ``params`` (each cast to its default's type)."""
+    out = dict(defaults)
+    for key, value in (params or {}).items():
+        if key not in defaults:
+            raise PlastlabError(f"{family} family: unknown parameter '{key}' (known: {', '.join(defaults)})")
+        out[key] = type(defaults[key])(value)
+    return out
+
+
+class InstanceCache:
+    """The last set of sampled task instances (sampling is deterministic but not free; a worker scores many
+    batches on the same instances)."""
+
+    def __init__(self, sample):
+        self.sample, self.key, self.value = sample, None, None
+
+    def __call__(self, p, seeds):
+        key = (tuple(sorted(p.items())), tuple(int(s) for s in seeds))
+        if key != self.key:
+            self.key, self.value = key, [self.sample(p, s) for s in seeds]
+        return self.value

@@ -24,7 +24,7 @@ the coefficient data of the canonical rational forms of its two functions (``rat
 import numpy as np
 import sympy as sp
 
-from . import rational
+from . import InstanceCache, rational, with_defaults
 
 NAME = "correlation"
 INPUTS = ("w", "trace")
@@ -65,14 +65,7 @@ def baselines():
 
 
 def params_with_defaults(params=None):
-    out = dict(DEFAULTS)
-    for key, value in (params or {}).items():
-        if key not in DEFAULTS:
-            from ..errors import PlastlabError
-
-            raise PlastlabError(f"correlation family: unknown parameter '{key}' (known: {', '.join(DEFAULTS)})")
-        out[key] = type(DEFAULTS[key])(value)
-    return out
+    return with_defaults(NAME, DEFAULTS, params)
 
 
 def rule_document(expr, name, summary, params=None):
@@ -122,15 +115,7 @@ def sample_instance(p, seed):
     return {"seed": int(seed), "steps": steps, "indices": idx, "w_init": w_init}
 
 
-_INSTANCE_CACHE = {}
-
-
-def instances(p, seeds):
-    key = (tuple(sorted(p.items())), tuple(int(s) for s in seeds))
-    if key not in _INSTANCE_CACHE:
-        _INSTANCE_CACHE.clear()
-        _INSTANCE_CACHE[key] = [sample_instance(p, s) for s in seeds]
-    return _INSTANCE_CACHE[key]
+instances = InstanceCache(sample_instance)
 
 
 def evaluate_batch(exprs, seeds, params=None):

@@ -26,7 +26,7 @@ import time
 import numpy as np
 import sympy as sp
 
-from . import rational
+from . import InstanceCache, rational, with_defaults
 
 NAME = "error"
 INPUTS = ("v_teacher", "v_student", "pre_trace")
@@ -92,14 +92,7 @@ def rule_document(expr, name, summary, params=None):
 
 
 def params_with_defaults(params=None):
-    out = dict(DEFAULTS)
-    for key, value in (params or {}).items():
-        if key not in DEFAULTS:
-            from ..errors import PlastlabError
-
-            raise PlastlabError(f"error family: unknown parameter '{key}' (known: {', '.join(DEFAULTS)})")
-        out[key] = type(DEFAULTS[key])(value)
-    return out
+    return with_defaults(NAME, DEFAULTS, params)
 
 
 def sample_instance(p, seed):
@@ -114,15 +107,7 @@ def sample_instance(p, seed):
     return {"seed": int(seed), "rates": rates, "steps": steps, "indices": idx, "teacher_w": teacher_w}
 
 
-_INSTANCE_CACHE = {}
-
-
-def instances(p, seeds):
-    key = (tuple(sorted(p.items())), tuple(int(s) for s in seeds))
-    if key not in _INSTANCE_CACHE:
-        _INSTANCE_CACHE.clear()
-        _INSTANCE_CACHE[key] = [sample_instance(p, s) for s in seeds]
-    return _INSTANCE_CACHE[key]
+instances = InstanceCache(sample_instance)
 
 
 def _brian():
