@@ -212,8 +212,9 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
         Rule name (``rules/NAME.toml``), path to a rule file, or a loaded Rule.
     encoding : {"latency", "poisson"}
         Gaussian receptive-field latency code (one spike per field) or Poisson rate code.
-    n_fields, sigma, t_encode, drop_late
-        Encoder settings (see :class:`plastlab.encoding.GaussianRFEncoder`); ``t_encode`` is the window.
+    n_fields, sigma, t_encode, drop_late, scaling
+        Encoder settings (see :class:`plastlab.encoding.GaussianRFEncoder`); ``t_encode`` is the window;
+        ``scaling="quantile"`` spreads skewed features (e.g. breast cancer's) over all fields.
     max_rate : float
         Peak rate (Hz) for ``encoding="poisson"``.
     epochs : int
@@ -254,7 +255,7 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self, rule="nc_memristor", encoding="latency", n_fields=8, sigma=None, t_encode=25.0, drop_late=0.95,
-        max_rate=200.0, epochs=5, neurons_per_class=1, w_init=0.05, w_spread=0.1, gain=60.0, tau_m=6.0,
+        scaling="minmax", max_rate=200.0, epochs=5, neurons_per_class=1, w_init=0.05, w_spread=0.1, gain=60.0, tau_m=6.0,
         tau_syn=5.0, t_ref=30.0, v_th=8.0, teacher_amp=30.0, teacher_delay=5.0, teacher_duration=5.0,
         suppress=100.0, anti_teach=False, inhibition=5.0, decoding="first_spike", t_gap=10.0, dt=0.5, normalize=False,
         random_state=None, progress=False,
@@ -265,6 +266,7 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
         self.sigma = sigma
         self.t_encode = t_encode
         self.drop_late = drop_late
+        self.scaling = scaling
         self.max_rate = max_rate
         self.epochs = epochs
         self.neurons_per_class = neurons_per_class
@@ -310,9 +312,9 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
 
     def _encoder(self, rng):
         if self.encoding == "latency":
-            return GaussianRFEncoder(self.n_fields, self.sigma, self.t_encode, self.drop_late)
+            return GaussianRFEncoder(self.n_fields, self.sigma, self.t_encode, self.drop_late, scaling=self.scaling)
         return PoissonRateEncoder(self.n_fields, self.sigma, self.max_rate, self.t_encode,
-                                  random_state=rng.randint(2**31 - 1))
+                                  random_state=rng.randint(2**31 - 1), scaling=self.scaling)
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y):

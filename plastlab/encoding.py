@@ -1,7 +1,9 @@
 """Turn feature vectors into spikes: Gaussian receptive-field latency code and Poisson rate code.
 
-Both encoders are scikit-learn transformers. ``fit`` learns the per-feature range (min-max scaling to
-[0, 1]); ``transform`` returns one number per input neuron and sample:
+Both encoders are scikit-learn transformers. ``fit`` learns how to scale each feature to [0, 1]: its
+min-max range (``scaling="minmax"``), or its empirical quantiles (``scaling="quantile"``, scikit-learn's
+``QuantileTransformer``: each feature's ranks, so skewed features spread over all fields instead of piling
+into the first few); ``transform`` returns one number per input neuron and sample:
 
 * :class:`GaussianRFEncoder`: the spike time in ms (NaN: the field stays silent);
 * :class:`PoissonRateEncoder`: the firing rate in Hz.
@@ -17,11 +19,23 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 
+SCALINGS = ("minmax", "quantile")
+
+
 class _RangeScaler(BaseEstimator):
-    """Per-feature min-max range learned in ``fit``; values are clipped to [0, 1] after scaling."""
+    """Per-feature scaling to [0, 1] learned in ``fit`` (min-max range or quantiles); values are clipped to
+    [0, 1] after scaling."""
 
     def _fit_range(self, X, bounds=None):
         X = validate_data(self, X, dtype=np.float64, ensure_all_finite=True)
+        if self.scaling not in SCALINGS:
+            raise ValueError(f"scaling must be one of {', '.join(SCALINGS)}, got {self.scaling!r}")
+        if self.scaling == "quantile":
+            if bounds is not None:
+                raise ValueError("bounds apply to scaling='minmax' only")
+            from sklearn.preprocessing import QuantileTransformer
+
+            self.quantiles_ = QuantileTransformer(n_quantiles=min(1000, len(X))).fit(X)
         if bounds is not None:
             lo, hi = bounds
             lo = np.broadcast_to(np.asarray(lo, dtype=float), (X.shape[1],)).copy()
@@ -36,6 +50,8 @@ class _RangeScaler(BaseEstimator):
     def _scaled(self, X):
         check_is_fitted(self, "data_min_")
         X = validate_data(self, X, dtype=np.float64, reset=False, ensure_all_finite=True)
+        if self.scaling == "quantile":
+            return np.clip(self.quantiles_.transform(X), 0.0, 1.0)
         return np.clip((X - self.data_min_) / self.data_range_, 0.0, 1.0)
 
 
@@ -58,15 +74,19 @@ class GaussianRFEncoder(TransformerMixin, _RangeScaler):
     drop_late : float or None
         Drop spikes with ``t >= drop_late * t_max`` (fields that barely respond); None keeps them all.
     bounds : None or (lo, hi)
-        Fixed feature bounds instead of learning them from the data (scalars or one value per feature).
+        Fixed feature bounds instead of learning them from the data (scalars or one value per feature;
+        ``scaling="minmax"`` only).
+    scaling : {"minmax", "quantile"}
+        How ``fit`` maps each feature to [0, 1]: its min-max range, or its quantiles (ranks).
     """
 
-    def __init__(self, n_fields=20, sigma=None, t_max=25.0, drop_late=0.95, bounds=None):
+    def __init__(self, n_fields=20, sigma=None, t_max=25.0, drop_late=0.95, bounds=None, scaling="minmax"):
         self.n_fields = n_fields
         self.sigma = sigma
         self.t_max = t_max
         self.drop_late = drop_late
         self.bounds = bounds
+        self.scaling = scaling
 
     def _check_params(self):
         if int(self.n_fields) != self.n_fields or self.n_fields < 2:
@@ -129,13 +149,15 @@ class PoissonRateEncoder(TransformerMixin, _RangeScaler):
     gives the same spikes).
     """
 
-    def __init__(self, n_fields=1, sigma=None, max_rate=200.0, duration=25.0, random_state=None, bounds=None):
+    def __init__(self, n_fields=1, sigma=None, max_rate=200.0, duration=25.0, random_state=None, bounds=None,
+                 scaling="minmax"):
         self.n_fields = n_fields
         self.sigma = sigma
         self.max_rate = max_rate
         self.duration = duration
         self.random_state = random_state
         self.bounds = bounds
+        self.scaling = scaling
 
     def fit(self, X, y=None):
         if int(self.n_fields) != self.n_fields or self.n_fields < 1:

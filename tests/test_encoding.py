@@ -55,7 +55,21 @@ def test_sklearn_contract():
     assert list(GaussianRFEncoder(n_fields=2).fit(X).get_feature_names_out()) == ["x0_rf0", "x0_rf1", "x1_rf0", "x1_rf1"]
 
 
-@pytest.mark.parametrize("kwargs", [dict(n_fields=1), dict(sigma=0.0), dict(t_max=-1.0), dict(drop_late=1.5)])
+def test_quantile_scaling_spreads_a_skewed_feature_over_all_fields():
+    skewed = np.random.default_rng(0).lognormal(0.0, 1.5, size=(500, 1))
+    def strongest_field_counts(scaling):
+        enc = GaussianRFEncoder(n_fields=5, drop_late=None, scaling=scaling).fit(skewed)
+        return np.bincount(np.argmin(enc.transform(skewed), axis=1), minlength=5)
+    minmax, quantile = strongest_field_counts("minmax"), strongest_field_counts("quantile")
+    assert minmax[0] > 400  # min-max: almost every sample falls into the first field
+    assert quantile.min() >= 60 and quantile.max() <= 140  # ranks: about 100 per field
+    # the learned quantiles are reused on new data, which is clipped to [0, 1] like min-max scaling
+    enc = GaussianRFEncoder(n_fields=5, drop_late=None, scaling="quantile").fit(skewed)
+    assert np.argmin(enc.transform([[1e6]])) == 4 and np.argmin(enc.transform([[-1.0]])) == 0
+
+
+@pytest.mark.parametrize("kwargs", [dict(n_fields=1), dict(sigma=0.0), dict(t_max=-1.0), dict(drop_late=1.5),
+                                    dict(scaling="zscore"), dict(scaling="quantile", bounds=(0.0, 1.0))])
 def test_bad_parameters_are_refused(kwargs):
     with pytest.raises(ValueError):
         GaussianRFEncoder(**kwargs).fit(X)
