@@ -40,7 +40,9 @@ DEFAULTS = dict(
     n_fields=10, sigma=None, t_encode=10.0, drop_late=0.95, t_gap=2.0, dt=0.5, w_init=0.05, w_spread=0.02,
     gain=40.0, tau_m=4.0, tau_syn=3.0, v_th=8.0, teacher_amp=30.0, teacher_delay=3.0, teacher_duration=4.0,
     suppress=100.0, anti_teach=False, inhibition=5.0, anneal=False, horizon=0.2, max_steps=200, stop_when_solved=False,
+    state_bounds=(2.4, 2.5, 0.2095, 2.5), teach_lead=0.0,
 )
+ANNEAL_MODES = (False, True, "amplitude", "probability")
 
 NEURON_MODEL = """
 dv/dt = (I - v + teach_amp * int(t >= teach_from) * int(t < teach_until)
@@ -60,6 +62,12 @@ def check_controller_settings(rule, settings, where="controller"):
     unknown = sorted(set(settings) - set(DEFAULTS))
     if unknown:
         raise PlastlabError(f"{where}: unknown setting '{unknown[0]}' (known: {', '.join(sorted(DEFAULTS))})")
+    if "anneal" in settings and settings["anneal"] not in ANNEAL_MODES:
+        raise PlastlabError(f"{where}: anneal must be false, true, 'amplitude' or 'probability', "
+                            f"got {settings['anneal']!r}")
+    if "state_bounds" in settings and (len(settings["state_bounds"]) != 4
+                                       or not all(float(b) > 0 for b in settings["state_bounds"])):
+        raise PlastlabError(f"{where}: state_bounds must be 4 positive half-widths (x, x_dot, theta, theta_dot)")
     check_drivable(rule, provides={"v": "1", "I": "1"})
 
 
@@ -68,10 +76,11 @@ def _raw(group, name):
     return group.variables[name].get_value()
 
 
-def train_cartpole(rule, *, episodes=1000, seed=0, progress=False, **settings):
+def train_cartpole(rule, *, episodes=1000, seed=0, progress=False, log=None, **settings):
     """Train on CartPole-v1 for ``episodes`` episodes; xarray Dataset with ``episode_length`` over ``episode``.
 
-    Reproducible: ``seed`` fixes the environment, Brian2's and numpy's random numbers.
+    Reproducible: ``seed`` fixes the environment, Brian2's and numpy's random numbers. ``log``: a list that
+    receives one ``(previous state, action, taught action, first-spike times)`` tuple per step (diagnostics).
     """
     import brian2 as b2
     import gymnasium as gym
@@ -86,8 +95,9 @@ def train_cartpole(rule, *, episodes=1000, seed=0, progress=False, **settings):
     rng = np.random.RandomState(seed)
     b2.seed(seed)
     env = gym.make("CartPole-v1", max_episode_steps=int(p["max_steps"]))
+    hi_b = np.asarray(p["state_bounds"], dtype=float)
     enc = GaussianRFEncoder(p["n_fields"], p["sigma"], p["t_encode"], p["drop_late"],
-                            bounds=(STATE_LO, STATE_HI)).fit(np.vstack([STATE_LO, STATE_HI]))
+                            bounds=(-hi_b, hi_b)).fit(np.vstack([-hi_b, hi_b]))
     n_in, n_out = enc.n_outputs_, 2
     dt = p["dt"]
     slot = p["t_encode"] + p["t_gap"]
@@ -136,9 +146,8 @@ def train_cartpole(rule, *, episodes=1000, seed=0, progress=False, **settings):
     state = {k: plastic.variables[k].get_value().copy() for k in synapse_state_names(plastic)}
 
     # ------------------------------------------------------------------ the loop, one call per slot
-    lengths, returns = [], []
-    loop = dict(obs=None, prev_obs=None, action=None, steps=0, episode=0, random_actions=0, decisions=0,
-                silent_teach=0, running=0.0, t_decide=0.0)
+    lengths, silent_ep, ties_ep = [], [], []
+    loop = dict(obs=None, steps=0, episode=0, random_actions=0, decisions=0, silent=0, ties=0, running=0.0)
     obs, _ = env.reset(seed=seed)
     loop["obs"] = obs
     w_plastic = plastic.variables["w"]
@@ -156,7 +165,7 @@ def train_cartpole(rule, *, episodes=1000, seed=0, progress=False, **settings):
         return min(1 - abs(s[2] + h * s[3]) / THETA_MAX, 1 - abs(s[0] + h * s[1]) / X_MAX)
 
     def present(group, s, t0):
-        times = enc.transform(s[None, :])[0]
+        times = enc.transform(s[None, :])[0] + (p["teach_lead"] if group is in_teach else 0.0)
         ts = _raw(group, "t_spike")
         ts[:] = np.where(np.isnan(times), -1.0, (t0 + np.round(times / dt) * dt) * 1e-3)
         return np.nanmin(times) if np.any(~np.isnan(times)) else 0.0
@@ -180,16 +189,26 @@ def train_cartpole(rule, *, episodes=1000, seed=0, progress=False, **settings):
             if np.all(first > 1e8):
                 action = int(rng.randint(2))
                 loop["random_actions"] += 1
+                loop["silent"] += 1
+            elif first[0] == first[1]:
+                action = int(rng.randint(2))
+                loop["random_actions"] += 1
+                loop["ties"] += 1
             else:
-                action = int(np.argmin(first)) if first[0] != first[1] else int(rng.randint(2))
+                action = int(np.argmin(first))
             loop["decisions"] += 1
             prev = loop["obs"]
             obs, reward, terminated, truncated, _ = env.step(action)
             loop["steps"] += 1
             worse = terminated or distance(obs) < distance(prev)
             teach_target = (action if not worse else 1 - action, prev)
+            if log is not None:
+                log.append((prev.copy(), action, teach_target[0], first.copy()))
             if terminated or truncated:
                 lengths.append(loop["steps"])
+                silent_ep.append(loop["silent"])
+                ties_ep.append(loop["ties"])
+                loop["silent"] = loop["ties"] = 0
                 loop["running"] = 0.95 * loop["running"] + 0.05 * loop["steps"] if lengths[:-1] else loop["steps"]
                 loop["steps"] = 0
                 loop["episode"] += 1
@@ -208,12 +227,15 @@ def train_cartpole(rule, *, episodes=1000, seed=0, progress=False, **settings):
         reset_outputs(out_teach)
         for k, v in state.items():
             plastic.variables[k].get_value()[:] = v
-        # 3. teaching presentation of the previous state
+        # 3. teaching presentation of the previous state (annealed: skipped with probability R / R_max)
+        if teach_target is not None and p["anneal"] == "probability" and (
+                rng.random_sample() < loop["running"] / p["max_steps"]):
+            teach_target = None
         if teach_target is not None:
             target, s_prev = teach_target
             onset = present(in_teach, s_prev, t0)
             amp = p["teacher_amp"]
-            if p["anneal"]:
+            if p["anneal"] in (True, "amplitude"):
                 amp *= max(0.0, 1.0 - loop["running"] / p["max_steps"])
             _raw(out_teach, "teach_amp")[:] = amp
             # the teacher current starts teacher_delay after the earliest input spike
@@ -246,6 +268,10 @@ def train_cartpole(rule, *, episodes=1000, seed=0, progress=False, **settings):
         {
             "episode_length": (("episode",), lengths, {"long_name": "episode length (steps)"}),
             "mean_100": (("episode",), run100, {"long_name": "mean length of the last 100 episodes"}),
+            "silent_steps": (("episode",), np.array(silent_ep, dtype=int),
+                             {"long_name": "steps with both action neurons silent (random action)"}),
+            "tied_steps": (("episode",), np.array(ties_ep, dtype=int),
+                           {"long_name": "steps with both first spikes in the same time step (random action)"}),
         },
         coords={"episode": np.arange(len(lengths))},
     )
