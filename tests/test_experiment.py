@@ -112,3 +112,11 @@ def test_tiny_comparison_end_to_end(tmp_path, capsys):
     assert (out / "data_nc_memristor" / "confusion.png").stat().st_size > 0
     assert (out / "data_nc_memristor" / "weights.png").stat().st_size > 0
     assert markdown_table(res).count("\n") >= 3
+
+
+def test_shipped_penguins_csv_reads_as_a_data_set():
+    from plastlab.datasets import load_dataset
+
+    X, y, name = load_dataset(REPO / "data" / "penguins.csv", folds=5)
+    assert name == "penguins" and X.shape == (342, 4) and np.isfinite(X).all()
+    assert sorted(set(y)) == ["Adelie", "Chinstrap", "Gentoo"]
