@@ -66,6 +66,14 @@ ctrl_on : 1
 t0 : second (shared)
 """
 
+#: the controller's error with ``error_softmax = g > 0``: the cross-entropy gradient target - softmax(g y) over the
+#: outputs of one copy (Z = sum_k exp(g y_k) and y_sum = sum_k y_k arrive through synapses from the output layer),
+#: plus a weak pull ``rate_anchor`` of the copies' mean output rate towards ``rate_level`` (softmax ignores a
+#: common shift of the outputs; the anchor keeps them where phi_E' is not small). Z is 0 only before the first
+#: summation (the guard avoids 0/0 there).
+SOFTMAX_ERROR = "err = target - exp(g_sm*y)/(Z + int(Z <= 0)) + rate_anchor*(rate_level - y_sum/n_out) : 1"
+SOFTMAX_VARIABLES = "Z : 1\ny_sum : 1\n"
+
 
 @dataclass
 class CircuitParams:
@@ -87,6 +95,9 @@ class CircuitParams:
     q_hidden: float = 1.0     # scale of the normalised hidden feedback Q
     q_out: float = 1.0        # feedback onto the output interneurons (Q = q_out * identity)
     init_scale: float = 1.0   # initial weights ~ N(0, init_scale^2 / n_pre)
+    error_softmax: float = 0.0  # 0: the controller's error is target - y; g > 0: target - softmax(g y) (see below)
+    rate_anchor: float = 0.0    # with error_softmax: pull of the mean output rate towards rate_level
+    rate_level: float = 0.0
 
     @classmethod
     def from_dict(cls, values, *, where="circuit"):
@@ -104,7 +115,8 @@ class CircuitParams:
         for key in ("tau_E", "tau_I", "tau_C", "dt", "beta"):
             if getattr(params, key) <= 0:
                 raise DataError(f"{where}: circuit setting '{key}' must be positive, got {getattr(params, key)}")
-        for key in ("t_open", "t_closed", "t_plast", "lam", "init_scale"):
+        for key in ("t_open", "t_closed", "t_plast", "lam", "init_scale", "error_softmax", "rate_anchor",
+                    "rate_level"):
             if getattr(params, key) < 0:
                 raise DataError(f"{where}: circuit setting '{key}' must not be negative")
         for key in ("t_open", "t_closed", "t_plast"):
@@ -217,6 +229,9 @@ class DisinhibitoryCircuit:
         self.clock = Clock(dt=p.dt * ms, name=f"{self.name}_clock")
         ns = dict(tau_E=p.tau_E * ms, tau_I=p.tau_I * ms, tau_C=p.tau_C * ms, k_p=p.k_p, k_i=p.k_i, lam=p.lam,
                   beta=p.beta, t_open=p.t_open * ms, t_update=(p.t_open + p.t_closed) * ms)
+        if p.error_softmax > 0:
+            ns.update(g_sm=p.error_softmax, rate_anchor=p.rate_anchor, rate_level=p.rate_level,
+                      n_out=float(self.sizes[-1]))
         self.namespace = ns
         n_in = self.sizes[0]
         if inputs == "static":
@@ -250,13 +265,22 @@ class DisinhibitoryCircuit:
         self.ctrl = None
         if self.rule is not None:  # a learner: controller on its output, feedback onto every layer
             n_out = self.sizes[-1]
-            self.ctrl = NeuronGroup(n_out * B, CONTROLLER_EQS + "target : 1", method="euler", namespace=ns,
+            eqs = CONTROLLER_EQS + "target : 1"
+            if p.error_softmax > 0:
+                eqs = eqs.replace("err = target - y : 1", SOFTMAX_ERROR) + "\n" + SOFTMAX_VARIABLES
+            self.ctrl = NeuronGroup(n_out * B, eqs, method="euler", namespace=ns,
                                     clock=self.clock, name=f"{self.name}_controller")
             self.ctrl.t0 = -1e6 * second
             readout = Synapses(self.out, self.ctrl, "y_post = r_pre : 1 (summed)", namespace=ns, clock=self.clock,
                                name=f"{self.name}_readout")
             readout.connect(j="i")
             objects += [self.ctrl, readout]
+            if p.error_softmax > 0:  # per copy: Z = sum_k exp(g y_k), y_sum = sum_k y_k, read from the same rates
+                softmax = Synapses(self.out, self.ctrl, "Z_post = exp(g_sm*r_pre) : 1 (summed)\n"
+                                   "y_sum_post = r_pre : 1 (summed)", namespace=ns, clock=self.clock,
+                                   name=f"{self.name}_softmax")
+                softmax.connect(i=self._dense(B, n_out, n_out)[0], j=self._dense(B, n_out, n_out)[1])
+                objects.append(softmax)
             if self.teacher is not None:
                 if self.teacher.sizes[-1] != n_out or self.teacher.copies != B:
                     raise DataError(f"{self.name}: teacher output {self.teacher.sizes[-1]} x {self.teacher.copies} "

@@ -68,6 +68,20 @@ def test_control_dis_inhibits_the_output_towards_the_target():
     assert np.abs(np.asarray(hidden.top[:])).max() > 0.05
 
 
+def test_softmax_error_is_the_cross_entropy_gradient_with_a_rate_anchor():
+    circuit = _small(eta=0.0, error_softmax=2.0, rate_anchor=0.1, rate_level=1.0)
+    X = np.array([[0.2, 0.8, 0.5], [0.9, 0.1, 0.3], [0.5, 0.5, 0.5], [0.0, 1.0, 0.2]])
+    Y = np.eye(2)[[0, 1, 1, 0]]
+    circuit.present(X, Y, learn=True)
+    y = np.asarray(circuit.ctrl.y[:]).reshape(4, 2)
+    np.testing.assert_allclose(np.asarray(circuit.ctrl.Z[:]).reshape(4, 2), np.exp(2 * y).sum(1, keepdims=True)
+                               .repeat(2, 1), rtol=1e-9)
+    p = np.exp(2 * y) / np.exp(2 * y).sum(1, keepdims=True)
+    expected = Y - p + 0.1 * (1.0 - y.mean(1, keepdims=True))
+    np.testing.assert_allclose(np.asarray(circuit.ctrl.err[:]).reshape(4, 2), expected, rtol=1e-9, atol=1e-12)
+    assert "Z" not in _small().ctrl.variables  # the default error is target - y, nothing extra built
+
+
 def test_batch_update_is_the_mean_of_single_sample_updates():
     X = np.array([[0.2, 0.8, 0.5], [0.9, 0.1, 0.3]])
     Y = np.array([[1.0, 0.0], [0.0, 1.0]])
