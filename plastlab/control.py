@@ -6,15 +6,22 @@ boundary closes the loop with the environment. Each environment step is one slot
 * **decision** network: the receptive-field encoded state (4 features) drives 2 action neurons through a
   static copy of the current plastic weights; the first action neuron to spike chooses the action (no
   spike: a random action, the only exploration there is);
-* **teaching** network: in the same slot, the previous state is presented again to a second pair of action
-  neurons through the plastic synapses (the rule), with a teacher current into the neuron of the action that
-  was taken; when the reward signal (distance to failure: pole angle and cart position) says the step moved
-  the system toward failure, the teacher is inverted: the chosen action's neuron is held down and the other
-  action's neuron is taught instead;
+* **teaching** network: in the same slot, the previous state is presented again (its input spikes
+  ``teach_lead`` ms late) to a second pair of action neurons through the plastic synapses (the rule), with a
+  teacher current into the neuron of the action that was taken, ``teacher_delay`` ms after the earliest input
+  spike; when the reward signal (distance to failure: pole angle and cart position) says the step moved the
+  system toward failure, the teacher is inverted: the other action's neuron is taught instead. The neuron
+  that is not taught is either held down (``suppress``: its synapses do not change) or, with ``anti_teach``,
+  made to fire at the slot start, before all input spikes of the state (pre after post: its active synapses
+  are depressed), which makes the two action neurons compete for every state;
 * the distance to failure looks ``horizon`` seconds ahead at the current velocities (an action changes
   the velocities at once, the positions only a step later, so the distance of the positions alone would
   not depend on the action);
-* optionally (``anneal``) teacher amplitude falls as ``1 - R / R_max`` with the running episode reward R.
+* optionally (``anneal``) teaching fades with the running episode reward R (exponential moving average of
+  episode lengths, 0.05): ``"amplitude"`` (or true) scales the teacher current by ``1 - R / R_max``,
+  ``"probability"`` skips the teaching presentation of a step with probability ``R / R_max``;
+* ``state_bounds``: half-widths of the receptive-field ranges of x, x_dot, theta, theta_dot (values beyond
+  them map to the outermost field).
 
 Each output neuron fires at most once per slot, and at each slot start every state variable of the plastic
 synapses except ``w`` (traces, last-spike times) is reset, so presentations do not interact.

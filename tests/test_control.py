@@ -17,6 +17,8 @@ def test_few_episodes_dataset_and_reproducible(tmp_path):
     lengths = a.episode_length.values
     assert np.all((lengths >= 1) & (lengths <= 200))
     assert a.attrs["seed"] == 3 and a.attrs["decisions"] == lengths.sum()
+    random_steps = a.silent_steps.values + a.tied_steps.values
+    assert np.all(random_steps <= lengths) and random_steps.sum() == a.attrs["random_actions"]
     assert a.weights.shape == (40, 2)
     b = train_cartpole("nc_memristor", episodes=4, seed=3)
     np.testing.assert_array_equal(lengths, b.episode_length.values)
@@ -32,5 +34,18 @@ def test_learning_changes_weights_and_step_cap():
 def test_refusals():
     with pytest.raises(PlastlabError, match="unknown setting 'speed'"):
         train_cartpole("nc_memristor", episodes=1, speed=3)
+    with pytest.raises(PlastlabError, match="anneal must be"):
+        train_cartpole("nc_memristor", episodes=1, anneal="sometimes")
+    with pytest.raises(PlastlabError, match="state_bounds"):
+        train_cartpole("nc_memristor", episodes=1, state_bounds=[2.4, 1.5, 0.2])
     with pytest.raises(RuleError, match="third factor"):
         train_cartpole("rstdp_eligibility", episodes=1)
+
+
+def test_step_log_and_probability_anneal():
+    log = []
+    ds = train_cartpole("nc_memristor", episodes=3, seed=1, anneal="probability", anti_teach=True, teach_lead=2.0,
+                        teacher_delay=12.0, t_gap=8.0, state_bounds=[2.4, 1.5, 0.2095, 2.0], log=log)
+    assert len(log) == ds.episode_length.values.sum()
+    state, action, taught, first = log[0]
+    assert state.shape == (4,) and action in (0, 1) and taught in (0, 1) and first.shape == (2,)
