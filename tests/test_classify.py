@@ -77,10 +77,11 @@ def test_grid_search_over_rule_and_encoder_settings():
     assert np.mean(grid.predict(X) == y) >= 0.75
 
 
-def test_count_decoding_and_other_rule():
+def test_count_decoding_other_rule_and_quantile_scaling():
     X, y = blobs(8)
-    clf = SpikingClassifier(rule="ppx_memristor", decoding="count", teacher_delay=20.0, random_state=0,
-                            **FAST).fit(X, y)
+    clf = SpikingClassifier(rule="ppx_memristor", decoding="count", teacher_delay=20.0, scaling="quantile",
+                            random_state=0, **FAST).fit(X, y)
+    assert clf.encoder_.scaling == "quantile" and hasattr(clf.encoder_, "quantiles_")
     assert clf.predict(X).shape == (16,)
     assert np.isfinite(clf.weights_).all() and clf.weights_.min() >= 0 and clf.weights_.max() <= 1
 
