@@ -98,7 +98,7 @@ def plot_confusion(ds, path=None):
     import numpy as np
     conf = ds.confusion.sum("fold").values
     labels = [str(v) for v in ds.true.values]
-    fig, ax = plt.subplots(figsize=(1.2 + 0.7 * len(labels), 1.0 + 0.7 * len(labels)))
+    fig, ax = plt.subplots(figsize=(max(3.6, 1.6 + 0.7 * len(labels)), 1.4 + 0.7 * len(labels)))
     im = ax.imshow(conf, cmap="Blues")
     for (i, j), v in np.ndenumerate(conf):
         ax.text(j, i, str(v), ha="center", va="center", color="white" if v > conf.max() / 2 else "black")
@@ -107,7 +107,7 @@ def plot_confusion(ds, path=None):
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     f1 = ds.f1.values
-    ax.set_title(f"{ds.attrs.get('rule', '')} on {ds.attrs.get('dataset', '')}: F1 {f1.mean():.3f} ± {f1.std():.3f}",
+    ax.set_title(f"{ds.attrs.get('rule', '')} on {ds.attrs.get('dataset', '')}\nF1 {f1.mean():.3f} ± {f1.std():.3f}",
                  fontsize=9)
     fig.colorbar(im, ax=ax, shrink=0.8)
     return _finish(fig, path)
