@@ -38,16 +38,13 @@ from .classify import (
 from .encoding import GaussianRFEncoder
 from .errors import PlastlabError
 
-# Observation bounds for the receptive fields: x, x_dot, theta, theta_dot.
-STATE_LO = np.array([-2.4, -2.5, -0.2095, -2.5])
-STATE_HI = -STATE_LO
 THETA_MAX, X_MAX = 0.2095, 2.4
 
 DEFAULTS = dict(
-    n_fields=10, sigma=None, t_encode=10.0, drop_late=0.95, t_gap=2.0, dt=0.5, w_init=0.05, w_spread=0.02,
-    gain=40.0, tau_m=4.0, tau_syn=3.0, v_th=8.0, teacher_amp=30.0, teacher_delay=3.0, teacher_duration=4.0,
-    suppress=100.0, anti_teach=False, inhibition=5.0, anneal=False, horizon=0.2, max_steps=200, stop_when_solved=False,
-    state_bounds=(2.4, 2.5, 0.2095, 2.5), teach_lead=0.0,
+    n_fields=10, sigma=None, t_encode=10.0, drop_late=0.95, t_gap=8.0, dt=0.5, w_init=0.05, w_spread=0.02,
+    gain=40.0, tau_m=4.0, tau_syn=3.0, v_th=8.0, teacher_amp=30.0, teacher_delay=12.0, teacher_duration=4.0,
+    suppress=100.0, anti_teach=True, inhibition=5.0, anneal=False, horizon=0.2, max_steps=200, stop_when_solved=False,
+    state_bounds=(2.4, 1.5, 0.2095, 2.0), teach_lead=2.0,
 )
 ANNEAL_MODES = (False, True, "amplitude", "probability")
 
