@@ -39,6 +39,9 @@ def test_xor_session_trains_and_tests_with_plasticity_off():
     ds = run_xor(dict(SHORT, n_inputs=30, n_hidden=8, trials=6, test_trials=4, trial_ms=100.0), seed=1)
     assert ds.sizes["test_trial"] == 4 and 0 <= ds.attrs["accuracy"] <= 1
     assert set(np.unique(ds.test_label)) <= {0, 1}
+    assert ds.attrs["test_weight_change"] == 0  # plasticity really is off while testing
+    assert ds.attrs["accuracy"] <= ds.attrs["accuracy_count"]  # timed rule implies the spike-count rule
+    assert ds.test_first_spike.dims == ("test_trial", "output")
 
 
 def test_matching_is_one_to_one_within_tolerance():
