@@ -276,6 +276,7 @@ def run_hidden(config, seed=0, report=None):
                        .expand_dims(feedback=[kind]))
     combined = xr.concat(results, dim="feedback", data_vars=["loss", "output_times_first", "output_times_last"],
                          combine_attrs="drop_conflicts")
+    combined["target_times"] = results[0].target_times.isel(feedback=0, drop=True)  # the same for every kind
     for name in ("matched_targets", "extra_spikes", "loss_reduction"):
         combined[name] = ("feedback", [r.attrs[name] for r in results])
     return combined

@@ -4,7 +4,7 @@ import pytest
 
 from plastlab import PlastlabError, RuleError, load_rule
 from plastlab.brian import generate
-from plastlab.superspike import match_targets, run_spike_times, run_xor
+from plastlab.superspike import match_targets, run_hidden, run_spike_times, run_xor
 
 SHORT = dict(trials=12, n_inputs=40, rate_hz=10.0, trial_ms=200.0, n_target_spikes=2, codegen="numpy",
              rule_parameters={"T_update": "200*ms", "eta": 0.01})
@@ -42,6 +42,14 @@ def test_xor_session_trains_and_tests_with_plasticity_off():
     assert ds.attrs["test_weight_change"] == 0  # plasticity really is off while testing
     assert ds.attrs["accuracy"] <= ds.attrs["accuracy_count"]  # timed rule implies the spike-count rule
     assert ds.test_first_spike.dims == ("test_trial", "output")
+
+
+def test_hidden_feedback_kinds_share_one_set_of_targets_and_plot(tmp_path):
+    from plastlab.plots import plot_spike_raster
+    ds = run_hidden(dict(SHORT, trials=2, n_hidden=2, feedbacks=["symmetric", "uniform"]), seed=1)
+    assert ds.target_times.dims == ("target",) and list(ds.feedback.values) == ["symmetric", "uniform"]
+    plot_spike_raster(ds, tmp_path / "raster.png")
+    assert (tmp_path / "raster.png").exists()
 
 
 def test_matching_is_one_to_one_within_tolerance():
