@@ -279,7 +279,8 @@ class DisinhibitoryCircuit:
                 softmax = Synapses(self.out, self.ctrl, "Z_post = exp(g_sm*r_pre) : 1 (summed)\n"
                                    "y_sum_post = r_pre : 1 (summed)", namespace=ns, clock=self.clock,
                                    name=f"{self.name}_softmax")
-                softmax.connect(i=self._dense(B, n_out, n_out)[0], j=self._dense(B, n_out, n_out)[1])
+                pre, post = self._dense(B, n_out, n_out)
+                softmax.connect(i=pre, j=post)
                 objects.append(softmax)
             if self.teacher is not None:
                 if self.teacher.sizes[-1] != n_out or self.teacher.copies != B:

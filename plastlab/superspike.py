@@ -325,26 +325,26 @@ def run_xor(config, seed=0, report=None):
                          test_weight_change=test_weight_change))
 
 
+def _trial_spikes(monitor, trial, trials):
+    """(row, neuron, time within the trial in s) of the spikes in the consecutive ``trials``."""
+    t, i = np.asarray(monitor.t / second), np.asarray(monitor.i)
+    k = np.floor(t / trial + 1e-9).astype(int)
+    inside = (k >= trials[0]) & (k < trials[0] + len(trials))
+    return k[inside] - trials[0], i[inside], t[inside] - k[inside] * trial
+
+
 def first_spikes(monitor, trial, n_outputs, trials):
     """First spike time (s, relative to trial start) per trial and output; NaN when the output is silent."""
-    t, i = np.asarray(monitor.t / second), np.asarray(monitor.i)
-    first = np.full((len(trials), n_outputs), np.nan)
-    k = np.floor(t / trial + 1e-9).astype(int)
-    for row, trial_index in enumerate(trials):
-        for n in range(n_outputs):
-            times = t[(k == trial_index) & (i == n)]
-            if len(times):
-                first[row, n] = times.min() - trial_index * trial
-    return first
+    row, neuron, t = _trial_spikes(monitor, trial, trials)
+    first = np.full((len(trials), n_outputs), np.inf)
+    np.minimum.at(first, (row, neuron), t)
+    return np.where(np.isinf(first), np.nan, first)
 
 
 def spike_counts(monitor, trial, n_outputs, trials):
-    t, i = np.asarray(monitor.t / second), np.asarray(monitor.i)
-    k = np.floor(t / trial + 1e-9).astype(int)
+    row, neuron, _ = _trial_spikes(monitor, trial, trials)
     counts = np.zeros((len(trials), n_outputs), int)
-    first = trials[0]
-    inside = (k >= first) & (k < first + len(trials))
-    np.add.at(counts, (k[inside] - first, i[inside]), 1)
+    np.add.at(counts, (row, neuron), 1)
     return counts
 
 
