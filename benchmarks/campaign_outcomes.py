@@ -15,8 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import sympy as sp  # noqa: E402
 import xarray as xr  # noqa: E402
 
-from plastlab import gp  # noqa: E402
-from plastlab.tasks import get_family  # noqa: E402
+from plastlab.evolve import gp  # noqa: E402
+from plastlab.evolve.tasks import get_family  # noqa: E402
 
 
 def matches_known_rule(family_name, expr):
@@ -42,7 +42,7 @@ def main(dirs):
         fam = get_family(a["family"])
         symbols = {str(s): s for s in fam.symbols()}
         # the champion expression is our own SymPy output; rebuild it through the whitelist parser
-        from plastlab.expressions import parse_expression
+        from plastlab.rules.expressions import parse_expression
 
         outputs = [name.strip() for name in a.get("family_outputs", "").split(",") if name.strip()]
         if outputs:  # several evolved functions: compared on the validation instances (the family's target)

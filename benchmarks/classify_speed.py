@@ -18,8 +18,8 @@ import numpy as np
 def run(target, X, y):
     import brian2
 
-    from plastlab.classify import SpikingClassifier, cross_validate
-    from plastlab.experiment import load_experiment
+    from plastlab.learn.classifier import SpikingClassifier, cross_validate
+    from plastlab.experiments.registry import load_experiment
 
     brian2.prefs.codegen.target = target
     exp = load_experiment(Path(__file__).resolve().parents[1] / "experiments" / "classify_comparison.toml")

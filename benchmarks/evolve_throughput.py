@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import sympy as sp  # noqa: E402
 
-from plastlab import campaign, gp  # noqa: E402
-from plastlab.tasks import error, rational  # noqa: E402
+from plastlab.evolve import campaign, gp  # noqa: E402
+from plastlab.evolve.tasks import error, rational  # noqa: E402
 
 
 def distinct_candidates(n, seed, degree):

@@ -10,7 +10,7 @@ import time
 
 from brian2 import prefs, second
 
-from plastlab.examples import final_weights
+from plastlab.brian.examples import final_weights
 
 
 def timed(rule, duration, seed):

@@ -13,8 +13,8 @@ import time
 import numpy as np
 from brian2 import defaultclock, ms, prefs
 
-from plastlab.rule import load_rule
-from plastlab.superspike import SuperSpikeNetwork, configure, spike_times_session
+from plastlab.rules.rule import load_rule
+from plastlab.learn.superspike import SuperSpikeNetwork, configure, spike_times_session
 
 
 def timed_run(rule_name, trials, seed, inputs=100):

@@ -4,8 +4,8 @@ Define rules as equations (``Rule``, ``load_rule``), characterise them (``protoc
 networks (``Rule.synapses``), evolve new ones and classify with them.
 """
 from .errors import DataError, PlastlabError, RuleError
-from .rule import Rule, available_rules, load_rule
-from .classify import SpikingClassifier
+from .rules.rule import Rule, available_rules, load_rule
+from .learn.classifier import SpikingClassifier
 
 __version__ = "0.1.0"
 __all__ = ["Rule", "load_rule", "available_rules", "PlastlabError", "RuleError", "DataError", "SpikingClassifier"]

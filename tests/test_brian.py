@@ -4,8 +4,8 @@ import pytest
 from brian2 import Hz, Network, NeuronGroup, PoissonGroup, SpikeGeneratorGroup, TimedArray, ms, prefs, second, seed
 
 from plastlab import RuleError, load_rule
-from plastlab.brian import generate
-from plastlab.examples import final_weights
+from plastlab.brian.codegen import generate
+from plastlab.brian.examples import final_weights
 
 
 @pytest.mark.slow

@@ -15,7 +15,7 @@ import pytest
 import xarray as xr
 
 from evolve_helpers import tiny_campaign
-from plastlab import campaign
+from plastlab.evolve import campaign
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -186,7 +186,7 @@ def test_evaluate_prints_fitness_last_and_refuses_code(tmp_path):
     assert ok.returncode == 0, ok.stderr
     last = ok.stdout.strip().splitlines()[-1]
     assert last.startswith("fitness: ") and float(last.split()[1]) < 0
-    from plastlab.tasks import error
+    from plastlab.evolve.tasks import error
 
     direct = error.evaluate_batch([error.baselines()["delta_rule"]], [11, 12, 13],
                                   {"duration": 1.0, "t_drop": 0.2})[0]["fitness"]

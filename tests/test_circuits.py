@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 
 from plastlab import DataError, PlastlabError, RuleError, load_rule
-from plastlab.circuits import (CircuitParams, DisinhibitoryCircuit, check_rule, init_weights, plasticity_curves,
+from plastlab.learn.disinhibitory import (CircuitParams, DisinhibitoryCircuit, check_rule, init_weights, plasticity_curves,
                                softplus, softplus_inverse)
 from plastlab.datasets import yinyang, yinyang_class
-from plastlab.disinhibitory import main, run_disinhibitory_experiment, validate
+from plastlab.experiments.disinhibitory import main, run_disinhibitory_experiment, validate
 
 FAST = dict(tau_E=5.0, tau_I=2.5, tau_C=5.0, dt=1.0, t_open=20.0, t_closed=20.0, t_plast=1.0)
 

@@ -41,7 +41,7 @@ def test_learns_two_separated_classes_and_beats_chance():
     # plasticity is off at test time: predicting does not change the learned weights
     w = clf.weights_.copy()
     clf.predict(X)
-    np.testing.assert_allclose(plastlab.classify.get_weights(clf.rule_, clf._parts["plastic"]).reshape(w.shape), w)
+    np.testing.assert_allclose(plastlab.learn.classifier.get_weights(clf.rule_, clf._parts["plastic"]).reshape(w.shape), w)
 
 
 def test_same_seed_same_result_other_seed_other_weights():

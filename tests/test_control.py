@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from plastlab.control import train_cartpole
+from plastlab.learn.cartpole import train_cartpole
 from plastlab.errors import PlastlabError, RuleError
 
 

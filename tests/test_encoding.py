@@ -4,7 +4,7 @@ from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from plastlab.encoding import GaussianRFEncoder, PoissonRateEncoder
+from plastlab.learn.encoding import GaussianRFEncoder, PoissonRateEncoder
 
 X = np.array([[0.0, 10.0], [0.5, 20.0], [1.0, 30.0]])
 

@@ -6,7 +6,7 @@ import xarray as xr
 
 from plastlab.cli import main
 from plastlab.errors import PlastlabError
-from plastlab.experiment import load_experiment, markdown_table
+from plastlab.experiments.registry import load_experiment, markdown_table
 
 REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
 

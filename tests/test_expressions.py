@@ -6,7 +6,7 @@ import sympy as sp
 from hypothesis import given, settings, strategies as st
 
 from plastlab import RuleError
-from plastlab import expressions as ex
+from plastlab.rules import expressions as ex
 
 SYMBOLS = {n: sp.Symbol(n) for n in ("w", "x", "y", "tau", "delta_t")}
 

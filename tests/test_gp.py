@@ -5,8 +5,8 @@ import pytest
 import sympy as sp
 import tomli_w
 
-from plastlab import gp
-from plastlab.tasks import error
+from plastlab.evolve import gp
+from plastlab.evolve.tasks import error
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ def test_names_roundtrip(genome):
 
 def test_champion_rule_file_passes_rules_check(tmp_path):
     from plastlab.cli import main
-    from plastlab.rule import load_rule
+    from plastlab.rules.rule import load_rule
 
     v, u, s = error.symbols()
     expr = gp.canonical((s * v - s * u) / (1 + 1))
@@ -80,7 +80,7 @@ def test_champion_rule_file_passes_rules_check(tmp_path):
 
 
 def test_two_function_genomes_keep_their_root_and_give_tuples():
-    from plastlab.tasks import correlation
+    from plastlab.evolve.tasks import correlation
 
     genome = gp.Genome(correlation.INPUTS, (0.1, 1, 10), outputs=correlation.OUTPUTS)
     tb = gp.make_toolbox(genome, init_min=0, max_height=5, max_size=17)

@@ -7,7 +7,7 @@ from brian2 import ms, mV, second
 from scipy.integrate import quad
 
 from plastlab import available_rules, load_rule
-from plastlab.protocols import pair_window
+from plastlab.brian.protocols import pair_window
 
 DT = np.array([-200, -60, -40, -20, -5, -1, 1, 5, 20, 40, 60, 200.0])
 W0 = np.array([0.1, 0.5, 0.9])

@@ -6,7 +6,7 @@ from brian2 import ms
 
 from plastlab import PlastlabError
 from plastlab.plots import plot_window
-from plastlab.protocols import pair_window, time_grid
+from plastlab.brian.protocols import pair_window, time_grid
 from plastlab.store import write_dataset
 
 CLOSED_FORM = ["stdp_additive", "stdp_weight_dependent", "stdp_nearest", "nc_memristor", "ppx_memristor",

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from plastlab import PlastlabError, RuleError, load_rule
-from plastlab.brian import generate
-from plastlab.superspike import match_targets, run_hidden, run_spike_times, run_xor
+from plastlab.brian.codegen import generate
+from plastlab.learn.superspike import match_targets, run_hidden, run_spike_times, run_xor
 
 SHORT = dict(trials=12, n_inputs=40, rate_hz=10.0, trial_ms=200.0, n_target_spikes=2, codegen="numpy",
              rule_parameters={"T_update": "200*ms", "eta": 0.01})

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from plastlab.tasks import error, get_family, rational
+from plastlab.evolve.tasks import error, get_family, rational
 from plastlab.errors import PlastlabError
 
 TINY = {"duration": 1.0, "t_drop": 0.2}
@@ -92,7 +92,7 @@ REWARD_TINY = {"n_trials": 24, "n_patterns": 4, "n_inputs": 20}
 
 
 def test_reward_family_scores_rules_independently_of_the_batch():
-    from plastlab.tasks import reward
+    from plastlab.evolve.tasks import reward
 
     r, e = reward.symbols()
     base = reward.baselines()
@@ -114,7 +114,7 @@ CORRELATION_TINY = {"n_inputs": 100, "psp": 4.0, "train": 2.0, "test": 2.0}
 
 
 def test_signal_to_noise_ratio_of_a_known_trace():
-    from plastlab.tasks import correlation
+    from plastlab.evolve.tasks import correlation
 
     p = correlation.params_with_defaults()
     t = np.arange(0, 2000.0, 1.0)
@@ -128,7 +128,7 @@ def test_signal_to_noise_ratio_of_a_known_trace():
 
 
 def test_correlation_family_pairs_batches_and_failures():
-    from plastlab.tasks import correlation
+    from plastlab.evolve.tasks import correlation
 
     w, k = correlation.symbols()
     base = correlation.baselines()

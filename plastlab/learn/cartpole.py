@@ -31,12 +31,12 @@ import time
 
 import numpy as np
 
-from .classify import (
+from .classifier import (
     check_drivable, get_weights, resolve_rule, set_weights, synapse_state_names, transmit_statement,
     weight_bounds,
 )
 from .encoding import GaussianRFEncoder
-from .errors import PlastlabError
+from ..errors import PlastlabError
 
 THETA_MAX, X_MAX = 0.2095, 2.4
 
@@ -91,7 +91,7 @@ def train_cartpole(rule, *, episodes=1000, seed=0, progress=False, log=None, **s
     import xarray as xr
     from brian2 import ms, second
 
-    from .store import provenance
+    from ..store import provenance
 
     rule = resolve_rule(rule)
     check_controller_settings(rule, settings)

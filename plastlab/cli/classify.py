@@ -1,6 +1,6 @@
 """``plastlab classify`` and ``plastlab run``: the classification / control part of the command line.
 
-Kept apart from :mod:`plastlab.cli` (which only registers these commands) so that both grow independently.
+Kept apart from :mod:`plastlab.cli.main` (which only registers these commands) so that both grow independently.
 Everything that can be checked (data set, rule, settings) is checked before the first simulation; problems
 are PlastlabErrors, which the CLI prints as one line with exit code 2.
 """
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import PlastlabError
+from ..errors import PlastlabError
 
 
 def add_classify_commands(commands):
@@ -70,7 +70,7 @@ def parse_scalar(text):
 
 def make_classifier(rule, settings, *, where="--set"):
     """A SpikingClassifier with ``settings``; unknown or invalid settings are PlastlabErrors."""
-    from .classify import SpikingClassifier
+    from ..learn.classifier import SpikingClassifier
 
     clf = SpikingClassifier(rule=rule)
     known = clf.get_params()
@@ -88,8 +88,8 @@ def make_classifier(rule, settings, *, where="--set"):
 
 def prepare_classification(dataset, rule_name, folds, settings, *, where="--set"):
     """Everything checked before any simulation: data, rule, network compatibility, settings."""
-    from .classify import check_drivable, resolve_rule
-    from .datasets import load_dataset
+    from ..learn.classifier import check_drivable, resolve_rule
+    from ..datasets import load_dataset
 
     X, y, name = load_dataset(dataset, folds=folds)
     rule = resolve_rule(rule_name)
@@ -99,7 +99,7 @@ def prepare_classification(dataset, rule_name, folds, settings, *, where="--set"
 
 
 def classify_command(args):
-    from .classify import cross_validate
+    from ..learn.classifier import cross_validate
 
     settings = parse_settings(args.settings)
     if args.epochs is not None:
@@ -131,8 +131,8 @@ def format_fold_table(ds, wall):
 
 
 def write_classification_outputs(ds, out):
-    from .plots import plot_confusion, plot_weights
-    from .store import write_dataset
+    from ..plots import plot_confusion, plot_weights
+    from ..store import write_dataset
 
     out.mkdir(parents=True, exist_ok=True)
     write_dataset(ds, out / "results.nc")
@@ -142,7 +142,7 @@ def write_classification_outputs(ds, out):
 
 
 def run_command(args):
-    from .experiment import load_experiment, run_experiment
+    from ..experiments.registry import load_experiment, run_experiment
 
     exp = load_experiment(args.file)
     if args.seed is not None:

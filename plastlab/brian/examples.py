@@ -5,7 +5,7 @@ Kept in the library so the acceptance test and the overhead benchmark run exactl
 import numpy as np
 from brian2 import Hz, Network, NeuronGroup, PoissonGroup, Synapses, mV, ms
 
-from .rule import load_rule
+from ..rules.rule import load_rule
 
 HAND_WRITTEN_MODEL = """w : 1
                 dApre/dt = -Apre / taupre : 1 (event-driven)

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .circuits import CircuitParams, DisinhibitoryCircuit, check_rule, init_weights, plasticity_curves
-from .errors import DataError
-from .store import provenance, write_dataset
+from ..learn.disinhibitory import CircuitParams, DisinhibitoryCircuit, check_rule, init_weights, plasticity_curves
+from ..errors import DataError
+from ..store import provenance, write_dataset
 
 TASKS = ("curves", "student_teacher", "classification")
 _SECTIONS = {"experiment", "rule", "circuit", "curves", "student_teacher", "data", "training", "backprop"}
@@ -168,9 +168,9 @@ EXPERIMENT_KINDS = {"disinhibitory": run_disinhibitory_experiment}
 # --- (a) curve family ---------------------------------------------------------------------------------------
 
 def _curves(s, seed, out_dir, progress):
-    from . import expressions as ex
-    from .circuits import softplus_inverse
-    from .plots import plot_disinhibitory_curves
+    from ..rules import expressions as ex
+    from ..learn.disinhibitory import softplus_inverse
+    from ..plots import plot_disinhibitory_curves
     rates_E, rates_I = np.array(s["r_E"]), np.array(s["r_I"])
     sim, analytic, mE, mI = [], [], [], []
     params = CircuitParams(**dict(s["circuit"].__dict__, t_open=0.0, t_closed=0.0, t_plast=0.0, k_p=0.0, k_i=0.0,
@@ -205,7 +205,7 @@ def _curves(s, seed, out_dir, progress):
 def _student_teacher(s, seed, out_dir, progress):
     from tqdm import tqdm
 
-    from .plots import plot_student_teacher
+    from ..plots import plot_student_teacher
     rng = np.random.default_rng(seed)
     sizes, params = s["sizes"], s["circuit"]
     freqs = rng.uniform(s["f_min"], s["f_max"], sizes[0])
@@ -253,8 +253,8 @@ def _student_teacher(s, seed, out_dir, progress):
 def _classification(s, seed, out_dir, progress):
     from tqdm import tqdm
 
-    from . import datasets
-    from .plots import plot_classification
+    from .. import datasets
+    from ..plots import plot_classification
     Xtr, ytr, Xte, yte = datasets.load(s["dataset"], seed=seed, n_train=s["n_train"], n_test=s["n_test"],
                                        test_fraction=s["test_fraction"])
     n_classes = s["sizes"][-1]
@@ -314,13 +314,13 @@ def _backprop(s, Xtr, ytr, Xte, yte, seed):
 
 
 def main(argv=None):
-    """python -m plastlab.disinhibitory FILE.toml --out DIR [--seed N] (until `plastlab run` dispatches here)."""
+    """python -m plastlab.experiments.disinhibitory FILE.toml --out DIR [--seed N] (until `plastlab run` dispatches here)."""
     import argparse
     import sys
     import tomllib
 
-    from .errors import PlastlabError
-    parser = argparse.ArgumentParser(prog="python -m plastlab.disinhibitory")
+    from ..errors import PlastlabError
+    parser = argparse.ArgumentParser(prog="python -m plastlab.experiments.disinhibitory")
     parser.add_argument("file")
     parser.add_argument("--out", required=True)
     parser.add_argument("--seed", type=int, default=None)

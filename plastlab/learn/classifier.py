@@ -24,7 +24,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .encoding import GaussianRFEncoder, PoissonRateEncoder
-from .errors import PlastlabError, RuleError
+from ..errors import PlastlabError, RuleError
 
 NEURON_MODEL = """
 dv/dt = int(t - t_last >= t_ref) * (I - v + teach_amp * int(t < teach_until) - suppress_amp * int(t < suppress_until)) / tau_m : 1
@@ -42,7 +42,7 @@ POST_VARIABLES = {"v": "1", "I": "1"}
 def resolve_rule(rule):
     """A Rule from a name, a path or a Rule; RuleError (one line) when it cannot be found or parsed."""
     if isinstance(rule, str):
-        from . import load_rule
+        from ..rules.rule import load_rule
 
         return load_rule(rule)
     if hasattr(rule, "synapses") and hasattr(rule, "inputs"):
@@ -213,7 +213,7 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
     encoding : {"latency", "poisson"}
         Gaussian receptive-field latency code (one spike per field) or Poisson rate code.
     n_fields, sigma, t_encode, drop_late, scaling
-        Encoder settings (see :class:`plastlab.encoding.GaussianRFEncoder`); ``t_encode`` is the window;
+        Encoder settings (see :class:`plastlab.learn.encoding.GaussianRFEncoder`); ``t_encode`` is the window;
         ``scaling="quantile"`` spreads skewed features (e.g. breast cancer's) over all fields.
     max_rate : float
         Peak rate (Hz) for ``encoding="poisson"``.
@@ -540,7 +540,7 @@ def cross_validate(estimator, X, y, *, folds=5, seed=0, progress=False, dataset=
     from sklearn.metrics import confusion_matrix, f1_score
     from sklearn.model_selection import StratifiedKFold
 
-    from .store import provenance
+    from ..store import provenance
 
     X = np.asarray(X, dtype=float)
     y = np.asarray(y)

@@ -18,9 +18,9 @@ import xarray as xr
 from brian2 import (Hz, Network, NeuronGroup, SpikeGeneratorGroup, SpikeMonitor, StateMonitor, Synapses,
                     defaultclock, mV, ms, network_operation, prefs, second)
 
-from .errors import PlastlabError
-from .rule import load_rule
-from .store import provenance
+from ..errors import PlastlabError
+from ..rules.rule import load_rule
+from ..store import provenance
 
 NEURON = """
 dv/dt = (EL - v + I)/tau_mem : volt (unless refractory)
@@ -355,8 +355,8 @@ def run_experiment(task, settings, out_dir, seed=0, report=None):
     """Run one SuperSpike task and write DIR/results.nc plus its figures; returns the Dataset."""
     from pathlib import Path
 
-    from .plots import plot_loss, plot_spike_raster
-    from .store import write_dataset
+    from ..plots import plot_loss, plot_spike_raster
+    from ..store import write_dataset
     if task not in TASKS:
         raise PlastlabError(f"unknown SuperSpike task '{task}' (known: {', '.join(TASKS)})")
     ds = TASKS[task](dict(settings, task=task), seed=seed, report=report)

@@ -9,7 +9,7 @@ into the first few); ``transform`` returns one number per input neuron and sampl
 * :class:`PoissonRateEncoder`: the firing rate in Hz.
 
 ``spike_trains(X)`` turns either into explicit spikes, one ``(indices, times_ms)`` pair per sample, which
-is what the spiking networks in :mod:`plastlab.classify` and :mod:`plastlab.control` consume. Input neuron
+is what the spiking networks in :mod:`plastlab.learn.classifier` and :mod:`plastlab.learn.cartpole` consume. Input neuron
 ``k = feature * n_fields + field``.
 """
 

@@ -11,7 +11,7 @@ stratified folds. Settings merge from general to specific::
     [classifier.iris.nc_memristor]   # this pair
 
 ``kind = "cartpole"``: closed-loop CartPole with one rule; ``[controller]`` holds the settings of
-:func:`plastlab.control.train_cartpole`.
+:func:`plastlab.learn.cartpole.train_cartpole`.
 
 Everything (files, names, settings) is checked in :func:`load_experiment`, before anything is simulated.
 """
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import PlastlabError
+from ..errors import PlastlabError
 
 BASELINES = ("logistic_regression", "svc")
 KINDS = ("classification", "cartpole", "superspike", "disinhibitory")
@@ -75,7 +75,7 @@ def load_experiment(path):
         raise _fail(path, f"kind must be one of {', '.join(KINDS)}, got {kind!r}", "experiment")
     allowed = {"experiment", "classifier", "controller", "settings"}
     for key in data:
-        if key not in allowed and kind != "disinhibitory":  # plastlab.disinhibitory checks its own tables
+        if key not in allowed and kind != "disinhibitory":  # plastlab.experiments.disinhibitory checks its own tables
             raise _fail(path, f"unknown table [{key}] (expected {', '.join(sorted(allowed))})")
     seed = head.get("seed", 0)
     if not isinstance(seed, int):
@@ -90,16 +90,16 @@ def load_experiment(path):
         from .disinhibitory import validate
         validate(data)  # every table and setting, before anything runs
         exp.config = data
-    else:  # superspike: plastlab.superspike checks its own settings
+    else:  # superspike: plastlab.learn.superspike checks its own settings
         exp.task = head.get("task")
         exp.settings_table = data.get("settings", {})
     return exp
 
 
 def _load_classification(exp, head, data, path):
-    from .classify import check_drivable, resolve_rule
-    from .cli_classify import make_classifier
-    from .datasets import load_dataset
+    from ..learn.classifier import check_drivable, resolve_rule
+    from ..cli.classify import make_classifier
+    from ..datasets import load_dataset
 
     exp.folds = head.get("folds", 5)
     exp.datasets = list(head.get("datasets", []))
@@ -125,8 +125,8 @@ def _load_classification(exp, head, data, path):
 
 
 def _load_cartpole(exp, head, data, path):
-    from .classify import resolve_rule
-    from .control import check_controller_settings
+    from ..learn.classifier import resolve_rule
+    from ..learn.cartpole import check_controller_settings
 
     rules = head.get("rules", [head["rule"]] if "rule" in head else [])
     if not rules:
@@ -146,7 +146,7 @@ def run_experiment(exp, out, *, progress=True):
     if exp.kind == "classification":
         return run_classification(exp, out, progress=progress)
     if exp.kind == "superspike":
-        from .superspike import run_experiment as run_superspike, summary
+        from ..learn.superspike import run_experiment as run_superspike, summary
 
         ds = run_superspike(exp.task, exp.settings_table, out, seed=exp.seed)
         print(summary(ds))
@@ -173,10 +173,10 @@ def run_classification(exp, out, *, progress=True):
     import xarray as xr
     from sklearn.model_selection import StratifiedKFold
 
-    from .classify import cross_validate, cross_validate_sklearn
-    from .cli_classify import make_classifier, write_classification_outputs
-    from .datasets import load_dataset
-    from .store import package_versions, write_dataset
+    from ..learn.classifier import cross_validate, cross_validate_sklearn
+    from ..cli.classify import make_classifier, write_classification_outputs
+    from ..datasets import load_dataset
+    from ..store import package_versions, write_dataset
 
     methods = list(exp.rules) + list(exp.baselines)
     f1 = np.full((len(methods), len(exp.datasets), exp.folds), np.nan)
@@ -249,9 +249,9 @@ def markdown_table(result):
 
 
 def run_cartpole(exp, out, *, progress=True):
-    from .control import train_cartpole
-    from .plots import plot_learning_curve
-    from .store import write_dataset
+    from ..learn.cartpole import train_cartpole
+    from ..plots import plot_learning_curve
+    from ..store import write_dataset
 
     results = []
     for rule_name in exp.rules:

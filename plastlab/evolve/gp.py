@@ -16,7 +16,7 @@ import random
 import sympy as sp
 from deap import base, creator, gp, tools
 
-from .expressions import canonical
+from ..rules.expressions import canonical
 
 # creator classes must exist at import time of a module the Dask workers can import
 if not hasattr(creator, "RuleFitness"):

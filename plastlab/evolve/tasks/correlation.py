@@ -70,7 +70,7 @@ def params_with_defaults(params=None):
 
 def rule_document(expr, name, summary, params=None):
     """A rule file for the pair ``expr`` = (f_fac, f_dep): the STDP skeleton with the two evolved functions."""
-    from ..expressions import to_code
+    from ...rules.expressions import to_code
 
     p = params_with_defaults(params)
     f_fac, f_dep = expr

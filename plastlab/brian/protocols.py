@@ -5,9 +5,9 @@ from brian2 import Network, NeuronGroup, get_unit, ms, second
 from brian2.codegen.runtime.numpy_rt import NumpyCodeObject
 from brian2.units.fundamentalunits import DIMENSIONLESS, Quantity
 
-from .errors import PlastlabError, RuleError
-from .rule import load_rule
-from .store import provenance
+from ..errors import PlastlabError, RuleError
+from ..rules.rule import load_rule
+from ..store import provenance
 
 
 def time_grid(start_ms, stop_ms, step_ms):

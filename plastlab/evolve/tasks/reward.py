@@ -64,7 +64,7 @@ def params_with_defaults(params=None):
 
 def rule_document(expr, name, summary, params=None):
     """A rule file for ``expr``: eligibility trace, reward as a modulator, w updated once per trial."""
-    from ..expressions import to_code
+    from ...rules.expressions import to_code
 
     p = params_with_defaults(params)
     return {

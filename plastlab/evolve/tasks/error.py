@@ -72,7 +72,7 @@ def rule_document(expr, name, summary, params=None):
 
     Potentials are plain numbers in mV and weights plain numbers in pA, as inside the task network.
     """
-    from ..expressions import to_code
+    from ...rules.expressions import to_code
 
     p = params_with_defaults(params)
     return {

@@ -30,8 +30,8 @@ from dataclasses import dataclass, fields
 import numpy as np
 from brian2 import Clock, Network, NeuronGroup, Synapses, ms, network_operation, prefs, second
 
-from .errors import DataError, PlastlabError, RuleError
-from .rule import load_rule
+from ..errors import DataError, PlastlabError, RuleError
+from ..rules.rule import load_rule
 
 #: variables every circuit layer offers to a rule: pre side "r" (rate), post side these.
 POST_VARIABLES = ("r", "u_E", "u_I", "r_I", "plastic")

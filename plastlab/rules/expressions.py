@@ -16,7 +16,7 @@ import sympy as sp
 from brian2.units.fundamentalunits import DIMENSIONLESS, Quantity, get_dimensions
 from sympy.printing.str import StrPrinter
 
-from .errors import RuleError
+from ..errors import RuleError
 
 MAX_LENGTH = 2000
 MAX_DEPTH = 40

@@ -6,7 +6,7 @@ dict ``{fitness, reason, per_instance}`` per expression out). Families never kno
 """
 import importlib
 
-from ..errors import PlastlabError
+from ...errors import PlastlabError
 
 FAMILIES = ("error", "reward", "correlation")
 

@@ -13,7 +13,7 @@ import math
 import numpy as np
 import sympy as sp
 
-from ..expressions import canonical
+from ...rules.expressions import canonical
 
 
 class OutsideEncoding(ValueError):

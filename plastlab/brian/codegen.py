@@ -9,9 +9,9 @@ import sympy as sp
 from brian2 import Synapses, get_unit
 from brian2.units.fundamentalunits import DIMENSIONLESS
 
-from . import expressions as ex
-from .errors import RuleError
-from .rule import W
+from ..rules import expressions as ex
+from ..errors import RuleError
+from ..rules.rule import W
 
 DEFAULT_MAX_INTERVAL = "5000*second"  # Brian2 marks a neuron that never spiked with lastspike = -10000 s
 

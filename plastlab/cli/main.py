@@ -2,7 +2,7 @@
 import argparse
 import sys
 
-from .errors import PlastlabError
+from ..errors import PlastlabError
 
 DESCRIPTION = """plastlab: a laboratory for biologically plausible synaptic plasticity rules.
 
@@ -44,7 +44,7 @@ def build_parser():
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     add_rules_commands(commands)
     add_evolve_command(commands)
-    from .cli_classify import add_classify_commands  # plastlab classify / plastlab run
+    from .classify import add_classify_commands  # plastlab classify / plastlab run
     add_classify_commands(commands)
     return parser
 
@@ -82,7 +82,7 @@ def _numbers(text, option):
 
 
 def rules_list(args):
-    from .rule import available_rules, load_rule
+    from ..rules.rule import available_rules, load_rule
     for name in available_rules():
         try:
             rule = load_rule(name)
@@ -92,8 +92,8 @@ def rules_list(args):
 
 
 def rules_show(args):
-    from .brian import generate
-    from .rule import load_rule
+    from ..brian.codegen import generate
+    from ..rules.rule import load_rule
     rule = load_rule(args.rule)
     print(f"{rule.name} ({rule.form})\n{rule.summary}\n{rule.citation}\n")
     print("Parameters:")
@@ -112,15 +112,15 @@ def _indent(text):
 
 
 def rules_check(args):
-    from .rule import load_rule
+    from ..rules.rule import load_rule
     load_rule(args.rule)
     print("ok")
 
 
 def rules_window(args):
-    from .plots import plot_window
-    from .protocols import pair_window, time_grid
-    from .store import write_dataset
+    from ..plots import plot_window
+    from ..brian.protocols import pair_window, time_grid
+    from ..store import write_dataset
     lo, hi = _numbers(args.dt_range, "--dt-range") + [None] * (2 - len(_numbers(args.dt_range, "--dt-range")))
     if hi is None:
         raise PlastlabError(f"--dt-range expects LO,HI in ms, got '{args.dt_range}'")
@@ -165,7 +165,7 @@ def add_evolve_command(commands):
 
 
 def evolve_command(args):
-    from . import campaign
+    from ..evolve import campaign
 
     if args.evaluate is not None:
         expr, result = campaign.evaluate_expression(args.campaign, args.evaluate, seed=args.seed)

@@ -21,7 +21,7 @@ import numpy as np
 import sympy as sp
 
 from . import gp
-from .errors import PlastlabError
+from ..errors import PlastlabError
 from .tasks import get_family
 
 GP_DEFAULTS = {"mu": 16, "lambda": 32, "initial": 0, "tournament": 3, "new_per_generation": 0, "cxpb": 0.4, "mutpb": 0.5, "init_min_depth": 1, "init_max_depth": 3,
@@ -344,7 +344,8 @@ class Campaign:
     def write_results(self, validation=None):
         import xarray as xr
 
-        from . import plots, store
+        from .. import plots
+        from .. import store
 
         champ = self.champion()
         hist = self.history
@@ -448,9 +449,9 @@ def validation_report(camp, evaluator):
 def evaluate_expression(path, text, *, seed=None):
     """``plastlab evolve FILE --evaluate EXPR``: one expression on the campaign's training instances."""
     try:
-        from .rule import parse_expression
+        from ..rules.rule import parse_expression
     except ImportError:  # the parser lives in expressions.py; rule.py may re-export it
-        from .expressions import parse_expression
+        from ..rules.expressions import parse_expression
     spec = load_campaign(path)
     family = get_family(spec["family"])
     symbols = dict(zip(family.INPUTS, family.symbols()))

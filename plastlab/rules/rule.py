@@ -18,14 +18,14 @@ from brian2 import second
 from brian2.units.fundamentalunits import DIMENSIONLESS, DimensionMismatchError, Quantity, get_dimensions
 
 from . import expressions as ex
-from .errors import RuleError
+from ..errors import RuleError
 
 SOURCES = ("pre", "post", "modulator")
 FORMS = ("trace", "window", "continuous", "periodic")
 OPERATORS = ("=", "+=", "-=", "*=", "/=")
 RESERVED = {"t", "dt", "i", "j", "N", "xi", "w", "lastspike", "not_refractory", "delta_t", "inf", "pi", "e",
             "True", "False", "and", "or", "not"} | set(ex.FUNCTIONS) | set(ex.UNITS)
-RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
+RULES_DIR = Path(__file__).resolve().parents[2] / "rules"
 W, T, DELTA_T = sp.Symbol("w"), sp.Symbol("t"), sp.Symbol("delta_t")
 _STATEMENT = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_]*)\s*(\+=|-=|\*=|/=|=)\s*(.+?)\s*$", re.S)
 
@@ -402,9 +402,9 @@ class Rule:
         return Rule(self.name, **spec)
 
     def synapses(self, source, target, transmit="", **kwargs):
-        """A ready ``brian2.Synapses`` running this rule (see ``plastlab.brian.synapses``: ``transmit``,
+        """A ready ``brian2.Synapses`` running this rule (see ``plastlab.brian.codegen.synapses``: ``transmit``,
         ``extra_model`` for summed variables, ``namespace``, and any ``brian2.Synapses`` keyword)."""
-        from .brian import synapses
+        from ..brian.codegen import synapses
         return synapses(self, source, target, transmit=transmit, **kwargs)
 
     def __repr__(self):
@@ -468,7 +468,7 @@ class Rule:
         if (self.dw_dt is not None or self.periodic is not None or self.inputs
                 or any(tr.clock_driven for tr in self.traces.values())):
             raise RuleError(f"rule '{self.name}' has no analytic pair window (continuous dynamics or inputs); "
-                            "simulate it with plastlab.protocols.pair_window", file=self._where)
+                            "simulate it with plastlab.brian.protocols.pair_window", file=self._where)
         tau = sp.Symbol("delta_t", positive=True)
         first_pre = self._pair(("on_pre", "on_post"), tau).subs(tau, DELTA_T)
         first_post = self._pair(("on_post", "on_pre"), tau).subs(tau, -DELTA_T)

@@ -1,0 +1,1 @@
+"""The boundary to Brian2: everything that writes Brian2 objects or code."""

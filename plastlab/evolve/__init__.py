@@ -1,0 +1,1 @@
+"""EVOLVE: genetic programming of plasticity rules (DEAP), task families, campaigns."""

@@ -1,0 +1,1 @@
+"""Experiment files: one registry of kinds, each loaded, validated, run and written to results."""
