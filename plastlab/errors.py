@@ -29,3 +29,16 @@ class RuleError(PlastlabError):
 
 class DataError(PlastlabError):
     """A data set (CSV, targets, ...) that cannot be used as given."""
+
+
+class ConfigError(PlastlabError):
+    """An experiment, campaign or command-line setting that is unknown, of the wrong type or out of range.
+
+    The message names the file, the table and the key, like RuleError.
+    """
+
+    def __init__(self, message, *, file=None, section=None, key=None):
+        self.message, self.file, self.section, self.key = message, file, section, key
+        where = ": ".join(str(p) for p in (file, f"[{section}]" if section else None) if p)
+        detail = f"'{key}': {message}" if key else message
+        super().__init__(f"{where}: {detail}" if where else detail)
