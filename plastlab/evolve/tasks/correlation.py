@@ -5,9 +5,11 @@ Poisson inputs at ``input_rate``; a frozen ``pattern`` ms spike pattern (one Poi
 instance) replaces the background at the start of every ``period``. The background is cut out of every pattern
 window for all inputs, and the inputs that take part in the pattern (at least one spike in it) keep only
 ``thinning`` = 1/6 of their background outside the windows (``build_poisson_input``). One LIF neuron with delta
-synapses (rest and reset 0 mV, threshold ``v_th``, ``tau_m``; a spike of input j arriving ``delay`` later moves the
-potential by ``w_max * w_j`` mV, w normalised to [0, 1]) starts from one scalar weight per instance,
-N(``w0_mean``, ``w0_sd``), for all synapses.
+synapses (NEST ``iaf_psc_delta``: rest and reset 0 mV, threshold ``v_th``, ``tau_m``, refractory ``t_ref``
+during which input is lost; a spike of input j arriving ``delay`` later moves the potential by ``w_max * w_j`` mV,
+w normalised to [0, 1]) starts from one scalar weight per instance, N(``w0_mean``, ``w0_sd``), for all synapses.
+As in NEST's STDP synapses the rule pairs each presynaptic spike with postsynaptic spikes shifted by the delay:
+here pre spikes reach the rule on arrival and post spikes ``post_delay`` = 2 x delay later.
 
 The rule is a pair of evolved functions in an STDP skeleton with traces k+ (presynaptic) and k- (postsynaptic),
 both decaying with ``tau_trace`` and jumping by 1 at their neuron's spikes:
@@ -53,7 +55,11 @@ SCHEMA = {
     "lam": Param(float, 0.01),
     "alpha": Param(float, 1.0),
     "clip_both": Param(bool, False, doc="clip every update to [0, 1] (the authors' homeostatic synapse)"),
-    "delay": Param(float, 1.0, low=0.0, doc="ms"),
+    "t_ref": Param(float, 2.0, low=0.0, doc="ms: refractory period (NEST iaf_psc_delta default); input arriving "
+                                           "meanwhile is lost"),
+    "delay": Param(float, 1.0, low=0.0, doc="ms: input delay"),
+    "post_delay": Param(float, 2.0, low=0.0, doc="ms: a postsynaptic spike reaches the rule this late (NEST's STDP "
+                                                "pairs the pre spike's emission time with post spike + delay)"),
     "train": Param(float, 100.0, low=0.0, strict=True, doc="s of plasticity"),
     "test": Param(float, 11.0, low=0.0, strict=True, doc="s of frozen-weight read-out"),
     "dt": Param(float, 0.5, low=0.0, strict=True, doc="ms; paper 0.1 (departure for speed)"),
@@ -221,6 +227,7 @@ def _polynomial(names, var_a, var_b, degree):
     return " + ".join(terms)
 
 
+TRANSMIT = "v_post += w_max*w*int(not_refractory_post)"  # NEST iaf_psc_delta drops input while refractory
 SYNAPSE_MODEL = """w : 1
 dkplus/dt = -kplus/tau_plus : 1 (event-driven)
 dkminus/dt = -kminus/tau_minus : 1 (event-driven)"""
@@ -248,7 +255,7 @@ class coefficient_plasticity:
         fac_p, fac_q = (_polynomial(self.coefs[n], "w", "kplus", D) for n in ("facn", "facd"))
         dep_p, dep_q = (_polynomial(self.coefs[n], "w", "kminus", D) for n in ("depn", "depd"))
         dep, fac = _updates(f"({fac_p})/(Q + int(Q == 0))", f"({dep_p})/(Q + int(Q == 0))", self.p["clip_both"])
-        on_pre = f"""v_post += w_max*w
+        on_pre = f"""{TRANSMIT}
 Q = {dep_q}
 zerodiv_post += int(Q == 0)
 {dep}
@@ -258,7 +265,7 @@ zerodiv_post += int(Q == 0)
 {fac}
 kminus += 1"""
         return b2.Synapses(gen, neurons, SYNAPSE_MODEL, on_pre=on_pre, on_post=on_post, dt=ns["dt"],
-                           delay=ns["delay"], namespace=ns, name="syn")
+                           delay={"pre": ns["delay"], "post": ns["post_delay"]}, namespace=ns, name="syn")
 
 
 class rule_plasticity:
@@ -275,8 +282,8 @@ class rule_plasticity:
     def synapses(self, b2, gen, neurons, ns, n_instances):
         from ...brian import codegen
 
-        return codegen.synapses(self.rule, gen, neurons, transmit="v_post += w_max*w", namespace=ns,
-                                dt=ns["dt"], delay=ns["delay"], name="syn")
+        return codegen.synapses(self.rule, gen, neurons, transmit=TRANSMIT, namespace=ns, dt=ns["dt"],
+                                delay={"pre": ns["delay"], "post": ns["post_delay"]}, name="syn")
 
 
 def run(p, insts, plasticity, record_w=None):
@@ -295,10 +302,10 @@ def run(p, insts, plasticity, record_w=None):
         gen = b2.SpikeGeneratorGroup(M * n_in, idx, steps * dt, dt=dt, name="inputs")
         ns = {"tau_m": p["tau_m"] * ms, "tau_plus": p["tau_trace"] * ms, "tau_minus": p["tau_trace"] * ms,
               "lam": p["lam"], "alpha": p["alpha"], "w_max": p["w_max"], "dt": dt, "delay": p["delay"] * ms,
-              "v_th": p["v_th"]}
-        eqs = "\n".join(["dv/dt = -v/tau_m : 1", plasticity.neuron_model])
-        neurons = b2.NeuronGroup(C * M, eqs, threshold="v > v_th", reset="v = 0", method="exact", dt=dt,
-                                 namespace=ns, name="neurons")
+              "post_delay": p["post_delay"] * ms, "v_th": p["v_th"]}
+        eqs = "\n".join(["dv/dt = -v/tau_m : 1 (unless refractory)", plasticity.neuron_model])
+        neurons = b2.NeuronGroup(C * M, eqs, threshold="v > v_th", reset="v = 0", refractory=p["t_ref"] * ms,
+                                 method="exact", dt=dt, namespace=ns, name="neurons")
         syn = plasticity.synapses(b2, gen, neurons, ns, M)
         post = np.repeat(np.arange(C * M), n_in)
         syn.connect(i=(post % M) * n_in + np.tile(np.arange(n_in), C * M), j=post)
