@@ -265,7 +265,8 @@ class rule_plasticity:
 def run(p, insts, plasticity, record_w=None, record_inputs=None):
     """Simulate all candidates of ``plasticity`` x instances ``insts``; sums of squared errors per candidate and
     instance, final weights, zero-denominator counts, (if ``record_w`` ms) the weight trajectories and (if
-    ``record_inputs`` ms) the rule inputs (v_target, v, sbar) of every synapse after t_drop, candidate 0."""
+    ``record_inputs`` ms) the rule inputs (v_target, v, sbar) of every synapse after t_drop, candidate 0, and the
+    held and the continuous teacher potential of the first student."""
     import brian2 as b2
     from brian2 import ms, second
 
@@ -313,21 +314,23 @@ def run(p, insts, plasticity, record_w=None, record_inputs=None):
             monitor = b2.StateMonitor(ssyn, "w", record=True, dt=record_w * ms, name="w_monitor")
             objects.append(monitor)
         if record_inputs:
-            watch = [b2.StateMonitor(students, ["v_target", "v"], record=np.arange(K), dt=record_inputs * ms,
-                                     name="watch_students"),
-                     b2.StateMonitor(traces, "sbar", record=True, dt=record_inputs * ms, name="watch_traces")]
+            watch = [b2.StateMonitor(students, ["v_target", "v", "v_teacher"], record=np.arange(K),
+                                     dt=record_inputs * ms, when="end", order=4, name="watch_students"),
+                     b2.StateMonitor(traces, "sbar", record=True, dt=record_inputs * ms, when="end", order=4,
+                                     name="watch_traces")]
             objects += watch
         net = b2.Network(*objects)
         net.run(p["duration"] * second, namespace={})
         zerodiv = ssyn.zerodiv if "zerodiv" in ssyn.variables else None
-        inputs = None
+        inputs = held = teacher = None
         if record_inputs:
+            held, teacher = np.asarray(watch[0].v_target)[0], np.asarray(watch[0].v_teacher)[0]
             keep = np.asarray(watch[0].t_) >= p["t_drop"]
             owner = np.arange(K * n_in) // n_in  # the instance (= student of candidate 0) of every input
             inputs = np.stack([np.asarray(watch[0].v_target)[owner][:, keep].ravel(),
                                np.asarray(watch[0].v)[owner][:, keep].ravel(),
                                np.asarray(watch[1].sbar)[:, keep].ravel()])
-        return {"inputs": inputs, "sqerr": np.asarray(students.sqerr[:]).reshape(C, K),
+        return {"inputs": inputs, "held": held, "teacher": teacher, "sqerr": np.asarray(students.sqerr[:]).reshape(C, K),
                 "w": np.asarray(ssyn.w[:]).reshape(C, K * n_in),
                 "zerodiv": None if zerodiv is None else np.asarray(zerodiv[:]).reshape(C, K * n_in),
                 "w_trajectory": None if monitor is None else np.asarray(monitor.w[:])}

@@ -320,8 +320,8 @@ def run(p, insts, plasticity, record_w=None):
                                         when="end", order=3, name="rest"),
                   traces.run_regularly("x = 0\nsbar = 0", dt=T, when="end", order=3, name="rest_traces")]
         objects = [gen, traces, feed, neurons, syn]
-        if hasattr(plasticity, "monitors"):
-            objects += plasticity.monitors(b2, syn, T)
+        if hasattr(plasticity, "monitors"):  # recording plasticities (equivalence samples, tests)
+            objects += plasticity.monitors(b2, syn, T, neurons, traces)
         monitor = None
         if record_w:
             monitor = b2.StateMonitor(syn, "w", record=True, dt=record_w * ms, name="w_monitor")
@@ -369,7 +369,7 @@ class _EligibilityRecorder:
     def synapses(self, b2, source, neurons, ns, dt, T, n_instances):
         return self.inner.synapses(b2, source, neurons, ns, dt, T, n_instances)
 
-    def monitors(self, b2, syn, T):
+    def monitors(self, b2, syn, T, neurons, traces):
         self.monitor = b2.StateMonitor(syn, "eligibility", record=True, dt=T, when="end", order=1,
                                        name="eligibility_monitor")
         return [self.monitor]
