@@ -163,6 +163,7 @@ def atomic_write_text(path, text):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o644)  # readable by others, like every result file (mkstemp creates 0600)
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
             fh.flush()
