@@ -6,7 +6,9 @@ import xarray as xr
 
 from plastlab.cli import main
 from plastlab.errors import PlastlabError
-from plastlab.experiments.registry import load_experiment, markdown_table
+from plastlab.errors import ConfigError
+from plastlab.experiments.classification import markdown_table
+from plastlab.experiments.registry import load_experiment
 
 REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
 
@@ -83,7 +85,23 @@ def test_bad_experiment_files(tmp_path):
     with pytest.raises(PlastlabError, match="unknown setting 'gainz'"):
         load_experiment(bad)
     bad.write_text('[experiment]\nkind = "dance"\n')
-    with pytest.raises(PlastlabError, match="kind must be one of"):
+    with pytest.raises(ConfigError, match=r"\[experiment\]: 'kind': must be one of"):
+        load_experiment(bad)
+
+
+@pytest.mark.parametrize("head, message", [
+    ('kind = "cartpole"\nrule = "nc_memristor"\nseed = 1.7', r"'seed': must be an integer, got 1.7"),
+    ('kind = "cartpole"\nrule = "nc_memristor"\ntrain_seed = 3', r"'train_seed': unknown key"),
+    ('kind = "cartpole"\nrule = "nc_memristor"\nepisodes = 0', r"'episodes': must be >= 1"),
+    ('kind = "classification"\ndatasets = ["iris"]\nrules = ["nc_memristor"]\nfold = 3', r"'fold': unknown key"),
+    ('kind = "classification"\ndatasets = ["iris"]\nrules = ["nc_memristor"]\nfolds = "5"',
+     r"'folds': must be an integer"),
+    ('kind = "superspike"\ntask = "dance"', r"'task': must be one of"),
+])
+def test_experiment_head_is_one_declared_table(tmp_path, head, message):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(f"[experiment]\n{head}\n")
+    with pytest.raises(ConfigError, match=message):
         load_experiment(bad)
 
 

@@ -68,42 +68,14 @@ def parse_scalar(text):
     return text
 
 
-def make_classifier(rule, settings, *, where="--set"):
-    """A SpikingClassifier with ``settings``; unknown or invalid settings are PlastlabErrors."""
-    from ..learn.classifier import SpikingClassifier
-
-    clf = SpikingClassifier(rule=rule)
-    known = clf.get_params()
-    for key in settings:
-        if key not in known or key == "rule":
-            raise PlastlabError(f"{where}: unknown classifier setting '{key}' (known: "
-                                f"{', '.join(k for k in sorted(known) if k != 'rule')})")
-    clf.set_params(**settings)
-    try:
-        clf._check_params()
-    except ValueError as exc:
-        raise PlastlabError(f"{where}: {exc}") from None
-    return clf
-
-
-def prepare_classification(dataset, rule_name, folds, settings, *, where="--set"):
-    """Everything checked before any simulation: data, rule, network compatibility, settings."""
-    from ..learn.classifier import check_drivable, resolve_rule
-    from ..datasets import load_dataset
-
-    X, y, name = load_dataset(dataset, folds=folds)
-    rule = resolve_rule(rule_name)
-    check_drivable(rule)
-    clf = make_classifier(rule, settings, where=where)
-    return X, y, name, rule, clf
-
-
 def classify_command(args):
     from ..learn.classifier import cross_validate
 
     settings = parse_settings(args.settings)
     if args.epochs is not None:
         settings["epochs"] = args.epochs
+    from ..experiments.classification import prepare_classification, write_classification_outputs
+
     X, y, name, rule, clf = prepare_classification(args.dataset, args.rule, args.folds, settings)
     print(f"{name}: {X.shape[0]} samples, {X.shape[1]} features, {len(np.unique(y))} classes; rule {rule.name}; "
           f"{args.folds}-fold stratified, seed {args.seed}")
@@ -128,17 +100,6 @@ def format_fold_table(ds, wall):
                  f"{float(ds.input_spikes.mean()):.1f}, output {float(ds.output_spikes.mean()):.2f}; "
                  f"wall time {wall:.1f} s")
     return "\n".join(lines)
-
-
-def write_classification_outputs(ds, out):
-    from ..plots import plot_confusion, plot_weights
-    from ..store import write_dataset
-
-    out.mkdir(parents=True, exist_ok=True)
-    write_dataset(ds, out / "results.nc")
-    plot_confusion(ds, out / "confusion.png")
-    plot_weights(ds, out / "weights.png")
-    print(f"wrote {out / 'results.nc'}, {out / 'confusion.png'}, {out / 'weights.png'}")
 
 
 def run_command(args):
