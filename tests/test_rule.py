@@ -7,7 +7,7 @@ import sympy as sp
 from brian2 import ms, mV
 
 from plastlab import Rule, RuleError, load_rule
-from plastlab.rules.rule import rule_from_toml
+from plastlab.rules.files import rule_from_toml
 
 GOOD = """
 [rule]

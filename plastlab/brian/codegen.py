@@ -11,7 +11,6 @@ from brian2.units.fundamentalunits import DIMENSIONLESS
 
 from ..rules import expressions as ex
 from ..errors import RuleError
-from ..rules.rule import W
 
 DEFAULT_MAX_INTERVAL = "5000*second"  # Brian2 marks a neuron that never spiked with lastspike = -10000 s
 
@@ -93,7 +92,7 @@ def _statement_code(rule, statement, code):
             unit = _unit_name({**rule.state, **{n: tr.unit for n, tr in rule.traces.items()}}[statement.target])
             return f"{statement.target} {statement.op} 0" + ("" if unit == "1" else f"*{unit}")
         return f"{statement.target} {statement.op} {code(statement.expr)}"
-    value = statement.new_value().xreplace({sp.Symbol("w"): W})
+    value = statement.new_value()
     lo, hi = rule.weight.min, rule.weight.max
     already = isinstance(value, ex.clip) and value.args[1:] == (lo, hi)
     if already or (lo == -sp.oo and hi == sp.oo):

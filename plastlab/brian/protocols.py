@@ -6,8 +6,9 @@ from brian2.codegen.runtime.numpy_rt import NumpyCodeObject
 from brian2.units.fundamentalunits import DIMENSIONLESS, Quantity
 
 from ..errors import PlastlabError, RuleError
-from ..rules.rule import load_rule
+from ..rules.files import load_rule
 from ..store import provenance
+from .codegen import synapses
 
 
 def time_grid(start_ms, stop_ms, step_ms):
@@ -42,7 +43,7 @@ def pair_window(rule, delta_t, w0, *, dt=0.1 * ms, tail=None, inputs=None):
     t_pre = 2 * dt + np.maximum(0 * second, -pairs_dt)
     t_post = t_pre + pairs_dt
     pre, post = (_spiking_group(rule, side, times, values, dt) for side, times in (("pre", t_pre), ("post", t_post)))
-    syn = rule.synapses(pre, post, codeobj_class=NumpyCodeObject, dt=dt)
+    syn = synapses(rule, pre, post, codeobj_class=NumpyCodeObject, dt=dt)
     syn.connect(j="i")
     syn.w = _in_weight_units(rule, pairs_w)
     for name, i in rule.inputs.items():

@@ -82,7 +82,7 @@ def _numbers(text, option):
 
 
 def rules_list(args):
-    from ..rules.rule import available_rules, load_rule
+    from ..rules.files import available_rules, load_rule
     for name in available_rules():
         try:
             rule = load_rule(name)
@@ -93,7 +93,7 @@ def rules_list(args):
 
 def rules_show(args):
     from ..brian.codegen import generate
-    from ..rules.rule import load_rule
+    from ..rules.files import load_rule
     rule = load_rule(args.rule)
     print(f"{rule.name} ({rule.form})\n{rule.summary}\n{rule.citation}\n")
     print("Parameters:")
@@ -112,7 +112,7 @@ def _indent(text):
 
 
 def rules_check(args):
-    from ..rules.rule import load_rule
+    from ..rules.files import load_rule
     load_rule(args.rule)
     print("ok")
 

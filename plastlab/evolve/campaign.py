@@ -448,10 +448,8 @@ def validation_report(camp, evaluator):
 
 def evaluate_expression(path, text, *, seed=None):
     """``plastlab evolve FILE --evaluate EXPR``: one expression on the campaign's training instances."""
-    try:
-        from ..rules.rule import parse_expression
-    except ImportError:  # the parser lives in expressions.py; rule.py may re-export it
-        from ..rules.expressions import parse_expression
+    from ..rules.expressions import parse_expression
+
     spec = load_campaign(path)
     family = get_family(spec["family"])
     symbols = dict(zip(family.INPUTS, family.symbols()))
