@@ -104,7 +104,10 @@ def rules_show(args):
         print(f"  input {name} from {i.source}" + (f" variable {i.variable}" if i.source != "modulator" else ""))
     print("\nEquations:\n" + _indent(rule.equations_text()))
     print("\nLaTeX:\n" + _indent(rule.latex()))
-    print("\nBrian2 code:\n" + _indent(str(generate(rule, transmit="ge_post += w"))))
+    code = generate(rule)
+    print("\nBrian2 code (what plastlab.synapses(rule, source, target) compiles):\n" + _indent(str(code)))
+    if not rule.weight.transmit:
+        print("  (no transmission: the rule does not declare [weight] transmit; networks pass their own)")
 
 
 def _indent(text):

@@ -92,11 +92,13 @@ class Periodic:
 
 @dataclass(frozen=True)
 class Weight:
-    """The plastic variable w: its unit and its bounds (SymPy expressions of the parameters)."""
+    """The plastic variable w: its unit, its bounds (SymPy expressions of the parameters) and, optionally, how
+    it drives the postsynaptic neuron on each presynaptic spike (``transmit``, e.g. ``ge_post += w``)."""
 
     unit: object = DIMENSIONLESS
     min: sp.Expr = sp.Integer(0)
     max: sp.Expr = sp.Integer(1)
+    transmit: Statement = None
 
 
 @dataclass(frozen=True)
@@ -330,15 +332,31 @@ def parse_traces(traces, declared):
 
 def parse_weight(weight, declared):
     if isinstance(weight, Weight):
-        weight = dict(unit=weight.unit, min=weight.min, max=weight.max)
-    weight = _table(dict(weight or {}), "weight", ("unit", "min", "max"), "[weight]")
+        weight = dict(unit=weight.unit, min=weight.min, max=weight.max, transmit=weight.transmit)
+    weight = {k: v for k, v in _table(dict(weight or {}), "weight", ("unit", "min", "max", "transmit"),
+                                      "[weight]").items() if v is not None}
     bounds = {}
     for key, default in (("min", 0), ("max", 1)):
         if key not in weight and declared.weight_unit != DIMENSIONLESS:
             raise RuleError(f"a weight with unit {ex._show(declared.weight_unit)} needs an explicit '{key}'",
                             section="weight", term=key)
         bounds[key] = declared.expression(weight.get(key, default), "weight", what=key)
-    return Weight(declared.weight_unit, bounds["min"], bounds["max"])
+    transmit = parse_transmit(weight["transmit"], declared) if "transmit" in weight else None
+    return Weight(declared.weight_unit, bounds["min"], bounds["max"], transmit)
+
+
+def parse_transmit(text, declared):
+    """``VAR_post op expression of w and parameters``: what a presynaptic spike does to the target neuron."""
+    if isinstance(text, Statement):
+        return text
+    match = _STATEMENT.match(text) if isinstance(text, str) else None
+    if not match or not match.group(1).endswith("_post") or match.group(2) not in ("=", "+=", "-="):
+        raise RuleError("transmit must be 'VARIABLE_post += expression' (or -=, =), e.g. 'ge_post += w'",
+                        section="weight", term=str(text)[:80])
+    target, op, expr = match.groups()
+    ex.check_name(target, section="weight")
+    symbols = {n: sp.Symbol(n) for n in [*declared.parameters, "w"]}
+    return Statement(target, op, ex.parse_expression(expr, symbols, section="weight"))
 
 
 def parse_window(window, declared):
