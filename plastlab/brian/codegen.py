@@ -6,6 +6,7 @@ a hand-written Synapses, so a rule costs nothing at run time.
 import warnings
 from dataclasses import dataclass, field
 
+import numpy as np
 import sympy as sp
 from brian2 import Synapses, get_unit
 from brian2.units.fundamentalunits import DIMENSIONLESS
@@ -158,7 +159,8 @@ def synapses(rule, source, target, transmit=None, *, extra_model="", namespace=N
     ``brian2.Synapses``. Pre/postsynaptic inputs of the rule must exist in the groups.
     """
     _check_inputs(rule, source, target)
-    clash = sorted(set(namespace or {}) & set(rule.parameters))
+    clash = sorted(k for k in set(namespace or {}) & set(rule.parameters)
+                   if not _same_value(namespace[k], rule.parameters[k]))
     if clash:
         raise RuleError(f"rule '{rule.name}' has a parameter '{clash[0]}', a name this network defines itself; "
                         "rename the parameter", section="parameters", term=clash[0])
@@ -176,6 +178,13 @@ def synapses(rule, source, target, transmit=None, *, extra_model="", namespace=N
     if brian.periodic:
         syn.run_regularly(brian.periodic, dt=brian.periodic_interval, when="end", name=f"{syn.name}_periodic")
     return syn
+
+
+def _same_value(a, b):
+    try:
+        return bool(np.all(a == b))
+    except Exception:  # values of different dimensions are different values
+        return False
 
 
 def _check_inputs(rule, source, target):
