@@ -19,8 +19,10 @@ DEFAULT_TARGET = "cython"
 def brian_settings(*, target=DEFAULT_TARGET, dt=None, seed=None, quiet=True):
     """Run the body with Brian2's codegen ``target``, ``defaultclock.dt = dt`` and ``brian2.seed(seed)``.
 
-    ``None`` leaves a setting as it is. On exit the target, the clock, numpy's global random state (which
-    ``brian2.seed`` and Brian2's numpy/Cython random numbers use) and Brian2's console log level are restored.
+    ``None`` leaves a setting as it is. Inside, Ctrl-C raises KeyboardInterrupt (Brian2's default would end the
+    current run early and let the program go on with a cut-short simulation). On exit the target, the clock,
+    numpy's global random state (which ``brian2.seed`` and Brian2's numpy/Cython random numbers use), Brian2's
+    console log level and its Ctrl-C preference are restored.
     """
     import brian2 as b2
 
@@ -28,6 +30,7 @@ def brian_settings(*, target=DEFAULT_TARGET, dt=None, seed=None, quiet=True):
     saved_dt = b2.defaultclock.dt_
     saved_random = np.random.get_state()
     saved_level = b2.prefs.logging.console_log_level
+    saved_interrupt = b2.prefs.core.stop_on_keyboard_interrupt
     console = logging.getLogger("brian2")
     saved_console = console.level
     try:
@@ -39,10 +42,12 @@ def brian_settings(*, target=DEFAULT_TARGET, dt=None, seed=None, quiet=True):
             b2.seed(int(seed))
         if quiet:
             b2.prefs.logging.console_log_level = "ERROR"
+        b2.prefs.core.stop_on_keyboard_interrupt = False  # Ctrl-C must stop the work, not cut a run short
         yield
     finally:
         b2.prefs.codegen.target = saved_target
         b2.defaultclock.dt_ = saved_dt
         np.random.set_state(saved_random)
         b2.prefs.logging.console_log_level = saved_level
+        b2.prefs.core.stop_on_keyboard_interrupt = saved_interrupt
         console.setLevel(saved_console)

@@ -1,6 +1,14 @@
-"""The ``plastlab`` command: thin argument parsing over the library; errors become one line and exit code 2."""
+"""The ``plastlab`` command: thin argument parsing over the library, and what a command line owes its user.
+
+Bad input (a PlastlabError) is one line on stderr and exit 2; an internal failure a short message and exit 1
+(``--debug`` shows the traceback); Ctrl-C (SIGINT) and SIGTERM stop promptly with one line and exit 130 / 143,
+before any unfinished result is written; a closed pipe (``| head``) ends quietly.
+"""
 import argparse
+import os
+import signal
 import sys
+from pathlib import Path
 
 from ..errors import PlastlabError
 
@@ -11,17 +19,98 @@ Rules live as equation files in rules/ (format: rules/README.md): list, show, ch
 and evolve new ones (plastlab evolve evolve/...). Every command takes --help."""
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the program is, like KeyboardInterrupt for SIGINT."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit 2), like every other refusal of plastlab."""
+
+    def error(self, message):
+        self.exit(2, f"plastlab: error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def main(argv=None):
+    argv = _join_negative_ranges(sys.argv[1:] if argv is None else list(argv))
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
     parser = build_parser()
-    args = parser.parse_args(_join_negative_ranges(sys.argv[1:] if argv is None else list(argv)))
+    args = parser.parse_args(argv)
     if not hasattr(args, "handler"):
         parser.print_help()
         return 2
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
+        refuse_brian_preferences_here()
+        _interrupts_stop_the_program()
         return args.handler(args) or 0
     except PlastlabError as err:
         print(f"plastlab: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        return _interrupted("SIGINT", 130)
+    except Terminated:
+        return _interrupted("SIGTERM", 143)
+    except BrokenPipeError:
+        _silence_stdout()
+        return 141
+    except Exception as err:  # an internal failure: say so briefly, keep the traceback for --debug
+        if debug:
+            raise
+        print(f"plastlab: internal error: {type(err).__name__}: {err} (run again with --debug for the traceback)",
+              file=sys.stderr)
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        _flush_quietly()
+
+
+def refuse_brian_preferences_here():
+    """Brian2 executes ./brian_preferences at import: refuse to import it from such a directory."""
+    if "brian2" not in sys.modules and Path("brian_preferences").exists():
+        raise PlastlabError(f"refusing to run in {Path.cwd()}: it holds a 'brian_preferences' file, which Brian2 "
+                            "would execute at import; run plastlab from another directory")
+
+
+def _interrupts_stop_the_program():
+    """Brian2's default turns Ctrl-C into "stop this run early and go on", which would let a cut-short
+    simulation produce results; the command line owns its process, so Ctrl-C stops the program instead."""
+    import brian2
+
+    brian2.prefs.core.stop_on_keyboard_interrupt = False
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Brian2 wraps what it found (SIG_IGN under `&`)
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
+def _interrupted(name, code):
+    if "brian2" in sys.modules:  # objects dropped half-built would each log a warning at teardown
+        import logging
+
+        from brian2.utils.logger import BrianLogger
+
+        BrianLogger.console_handler.setLevel(logging.ERROR)
+    print(f"plastlab: interrupted by {name}: stopped; unfinished work was not written (finished parts and "
+          "checkpoints are kept)", file=sys.stderr)
+    return code
+
+
+def _silence_stdout():
+    """After a closed pipe, point stdout at /dev/null so that the interpreter's final flush stays quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _flush_quietly():
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):
+        _silence_stdout()
 
 
 def _join_negative_ranges(argv):
@@ -39,8 +128,8 @@ RANGE_OPTIONS = {"--dt-range"}
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="plastlab", description=DESCRIPTION,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(prog="plastlab", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
+                    epilog="--debug (any command): show the traceback of an internal error")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     add_rules_commands(commands)
     add_evolve_command(commands)
