@@ -42,6 +42,7 @@ def main(argv=None):
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         refuse_brian_preferences_here()
+        check_common_options(args)
         _interrupts_stop_the_program()
         return args.handler(args) or 0
     except PlastlabError as err:
@@ -63,6 +64,25 @@ def main(argv=None):
     finally:
         signal.signal(signal.SIGTERM, previous)
         _flush_quietly()
+
+
+MAX_SEED = 2**31 - 1  # seeds are offset per fold / instance / worker and must stay valid numpy seeds
+
+
+def check_common_options(args):
+    """Options many commands share, checked before any work: seeds, worker counts, output paths."""
+    from ..store import check_writable_output
+
+    seed = getattr(args, "seed", None)
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        raise PlastlabError(f"--seed must be between 0 and {MAX_SEED}, got {seed}")
+    workers = getattr(args, "workers", None)
+    if workers is not None and workers < 0:
+        raise PlastlabError(f"--workers must be 0 (this process) or more, got {workers}")
+    for option in ("out", "plot"):
+        value = getattr(args, option, None)
+        if value is not None:
+            check_writable_output(value, directory=option == "out" and not getattr(args, "out_is_file", False))
 
 
 def refuse_brian_preferences_here():
@@ -160,7 +180,7 @@ def add_rules_commands(commands):
     window.add_argument("--w0", default="0.2,0.5,0.8", help="initial weights, comma-separated (default 0.2,0.5,0.8)")
     window.add_argument("--out", metavar="PATH.nc", help="write the Dataset here")
     window.add_argument("--plot", metavar="PATH.png", help="draw the window here")
-    window.set_defaults(handler=rules_window)
+    window.set_defaults(handler=rules_window, out_is_file=True)
 
 
 def _numbers(text, option):
