@@ -104,3 +104,16 @@ graph_cache = graph()
 def test_the_checker_sees_imports_inside_functions():
     """The walker must count an import made in a function body (``plastlab evolve`` imports its engine lazily)."""
     assert "plastlab.evolve.campaign" in imported_modules(PACKAGE / "cli" / "main.py")
+
+
+def test_every_subpackage_ships_in_a_plain_install():
+    """setup.cfg lists packages by name (the rule library is mapped in from rules/): a new subpackage must be
+    listed, or `pip install .` silently leaves it out."""
+    import configparser
+
+    config = configparser.ConfigParser()
+    config.read(PACKAGE.parent / "setup.cfg")
+    listed = set(config["options"]["packages"].split())
+    present = {".".join(p.relative_to(PACKAGE.parent).parts[:-1]) for p in PACKAGE.rglob("__init__.py")}
+    assert present <= listed, f"missing from setup.cfg [options] packages: {sorted(present - listed)}"
+    assert "plastlab.rule_library" in listed

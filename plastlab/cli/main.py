@@ -164,7 +164,8 @@ def add_rules_commands(commands):
     rules = commands.add_parser("rules", help="list, show, check and characterise plasticity rules",
                                 description="List, show, check and characterise plasticity rules.")
     sub = rules.add_subparsers(title="rule commands", metavar="ACTION")
-    sub.add_parser("list", help="one rule a line: name, form, summary").set_defaults(handler=rules_list)
+    sub.add_parser("list", help="one rule a line: name, form, summary and where it comes from "
+                                "($PLASTLAB_RULES, ./rules or the library shipped with plastlab)").set_defaults(handler=rules_list)
     show = sub.add_parser("show", help="equations (text and LaTeX), parameters with units, generated Brian2 code")
     show.add_argument("rule", metavar="NAME|FILE")
     show.set_defaults(handler=rules_show)
@@ -191,13 +192,16 @@ def _numbers(text, option):
 
 
 def rules_list(args):
-    from ..rules.files import available_rules, load_rule
-    for name in available_rules():
+    from ..rules.files import library_dir, load_rule, rule_origins
+
+    library = library_dir()
+    for name, path in rule_origins().items():
+        origin = "library" if path.parent == library else str(path.parent)
         try:
-            rule = load_rule(name)
-            print(f"{name:24s} {rule.form:10s} {rule.summary}")
+            rule = load_rule(path)
+            print(f"{name:24s} {rule.form:10s} {rule.summary}  [{origin}]")
         except PlastlabError as err:
-            print(f"{name:24s} {'INVALID':10s} {err}")
+            print(f"{name:24s} {'INVALID':10s} {err}  [{origin}]")
 
 
 def rules_show(args):
