@@ -100,3 +100,14 @@ def test_help_imports_nothing_heavy():
                                "print(sorted(m for m in ('brian2', 'sklearn', 'matplotlib', 'sympy') if m in sys.modules))"],
                               env=ENV, capture_output=True, text=True).stdout.strip()
     assert imported == "[]"
+
+
+def test_failures_leave_no_brian2_debug_files(tmp_path):
+    """Brian2 keeps a debug log for every uncaught exception; plastlab catches its own, so nothing is left."""
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    env = dict(ENV, TMPDIR=str(temp))
+    result = subprocess.run(PLASTLAB + ["rules", "window", "stdp_additive", "--w0", "0.5"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "outside the bounds" in result.stderr
+    assert sorted(p.name for p in temp.iterdir()) == []
