@@ -275,8 +275,10 @@ def add_evolve_command(commands):
     ev.add_argument("--no-validate", action="store_true",
                     help="skip scoring champion and baselines on the validation instances at the end")
     ev.add_argument("--evaluate", metavar="EXPR",
-                    help="only evaluate EXPR (in the family's input names) on the training instances; "
-                         "for the correlation family two expressions: \"F_FAC; F_DEP\"")
+                    help="only evaluate EXPR (in the family's input names) on the campaign's instances and print "
+                         "per_instance and fitness; for the correlation family two expressions: \"F_FAC; F_DEP\"")
+    ev.add_argument("--instances", choices=("train", "validation"), default="train",
+                    help="with --evaluate: score on the training (default) or the validation instances")
     ev.set_defaults(handler=evolve_command)
 
 
@@ -284,12 +286,12 @@ def evolve_command(args):
     from ..evolve import campaign
 
     if args.evaluate is not None:
-        expr, result = campaign.evaluate_expression(args.campaign, args.evaluate, seed=args.seed)
+        expr, result = campaign.evaluate_expression(args.campaign, args.evaluate, instances=args.instances)
         print(f"expression: {expr}")
+        print(f"instances: {args.instances}")
         if result["reason"]:
             print(f"failed: {result['reason']} (worst fitness)")
-        for k, value in enumerate(result["per_instance"]):
-            print(f"instance {k}: {value:.6g}")
+        print("per_instance: " + " ".join(f"{value:.6g}" for value in result["per_instance"]))
         print(f"fitness: {result['fitness']:.6g}")
         return 0
     camp, ds = campaign.run_campaign(args.campaign, generations=args.generations, seed=args.seed,
@@ -301,6 +303,10 @@ def evolve_command(args):
     for key in sorted(a):
         if key.startswith(("train_fitness_", "validation_fitness_", "validation_instance_mean_")):
             print(f"{key}: {a[key]:.6g}")
+    if "equivalence_c" in a:
+        print(f"equivalence to {a['equivalence_reference']}: c = {a['equivalence_c']:.6g}, "
+              f"R^2 = {a['equivalence_r2']:.6g} ({'equivalent' if a['equivalent_to_paper_rule'] else 'not equivalent'}"
+              f" by c > 0 and R^2 >= 0.99)")
     print(f"results: {camp.out / 'campaign.nc'}")
     print(f"champion_fitness: {a['champion_fitness']:.6g}")
     return 0
