@@ -79,3 +79,14 @@ def test_continuous_rule_with_third_factor_stays_in_bounds():
     net = Network(inp, out, syn)
     net.run(1 * second, namespace={})
     assert np.all(syn.w[:] <= 1.0) and np.all(syn.w[:] >= 0.0) and np.any(syn.w[:] != 0.95)
+
+
+def test_a_synapse_without_transmission_warns_and_a_clashing_parameter_is_refused():
+    from plastlab.brian.codegen import NoTransmissionWarning
+
+    group = NeuronGroup(2, "v : 1", threshold="v > 1")
+    with pytest.warns(NoTransmissionWarning, match="never drives"):
+        synapses(load_rule("nc_memristor"), group, group)
+    synapses(load_rule("stdp_additive"), group, group, transmit="v_post += w")  # explicit: no warning needed
+    with pytest.raises(RuleError, match="'gmax', a name this network defines"):
+        synapses(load_rule("stdp_additive"), group, group, transmit="v_post += w", namespace={"gmax": 0.5})

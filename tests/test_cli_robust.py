@@ -111,3 +111,41 @@ def test_failures_leave_no_brian2_debug_files(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 2 and "outside the bounds" in result.stderr
     assert sorted(p.name for p in temp.iterdir()) == []
+
+
+@pytest.mark.parametrize("args, message", [
+    (["classify", "iris", "--rule", "nc_memristor", "--seed", "4294967295"], "--seed must be between"),
+    (["evolve", "evolve/error.toml", "--workers", "-3"], "--workers must be 0"),
+    (["classify", "iris", "--rule", "nc_memristor", "--set", "tau_m=nan"], "finite"),
+    (["classify", "iris", "--rule", "nc_memristor", "--set", "tau_m=inf"], "finite"),
+])
+def test_bad_options_are_refused_before_any_work(args, message, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_output_at_an_existing_file_is_refused_before_any_work(tmp_path, capsys):
+    existing = tmp_path / "results"
+    existing.write_text("precious")
+    assert main(["classify", "iris", "--rule", "nc_memristor", "--out", str(existing)]) == 2
+    assert main(["rules", "window", "stdp_additive", "--w0", "0.005", "--out", str(existing / "w.nc")]) == 2
+    assert existing.read_text() == "precious"
+    assert "existing file" in capsys.readouterr().err
+
+
+def test_rules_show_prints_the_code_synapses_compiles(capsys):
+    from plastlab import load_rule
+    from plastlab.brian.codegen import generate
+
+    assert main(["rules", "show", "stdp_additive"]) == 0
+    out = capsys.readouterr().out
+    code = str(generate(load_rule("stdp_additive")))
+    assert "ge_post += w" in code and all(line in out for line in code.splitlines())
+
+
+def test_run_help_names_every_experiment_kind():
+    from plastlab.experiments.registry import KINDS
+
+    result = subprocess.run(PLASTLAB + ["run", "--help"], env=ENV, capture_output=True, text=True)
+    assert all(kind in result.stdout for kind in KINDS)

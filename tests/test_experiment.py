@@ -154,3 +154,27 @@ def test_shipped_penguins_csv_reads_as_a_data_set():
     X, y, name = load_dataset(REPO / "data" / "penguins.csv", folds=5)
     assert name == "penguins" and X.shape == (342, 4) and np.isfinite(X).all()
     assert sorted(set(y)) == ["Adelie", "Chinstrap", "Gentoo"]
+
+
+def test_experiment_names_cannot_be_paths(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[experiment]\nname = "../../etc/evil"\nkind = "cartpole"\nrule = "nc_memristor"\n')
+    with pytest.raises(ConfigError, match="'name'.*not allowed"):
+        load_experiment(bad)
+
+
+def test_results_are_readable_by_others_and_every_dimension_has_coordinates(tmp_path):
+    import os
+
+    import xarray as xr
+
+    from plastlab.store import write_dataset
+
+    old = os.umask(0o022)
+    try:
+        path = write_dataset(xr.Dataset({"x": (("fold", "epoch"), np.zeros((2, 3)))}), tmp_path / "r.nc")
+    finally:
+        os.umask(old)
+    assert oct(path.stat().st_mode & 0o777) == "0o644"
+    ds = xr.open_dataset(path)
+    assert list(ds.epoch.values) == [0, 1, 2] and ds.attrs["complete"] == 1
