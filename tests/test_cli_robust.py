@@ -149,3 +149,17 @@ def test_run_help_names_every_experiment_kind():
 
     result = subprocess.run(PLASTLAB + ["run", "--help"], env=ENV, capture_output=True, text=True)
     assert all(kind in result.stdout for kind in KINDS)
+
+
+def test_interrupted_evaluation_prints_no_fitness(tmp_path):
+    sys.path.insert(0, str(ROOT / "tests"))
+    from evolve_helpers import tiny_campaign
+
+    path = tiny_campaign(tmp_path, duration=30.0)
+    proc = start(["evolve", str(path), "--evaluate", "pre_trace*(v_teacher - v_student)", "--workers", "0"],
+                 tmp_path)
+    wait_for_progress(proc, 8)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "interrupted by SIGINT" in err
+    assert "fitness" not in out
