@@ -13,7 +13,7 @@ import time
 import numpy as np
 from brian2 import defaultclock, ms, prefs
 
-from plastlab.rules.rule import load_rule
+from plastlab.rules.files import load_rule
 from plastlab.learn.superspike import SuperSpikeNetwork, configure, spike_times_session
 
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from plastlab import PlastlabError, RuleError, load_rule
-from plastlab.brian.codegen import generate
+from plastlab.brian.codegen import generate, synapses
 from plastlab.learn.superspike import match_targets, run_hidden, run_spike_times, run_xor
 
 SHORT = dict(trials=12, n_inputs=40, rate_hz=10.0, trial_ms=200.0, n_target_spikes=2, codegen="numpy",
@@ -23,7 +23,7 @@ def test_superspike_needs_an_error_signal_in_the_postsynaptic_neurons():
     from brian2 import NeuronGroup
     group = NeuronGroup(1, "v : volt")
     with pytest.raises(RuleError, match="err"):
-        load_rule("superspike").synapses(group, group)
+        synapses(load_rule("superspike"), group, group)
 
 
 def test_short_session_reduces_loss_and_is_reproducible():

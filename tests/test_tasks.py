@@ -98,7 +98,7 @@ def test_error_instances_are_reproducible_and_independent_of_dt():
 def _champion_file(tmp_path, family, expr):
     """The champion's rule file as plastlab evolve writes it, read back from disk."""
     doc = family.rule_document(expr, "champion", "a non-trivial candidate", family_params[family.NAME])
-    path = tmp_path / f"champion_{family.NAME}.toml"
+    path = tmp_path / "champion.toml"  # a rule file is named after its rule
     path.write_text(tomli_w.dumps(doc))
     return load_rule(path)
 

@@ -33,69 +33,32 @@ def add_classify_commands(commands):
 
     run = commands.add_parser(
         "run", help="run an experiment file (experiments/*.toml)",
-        description="Run an experiment file: a classification comparison (rules x data sets x classic "
-                    "baselines on the same folds) or a CartPole closed-loop run. Prints a table and writes "
-                    "results.nc (+ a Markdown table or a learning curve) into --out.")
+        description="Run an experiment file of one of four kinds: classification (rules x data sets x classic "
+                    "baselines on the same folds), cartpole (closed-loop control), superspike (spike-timing tasks) "
+                    "or disinhibitory (the dis-inhibitory microcircuit). The whole file is checked before "
+                    "anything runs. Prints a summary and writes results.nc and figures into --out.")
     run.add_argument("file", metavar="FILE")
-    run.add_argument("--out", metavar="DIR", default=None, help="output directory (default results/<name>)")
+    run.add_argument("--out", metavar="DIR", default=None, help="output directory (default results/NAME)")
     run.add_argument("--seed", type=int, default=None, help="override the file's seed")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(handler=run_command)
 
 
 def parse_settings(items, option="--set"):
-    """``KEY=VALUE`` strings as a dict; values become int, float, bool, None or stay strings (never eval'd)."""
+    """``KEY=VALUE`` strings as a dict of numbers, booleans (true/false) or text -- never evaluated. The
+    estimator's declared parameter table then refuses what does not fit (``normalize=no`` is text, not false)."""
+    from ..config import parse_setting
+
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise PlastlabError(f"{option} expects KEY=VALUE, got '{item}'")
-        out[key.strip()] = parse_scalar(value.strip())
-    return out
-
-
-def parse_scalar(text):
-    low = text.lower()
-    if low in ("true", "false"):
-        return low == "true"
-    if low in ("none", "null"):
-        return None
-    for cast in (int, float):
         try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
-
-
-def make_classifier(rule, settings, *, where="--set"):
-    """A SpikingClassifier with ``settings``; unknown or invalid settings are PlastlabErrors."""
-    from ..learn.classifier import SpikingClassifier
-
-    clf = SpikingClassifier(rule=rule)
-    known = clf.get_params()
-    for key in settings:
-        if key not in known or key == "rule":
-            raise PlastlabError(f"{where}: unknown classifier setting '{key}' (known: "
-                                f"{', '.join(k for k in sorted(known) if k != 'rule')})")
-    clf.set_params(**settings)
-    try:
-        clf._check_params()
-    except ValueError as exc:
-        raise PlastlabError(f"{where}: {exc}") from None
-    return clf
-
-
-def prepare_classification(dataset, rule_name, folds, settings, *, where="--set"):
-    """Everything checked before any simulation: data, rule, network compatibility, settings."""
-    from ..learn.classifier import check_drivable, resolve_rule
-    from ..datasets import load_dataset
-
-    X, y, name = load_dataset(dataset, folds=folds)
-    rule = resolve_rule(rule_name)
-    check_drivable(rule)
-    clf = make_classifier(rule, settings, where=where)
-    return X, y, name, rule, clf
+            out[key.strip()] = parse_setting(value.strip())
+        except PlastlabError as err:
+            raise PlastlabError(f"{option} {key.strip()}: {err}") from None
+    return out
 
 
 def classify_command(args):
@@ -104,6 +67,8 @@ def classify_command(args):
     settings = parse_settings(args.settings)
     if args.epochs is not None:
         settings["epochs"] = args.epochs
+    from ..experiments.classification import prepare_classification, write_classification_outputs
+
     X, y, name, rule, clf = prepare_classification(args.dataset, args.rule, args.folds, settings)
     print(f"{name}: {X.shape[0]} samples, {X.shape[1]} features, {len(np.unique(y))} classes; rule {rule.name}; "
           f"{args.folds}-fold stratified, seed {args.seed}")
@@ -130,23 +95,14 @@ def format_fold_table(ds, wall):
     return "\n".join(lines)
 
 
-def write_classification_outputs(ds, out):
-    from ..plots import plot_confusion, plot_weights
-    from ..store import write_dataset
-
-    out.mkdir(parents=True, exist_ok=True)
-    write_dataset(ds, out / "results.nc")
-    plot_confusion(ds, out / "confusion.png")
-    plot_weights(ds, out / "weights.png")
-    print(f"wrote {out / 'results.nc'}, {out / 'confusion.png'}, {out / 'weights.png'}")
-
-
 def run_command(args):
     from ..experiments.registry import load_experiment, run_experiment
+    from ..store import check_writable_output
 
     exp = load_experiment(args.file)
     if args.seed is not None:
         exp.seed = args.seed
     out = Path(args.out) if args.out else Path("results") / exp.name
+    check_writable_output(out)
     run_experiment(exp, out, progress=not args.no_progress)
     return 0

@@ -12,6 +12,7 @@ import numpy as np
 import xarray as xr
 
 from ..learn.disinhibitory import CircuitParams, DisinhibitoryCircuit, check_rule, init_weights, plasticity_curves
+from ..config import Param
 from ..errors import DataError
 from ..store import provenance, write_dataset
 
@@ -162,7 +163,18 @@ def run_disinhibitory_experiment(config, out_dir, seed=None, *, progress=True):
     return ds
 
 
-EXPERIMENT_KINDS = {"disinhibitory": run_disinhibitory_experiment}
+TABLES = tuple(sorted(_SECTIONS))
+HEAD = {"task": Param(str, choices=TASKS), "codegen": Param(str, "numpy", choices=("numpy", "cython"))}
+
+
+def load(exp, head, data, path):
+    """Every table and setting checked (``validate``) before anything runs."""
+    validate(data, where=str(path))
+    exp.config = data
+
+
+def run(exp, out, *, progress=True):
+    return run_disinhibitory_experiment(exp.config, out, exp.seed, progress=progress)  # prints its summary
 
 
 # --- (a) curve family ---------------------------------------------------------------------------------------

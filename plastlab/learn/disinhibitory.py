@@ -30,8 +30,9 @@ from dataclasses import dataclass, fields
 import numpy as np
 from brian2 import Clock, Network, NeuronGroup, Synapses, ms, network_operation, prefs, second
 
+from ..brian.codegen import synapses
 from ..errors import DataError, PlastlabError, RuleError
-from ..rules.rule import load_rule
+from ..rules.files import load_rule
 
 #: variables every circuit layer offers to a rule: pre side "r" (rate), post side these.
 POST_VARIABLES = ("r", "u_E", "u_I", "r_I", "plastic")
@@ -318,7 +319,7 @@ class DisinhibitoryCircuit:
         if self.rule is None:
             syn = Synapses(pre, post, "w : 1\n" + summed, namespace=rule_ns, clock=self.clock, name=name)
         else:
-            syn = self.rule.synapses(pre, post, extra_model=summed, namespace=rule_ns, method="euler",
+            syn = synapses(self.rule, pre, post, extra_model=summed, namespace=rule_ns, method="euler",
                                      clock=self.clock, name=name)
         syn.connect(i=i, j=j)
         return syn

@@ -18,8 +18,9 @@ import xarray as xr
 from brian2 import (Hz, Network, NeuronGroup, SpikeGeneratorGroup, SpikeMonitor, StateMonitor, Synapses,
                     defaultclock, mV, ms, network_operation, prefs, second)
 
+from ..brian.codegen import synapses
 from ..errors import PlastlabError
-from ..rules.rule import load_rule
+from ..rules.files import load_rule
 from ..store import provenance
 
 NEURON = """
@@ -111,8 +112,8 @@ class SuperSpikeNetwork:
             self.hidden = NeuronGroup(cfg["n_hidden"], NEURON + "err : 1", threshold=threshold, reset="v = EL",
                                       refractory=refractory, method="exact", namespace=names, name="hidden")
             self.hidden.v = names["EL"]
-            self.w_in = rule.synapses(self.inputs, self.hidden, transmit, namespace=names, name="w_in")
-            self.w_out = rule.synapses(self.hidden, self.outputs, transmit, namespace=names, name="w_out")
+            self.w_in = synapses(rule, self.inputs, self.hidden, transmit, namespace=names, name="w_in")
+            self.w_out = synapses(rule, self.hidden, self.outputs, transmit, namespace=names, name="w_out")
             self.feedback = Synapses(self.outputs, self.hidden, "B : 1\nerr_post = B*err_pre : 1 (summed)",
                                      name="feedback")
             self.w_in.connect()
@@ -123,7 +124,7 @@ class SuperSpikeNetwork:
             self._initialise(self.w_out, rng, cfg["w_init"])
             objects += self._feedback(cfg["feedback"], rng, rule)
         else:
-            self.w_out = rule.synapses(self.inputs, self.outputs, transmit, namespace=names, name="w_out")
+            self.w_out = synapses(rule, self.inputs, self.outputs, transmit, namespace=names, name="w_out")
             self.w_out.connect()
             objects.append(self.w_out)
             self._initialise(self.w_out, rng, cfg["w_init"])

@@ -33,7 +33,7 @@ def with_defaults(family, schema, params=None, *, file=None):
 
 def rule_from_document(doc):
     """A Rule from a rule-file document (the dict ``rule_document`` returns), read as a file would be."""
-    from ...rules.rule import rule_from_toml
+    from ...rules.files import rule_from_toml
 
     return rule_from_toml(tomli_w.dumps(doc))
 
