@@ -150,15 +150,21 @@ def has_lastspike(group):
     return "lastspike" in getattr(group, "variables", {})
 
 
-def synapses(rule, source, target, transmit=None, *, extra_model="", namespace=None, **kwargs):
+def synapses(rule, source, target, transmit=None, *, extra_model="", namespace=None, parameters=None, **kwargs):
     """A ``brian2.Synapses`` from ``source`` to ``target`` running ``rule`` (not yet connected).
 
     ``transmit`` is the effect of a presynaptic spike on the target (``"ge_post += w"``; default: the rule's
     ``[weight] transmit``; ``""``: none on purpose, otherwise a missing transmission warns); ``extra_model`` adds
     model lines, e.g. ``"I_in_post = w*r_pre : 1 (summed)"`` for rate networks; other keyword arguments go to
-    ``brian2.Synapses``. Pre/postsynaptic inputs of the rule must exist in the groups.
+    ``brian2.Synapses``. ``parameters`` sets rule parameters on purpose (e.g. a circuit's per-layer learning
+    rate); ``namespace`` holds the network's own names, which must not clash with the rule's parameters (a
+    silent replacement would change the rule). Pre/postsynaptic inputs of the rule must exist in the groups.
     """
     _check_inputs(rule, source, target)
+    unknown = sorted(set(parameters or {}) - set(rule.parameters))
+    if unknown:
+        raise RuleError(f"rule '{rule.name}' has no parameter '{unknown[0]}' for this network to set",
+                        section="parameters", term=unknown[0])
     clash = sorted(k for k in set(namespace or {}) & set(rule.parameters)
                    if not _same_value(namespace[k], rule.parameters[k]))
     if clash:
@@ -169,7 +175,7 @@ def synapses(rule, source, target, transmit=None, *, extra_model="", namespace=N
         warnings.warn(f"synapses of rule '{rule.name}' have no transmission: w learns but never drives "
                       f"{getattr(target, 'name', 'the target')} (pass transmit=, e.g. 'v_post += w', or declare "
                       "[weight] transmit in the rule)", NoTransmissionWarning, stacklevel=2)
-    names = dict(brian.namespace, **(namespace or {}))
+    names = dict(brian.namespace, **(namespace or {}), **(parameters or {}))
     model = brian.model + ("\n" + extra_model if extra_model else "")
     syn = Synapses(source, target, model=model, on_pre=brian.on_pre or None,
                    on_post=brian.on_post or None, namespace=names, **kwargs)

@@ -1,6 +1,6 @@
 """``plastlab classify`` and ``plastlab run``: the classification / control part of the command line.
 
-Kept apart from :mod:`plastlab.cli.main` (which only registers these commands) so that both grow independently.
+Kept apart from :mod:`plastlab.cli.commands` (which only registers these commands) so that both grow independently.
 Everything that can be checked (data set, rule, settings) is checked before the first simulation; problems
 are PlastlabErrors, which the CLI prints as one line with exit code 2.
 """

@@ -87,7 +87,7 @@ def load_campaign(path):
 
 
 CHECKPOINT_KEYS = {"digest": str, "seed": int, "generation": int, "population": list, "rng": list, "cache": dict,
-                   "cache_counts": list, "history": list, "evaluations": int, "content_digest": str}
+                   "cache_counts": list, "history": list, "evaluations": list, "content_digest": str}
 
 
 def content_digest(state):

@@ -319,8 +319,10 @@ class DisinhibitoryCircuit:
         if self.rule is None:
             syn = Synapses(pre, post, "w : 1\n" + summed, namespace=rule_ns, clock=self.clock, name=name)
         else:
-            syn = synapses(self.rule, pre, post, extra_model=summed, namespace=rule_ns, method="euler",
-                                     clock=self.clock, name=name)
+            own = {k: v for k, v in rule_ns.items() if k not in self.rule.parameters}
+            chosen = {k: v for k, v in rule_ns.items() if k in self.rule.parameters}
+            syn = synapses(self.rule, pre, post, extra_model=summed, namespace=own, parameters=chosen,
+                           method="euler", clock=self.clock, name=name)
         syn.connect(i=i, j=j)
         return syn
 
