@@ -255,8 +255,8 @@ def test_experiment_settings_are_checked_before_running(tmp_path):
         validate(base)
     with pytest.raises(ConfigError, match=r"\[training\]: 'epoch': unknown key"):
         validate(dict(base, training={"sizes": [4, 10, 3], "epoch": 3}))
-    with pytest.raises(ConfigError, match=r"'dt': dt = 4.0 ms is too coarse"):
-        validate(dict(base, training={"sizes": [4, 10, 3]}, circuit={"dt": 4.0}))
+    with pytest.raises(ConfigError, match=r"'dt': dt = 6.0 ms is too coarse"):
+        validate(dict(base, training={"sizes": [4, 10, 3]}, circuit={"dt": 6.0}))
     with pytest.raises(ConfigError, match=r"'readout': must be one of"):
         validate(dict(base, training={"sizes": [4, 10, 3]}, circuit={"readout": "softmax"}))
     bad_rule = _rule_file(tmp_path, 'x = { source = "pre", variable = "r" }\nm = { source = "modulator" }', "eta*x*m")

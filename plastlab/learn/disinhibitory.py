@@ -153,10 +153,10 @@ class CircuitParams:
         checked = validate(dict(values or {}), CIRCUIT, file=file, section=section)
         params = cls(**checked)
         from ..errors import ConfigError
-        if params.dt > 0.5 * min(params.tau_E, params.tau_I):
+        if params.dt > min(params.tau_E, params.tau_I):  # Euler's fixed points are the ODEs'; this keeps it stable
             raise ConfigError(f"dt = {params.dt} ms is too coarse for tau_E = {params.tau_E} ms, tau_I = "
-                              f"{params.tau_I} ms (need dt <= tau/2 for the Euler rate equations)", file=file,
-                              section=section, key="dt")
+                              f"{params.tau_I} ms (need dt <= the smallest tau for the Euler rate equations)",
+                              file=file, section=section, key="dt")
         if params.optimizer == "adam" and params.eta <= 0:
             raise ConfigError("must be positive with optimizer = 'adam' (the change is divided by it)", file=file,
                               section=section, key="eta")
