@@ -15,7 +15,7 @@ from brian2 import ms
 
 from plastlab.brian.settings import brian_settings
 from plastlab.learn.superspike import Copy, SuperSpikeNetwork, configure, spike_times_session
-from plastlab.rules.rule import load_rule
+from plastlab.rules.files import load_rule
 
 
 def timed_run(rule_name, trials, seed, inputs=100):

@@ -44,11 +44,23 @@ def load_dataset(name_or_path, *, folds=None):
     return X, y, name
 
 
+MAX_CSV_BYTES = 200_000_000
+MAX_ABS_FEATURE = 1e300  # beyond this, scaling a feature (max - min) overflows to inf
+
+
 def read_csv(path):
-    """Features (float array) and labels (strings, or integers when they all are) from a CSV file."""
+    """Features (float array) and labels (strings, or integers when they all are) from a CSV file.
+
+    Read as UTF-8 (a byte-order mark is allowed) from a regular file of at most MAX_CSV_BYTES. The first row
+    is a header only when none of its feature cells is a number, so a data row with a typo is reported as such
+    instead of being dropped as a "header"."""
     path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: not a regular file")
+    if path.stat().st_size > MAX_CSV_BYTES:
+        raise DataError(f"{path}: larger than {MAX_CSV_BYTES // 1_000_000} MB; plastlab reads small tables only")
     try:
-        with open(path, newline="") as fh:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
             sample = fh.read(4096)
             fh.seek(0)
             try:
@@ -63,7 +75,7 @@ def read_csv(path):
         raise DataError(f"{path}: the file is empty")
     header = None
     first = rows[0][1]
-    if not all(_is_number(c) for c in first[:-1]):
+    if not any(_is_number(c) for c in first[:-1]):
         header, rows = first, rows[1:]
     if not rows:
         raise DataError(f"{path}: no data rows after the header")
@@ -90,6 +102,9 @@ def read_csv(path):
     if not np.all(np.isfinite(X)):
         line = rows[int(np.argwhere(~np.isfinite(X))[0, 0])][0]
         raise DataError(f"{path}: infinite value at line {line}")
+    if np.any(np.abs(X) > MAX_ABS_FEATURE):
+        line = rows[int(np.argwhere(np.abs(X) > MAX_ABS_FEATURE)[0, 0])][0]
+        raise DataError(f"{path}: value beyond ±{MAX_ABS_FEATURE:g} at line {line}: features cannot be scaled")
     y = np.array(labels)
     if all(_is_int(v) for v in labels):
         y = y.astype(float).astype(int)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from plastlab import RuleError, load_rule
-from plastlab.brian.codegen import generate
+from plastlab.brian.codegen import generate, synapses
 from plastlab.errors import ConfigError
 from plastlab.learn.superspike import DEFAULTS, configure, match_targets, run_hidden, run_spike_times, run_xor
 
@@ -30,7 +30,7 @@ def test_superspike_needs_an_error_signal_in_the_postsynaptic_neurons():
     from brian2 import NeuronGroup
     group = NeuronGroup(1, "v : volt")
     with pytest.raises(RuleError, match="err"):
-        load_rule("superspike").synapses(group, group)
+        synapses(load_rule("superspike"), group, group)
 
 
 def test_short_session_reduces_loss_is_reproducible_and_leaves_brian2_settings_alone():

@@ -3,15 +3,20 @@
 Everything here is printing: Brian2 parses the strings again, checks units and generates code, exactly as for
 a hand-written Synapses, so a rule costs nothing at run time.
 """
+import warnings
 from dataclasses import dataclass, field
 
+import numpy as np
 import sympy as sp
 from brian2 import Synapses, get_unit
 from brian2.units.fundamentalunits import DIMENSIONLESS
 
 from ..rules import expressions as ex
 from ..errors import RuleError
-from ..rules.rule import W
+
+class NoTransmissionWarning(UserWarning):
+    """Synapses that learn but never affect their target neuron."""
+
 
 DEFAULT_MAX_INTERVAL = "5000*second"  # Brian2 marks a neuron that never spiked with lastspike = -10000 s
 
@@ -47,8 +52,18 @@ def _renames(rule):
     return {name: f"{i.variable}_{i.source}" for name, i in rule.inputs.items() if i.source in ("pre", "post")}
 
 
-def generate(rule, transmit="", *, lastspike=(True, True)):
-    """Brian2 code for ``rule``. ``transmit`` (e.g. ``"ge_post += w"``) runs first on each presynaptic spike.
+def transmission(rule, transmit=None):
+    """The Brian2 statement a presynaptic spike runs first: ``transmit`` if given (``""`` for none), else the
+    rule's own ``[weight] transmit``, else none."""
+    if transmit is not None:
+        return transmit
+    t = rule.weight.transmit
+    return "" if t is None else f"{t.target} {t.op} {ex.to_code(t.expr)}"
+
+
+def generate(rule, transmit=None, *, lastspike=(True, True)):
+    """Brian2 code for ``rule``. ``transmit`` (e.g. ``"ge_post += w"``; default: the rule's ``[weight]
+    transmit``) runs first on each presynaptic spike.
 
     ``lastspike`` says whether the (pre, post) groups have a ``lastspike`` variable (groups created with a
     ``refractory`` argument do); window rules fall back to per-synapse spike times where they do not.
@@ -65,6 +80,7 @@ def generate(rule, transmit="", *, lastspike=(True, True)):
         model.append(f"d{trace.name}/dt = {code(trace.rate)} : {_unit_name(trace.unit)} ({kind})")
     model += [f"{name} : {_unit_name(i.unit)}" for name, i in rule.inputs.items() if i.source == "modulator"]
     model += [f"{name} : {_unit_name(unit)}" for name, unit in rule.state.items()]
+    transmit = transmission(rule, transmit)
     on_pre = [transmit] if transmit else []
     on_post = []
     if rule.window is not None:
@@ -93,7 +109,7 @@ def _statement_code(rule, statement, code):
             unit = _unit_name({**rule.state, **{n: tr.unit for n, tr in rule.traces.items()}}[statement.target])
             return f"{statement.target} {statement.op} 0" + ("" if unit == "1" else f"*{unit}")
         return f"{statement.target} {statement.op} {code(statement.expr)}"
-    value = statement.new_value().xreplace({sp.Symbol("w"): W})
+    value = statement.new_value()
     lo, hi = rule.weight.min, rule.weight.max
     already = isinstance(value, ex.clip) and value.args[1:] == (lo, hi)
     if already or (lo == -sp.oo and hi == sp.oo):
@@ -134,15 +150,25 @@ def has_lastspike(group):
     return "lastspike" in getattr(group, "variables", {})
 
 
-def synapses(rule, source, target, transmit="", *, extra_model="", namespace=None, **kwargs):
+def synapses(rule, source, target, transmit=None, *, extra_model="", namespace=None, **kwargs):
     """A ``brian2.Synapses`` from ``source`` to ``target`` running ``rule`` (not yet connected).
 
-    ``transmit`` is the effect of a presynaptic spike on the target (``"ge_post += w"``); ``extra_model`` adds
+    ``transmit`` is the effect of a presynaptic spike on the target (``"ge_post += w"``; default: the rule's
+    ``[weight] transmit``; ``""``: none on purpose, otherwise a missing transmission warns); ``extra_model`` adds
     model lines, e.g. ``"I_in_post = w*r_pre : 1 (summed)"`` for rate networks; other keyword arguments go to
     ``brian2.Synapses``. Pre/postsynaptic inputs of the rule must exist in the groups.
     """
     _check_inputs(rule, source, target)
+    clash = sorted(k for k in set(namespace or {}) & set(rule.parameters)
+                   if not _same_value(namespace[k], rule.parameters[k]))
+    if clash:
+        raise RuleError(f"rule '{rule.name}' has a parameter '{clash[0]}', a name this network defines itself; "
+                        "rename the parameter", section="parameters", term=clash[0])
     brian = generate(rule, transmit, lastspike=(has_lastspike(source), has_lastspike(target)))
+    if transmit is None and not transmission(rule) and not extra_model:
+        warnings.warn(f"synapses of rule '{rule.name}' have no transmission: w learns but never drives "
+                      f"{getattr(target, 'name', 'the target')} (pass transmit=, e.g. 'v_post += w', or declare "
+                      "[weight] transmit in the rule)", NoTransmissionWarning, stacklevel=2)
     names = dict(brian.namespace, **(namespace or {}))
     model = brian.model + ("\n" + extra_model if extra_model else "")
     syn = Synapses(source, target, model=model, on_pre=brian.on_pre or None,
@@ -152,6 +178,13 @@ def synapses(rule, source, target, transmit="", *, extra_model="", namespace=Non
     if brian.periodic:
         syn.run_regularly(brian.periodic, dt=brian.periodic_interval, when="end", name=f"{syn.name}_periodic")
     return syn
+
+
+def _same_value(a, b):
+    try:
+        return bool(np.all(a == b))
+    except Exception:  # values of different dimensions are different values
+        return False
 
 
 def _check_inputs(rule, source, target):

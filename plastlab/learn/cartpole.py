@@ -36,6 +36,7 @@ from .classifier import (
     weight_bounds,
 )
 from .encoding import GaussianRFEncoder
+from ..brian.codegen import synapses
 from ..errors import PlastlabError
 
 THETA_MAX, X_MAX = 0.2095, 2.4
@@ -128,7 +129,7 @@ def train_cartpole(rule, *, episodes=1000, seed=0, progress=False, log=None, **s
     out_dec, out_teach = outputs("ctl_out_dec"), outputs("ctl_out_teach")
     transmit, transmit_ns = transmit_statement(rule, p["gain"] / 4.0)
     try:
-        plastic = rule.synapses(in_teach, out_teach, transmit=transmit, namespace=transmit_ns, clock=clock,
+        plastic = synapses(rule, in_teach, out_teach, transmit=transmit, namespace=transmit_ns, clock=clock,
                                 name="ctl_plastic")
     except PlastlabError:
         raise

@@ -24,7 +24,9 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .encoding import GaussianRFEncoder, PoissonRateEncoder
+from ..brian.codegen import synapses
 from ..errors import PlastlabError, RuleError
+from ..rules.rule import Rule
 
 NEURON_MODEL = """
 dv/dt = int(t - t_last >= t_ref) * (I - v + teach_amp * int(t < teach_until) - suppress_amp * int(t < suppress_until)) / tau_m : 1
@@ -42,10 +44,10 @@ POST_VARIABLES = {"v": "1", "I": "1"}
 def resolve_rule(rule):
     """A Rule from a name, a path or a Rule; RuleError (one line) when it cannot be found or parsed."""
     if isinstance(rule, str):
-        from ..rules.rule import load_rule
+        from ..rules.files import load_rule
 
         return load_rule(rule)
-    if hasattr(rule, "synapses") and hasattr(rule, "inputs"):
+    if isinstance(rule, Rule):
         return rule
     raise RuleError(f"expected a rule name, a rule file or a Rule, got {type(rule).__name__}")
 
@@ -130,7 +132,7 @@ def build_layer(rule, n_in, n_out, *, tau_m, tau_syn, t_ref, v_th, gain, inhibit
     inp = b2.SpikeGeneratorGroup(n_in, np.array([], dtype=int), np.array([]) * ms, dt=dt * ms, name=f"{prefix}_in")
     transmit, transmit_ns = transmit_statement(rule, gain)
     try:
-        plastic = rule.synapses(inp, out, transmit=transmit, namespace=transmit_ns, dt=dt * ms,
+        plastic = synapses(rule, inp, out, transmit=transmit, namespace=transmit_ns, dt=dt * ms,
                                 name=f"{prefix}_plastic")
     except PlastlabError:
         raise

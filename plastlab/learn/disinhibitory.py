@@ -36,7 +36,8 @@ from ..brian.requirements import Offer, require
 from ..brian.settings import brian_settings
 from ..config import Param, validate
 from ..errors import DataError, PlastlabError
-from ..rules.rule import load_rule
+from ..brian.codegen import synapses
+from ..rules.files import load_rule
 
 #: variables every hidden layer offers to a rule: pre side "r" (rate), post side these.
 POST_VARIABLES = ("r", "u_E", "u_I", "r_I", "plastic", "theta_lin", "delta_lin")
@@ -413,8 +414,8 @@ class DisinhibitoryCircuit:
         if rule is None:
             syn = Synapses(pre, post, "w : 1\n" + summed, namespace=rule_ns, clock=self.clock, name=name)
         else:
-            syn = rule.synapses(pre, post, extra_model=summed, namespace=rule_ns, method="euler",
-                                clock=self.clock, name=name)
+            syn = synapses(rule, pre, post, extra_model=summed, namespace=rule_ns, method="euler",
+                           clock=self.clock, name=name)
         syn.connect(**connections)
         return syn
 

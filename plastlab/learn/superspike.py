@@ -29,7 +29,8 @@ from ..brian.requirements import Offer, require
 from ..brian.settings import brian_settings
 from ..config import Param, validate
 from ..errors import ConfigError, PlastlabError
-from ..rules.rule import load_rule
+from ..brian.codegen import synapses
+from ..rules.files import load_rule
 from ..store import provenance
 
 NEURON = """
@@ -206,8 +207,8 @@ class SuperSpikeNetwork:
             self.hidden = NeuronGroup(n_hid * C, NEURON + "err : 1", threshold=threshold, reset="v = EL",
                                       refractory=refractory, method="exact", namespace=names, name="hidden")
             self.hidden.v = names["EL"]
-            self.w_in = rule.synapses(self.inputs, self.hidden, transmit, namespace=names, name="w_in")
-            self.w_out = rule.synapses(self.hidden, self.outputs, transmit, namespace=names, name="w_out")
+            self.w_in = synapses(rule, self.inputs, self.hidden, transmit, namespace=names, name="w_in")
+            self.w_out = synapses(rule, self.hidden, self.outputs, transmit, namespace=names, name="w_out")
             self.feedback = Synapses(self.outputs, self.hidden, "B : 1\nerr_post = B*err_pre : 1 (summed)",
                                      name="feedback")
             self.w_in.connect(**_within(C, n_in, n_hid))
@@ -218,7 +219,7 @@ class SuperSpikeNetwork:
             self._initialise(self.w_out, cfg["w_init"])
             objects += self._feedback(rule)
         else:
-            self.w_out = rule.synapses(self.inputs, self.outputs, transmit, namespace=names, name="w_out")
+            self.w_out = synapses(rule, self.inputs, self.outputs, transmit, namespace=names, name="w_out")
             self.w_out.connect(**_within(C, n_in, n_out))
             objects.append(self.w_out)
             self._initialise(self.w_out, cfg["w_init"])
