@@ -338,16 +338,17 @@ class DisinhibitoryCircuit:
         for k, n in enumerate(self.sizes[1:]):
             readout = self.linear and k == n_layers - 1
             rule = self.readout_rule if readout else self.rule
-            rule_ns = dict(ns, eta=self._layer_eta(k) / second)
+            if rule is not None:  # the learning rate this layer runs the rule with (set_eta changes it later)
+                rule = rule.with_parameters(eta=self._layer_eta(k) / second)
             g = NeuronGroup(n * B, READOUT_EQS if readout else LAYER_EQS, method="euler", namespace=ns,
                             clock=self.clock, name=f"{self.name}_layer{k}")
             if not readout:
                 g.theta_lin, g.delta_lin = p.theta, p.delta
             self.layers.append(g)
-            self.ff.append(self._plastic(rule, pre, g, "I_ff_post = w*r_pre : 1 (summed)", rule_ns,
+            self.ff.append(self._plastic(rule, pre, g, "I_ff_post = w*r_pre : 1 (summed)", ns,
                                          _dense(B, pre.N // B, n), f"{self.name}_ff{k}"))
             if not readout:  # the published readout has no bias
-                self.b_syn.append(self._plastic(rule, self.bias, g, "I_b_post = w*r_pre : 1 (summed)", rule_ns,
+                self.b_syn.append(self._plastic(rule, self.bias, g, "I_b_post = w*r_pre : 1 (summed)", ns,
                                                 {"i": np.zeros(n * B, int), "j": np.arange(n * B)},
                                                 f"{self.name}_bias{k}"))
             pre = g
@@ -410,11 +411,11 @@ class DisinhibitoryCircuit:
         for k, syn in enumerate(self.b_syn):
             syn.namespace["eta"] = self._layer_eta(k) / second
 
-    def _plastic(self, rule, pre, post, summed, rule_ns, connections, name):
+    def _plastic(self, rule, pre, post, summed, namespace, connections, name):
         if rule is None:
-            syn = Synapses(pre, post, "w : 1\n" + summed, namespace=rule_ns, clock=self.clock, name=name)
+            syn = Synapses(pre, post, "w : 1\n" + summed, namespace=namespace, clock=self.clock, name=name)
         else:
-            syn = synapses(rule, pre, post, extra_model=summed, namespace=rule_ns, method="euler",
+            syn = synapses(rule, pre, post, extra_model=summed, namespace=namespace, method="euler",
                            clock=self.clock, name=name)
         syn.connect(**connections)
         return syn
