@@ -96,3 +96,10 @@ def test_matching_is_one_to_one_within_tolerance():
 def test_bad_settings_stop_before_simulating(settings, error, message):
     with pytest.raises(error, match=message):
         configure(dict(SHORT, **settings))
+
+
+def test_random_positive_feedback_has_the_random_magnitudes_with_positive_signs():
+    ds = run_hidden(dict(SHORT, trials=1, n_hidden=3, feedbacks=["random", "random_positive"]), seed=6)
+    random, positive = ds.feedback_weights.sel(feedback="random"), ds.feedback_weights.sel(feedback="random_positive")
+    np.testing.assert_allclose(positive, np.abs(random))
+    assert (random < 0).any()

@@ -42,7 +42,7 @@ derr1/dt = -err1/tau_rise : 1
 derr/dt = (err1 - err)/tau_decay : 1
 dloss/dt = err**2 : second
 """
-FEEDBACK = ("symmetric", "random", "uniform")
+FEEDBACK = ("symmetric", "random", "uniform", "random_positive")
 TASK_NAMES = ("spike_times", "hidden", "xor")
 #: what a SuperSpike network offers a rule: the postsynaptic membrane potential and error, nothing from outside
 OFFER = Offer(network="the SuperSpike network", pre=(), post=("v", "err"), modulators=())
@@ -239,11 +239,16 @@ class SuperSpikeNetwork:
 
     def _feedback(self, rule):
         """B for the hidden layer's error, per copy: symmetric tracks W^T at each weight update, random is fixed
-        N(0, feedback_scale²), uniform is feedback_scale."""
+        N(0, feedback_scale²), uniform is feedback_scale, random_positive is |random| (the same magnitudes, every
+        sign positive: a control for what the signs of random B do)."""
         scale, size = self.cfg["feedback_scale"], len(self.feedback) // len(self.copies)
         blocks = []
         for c in self.copies:
-            blocks.append(c.rng.normal(0, scale, size) if c.feedback == "random" else np.full(size, scale))
+            if c.feedback in ("random", "random_positive"):
+                B = c.rng.normal(0, scale, size)
+                blocks.append(np.abs(B) if c.feedback == "random_positive" else B)
+            else:
+                blocks.append(np.full(size, scale))
         self.feedback.B = np.concatenate(blocks)
         symmetric = np.repeat([c.feedback == "symmetric" for c in self.copies], size)
         if not symmetric.any():
