@@ -154,6 +154,21 @@ def plot_learning_curve(ds, path=None, *, window=100):
     return _finish(fig, path)
 
 
+def plot_learning_curves(ds, path=None):
+    """Running reward (EMA 0.05) over episodes, one line per seed, with the solved threshold."""
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    for seed in ds.seed.values:
+        ax.plot(ds.episode.values, ds.running_reward.sel(seed=seed).values, lw=1, label=f"seed {seed}")
+    threshold = ds.attrs.get("solved_threshold")
+    if threshold is not None:
+        ax.axhline(threshold, color="k", ls="--", lw=0.8, label=f"{threshold}")
+    ax.set_xlabel("episode")
+    ax.set_ylabel("running reward (EMA 0.05)")
+    ax.set_title(f"CartPole with {ds.attrs.get('rule', '')}: {ds.sizes['seed']} seeds", fontsize=9)
+    ax.legend(fontsize=6, loc="lower right", ncol=2)
+    return _finish(fig, path)
+
+
 def plot_loss(ds, path=None):
     """Loss per trial (one line per feedback kind where there are several)."""
     fig, ax = plt.subplots(figsize=(6, 3.5))

@@ -42,6 +42,18 @@ def _unit_name(dim):
     return "1" if dim is DIMENSIONLESS else repr(get_unit(dim))
 
 
+ZERO_WEIGHT = "w_zero"  # 0 in the weight's unit: SymPy turns 0*nS into a plain 0, which Brian2 refuses in clip
+
+
+def _dimensional_zero(rule, expr):
+    """``expr`` with the zero bounds of clip(..., lo, hi) as ``w_zero`` when the weight has a unit."""
+    if rule.weight.unit is DIMENSIONLESS:
+        return expr
+    zero = sp.Symbol(ZERO_WEIGHT)
+    return expr.replace(lambda e: isinstance(e, ex.clip),
+                        lambda e: ex.clip(e.args[0], *(zero if a.is_zero else a for a in e.args[1:])))
+
+
 def _renames(rule):
     """Rule symbols that Brian2 knows by another name: pre/post inputs become neuron variables."""
     return {name: f"{i.variable}_{i.source}" for name, i in rule.inputs.items() if i.source in ("pre", "post")}
@@ -76,13 +88,18 @@ def generate(rule, transmit="", *, lastspike=(True, True)):
         on_pre += [_statement_code(rule, s, code) for s in rule.on_pre]
         on_post += [_statement_code(rule, s, code) for s in rule.on_post]
     bounded = rule.weight.min != -sp.oo or rule.weight.max != sp.oo
-    clip_each_step = (f"w = clip(w, {code(rule.weight.min)}, {code(rule.weight.max)})"
+    clip_each_step = (f"w = {code(_dimensional_zero(rule, ex.clip(W, rule.weight.min, rule.weight.max)))}"
                       if rule.dw_dt is not None and bounded else None)
     periodic = interval = None
     if rule.periodic is not None:
         periodic = "\n".join(_statement_code(rule, s, code) for s in rule.periodic.statements)
         interval = ex.evaluate(rule.periodic.interval, rule.parameters)
-    return BrianCode("\n".join(model), "\n".join(on_pre), "\n".join(on_post), dict(rule.parameters), clip_each_step,
+    namespace = dict(rule.parameters)
+    if rule.weight.unit is not DIMENSIONLESS:
+        from brian2 import Quantity
+
+        namespace[ZERO_WEIGHT] = Quantity(0.0, dim=rule.weight.unit)
+    return BrianCode("\n".join(model), "\n".join(on_pre), "\n".join(on_post), namespace, clip_each_step,
                      periodic, interval)
 
 
@@ -97,8 +114,9 @@ def _statement_code(rule, statement, code):
     lo, hi = rule.weight.min, rule.weight.max
     already = isinstance(value, ex.clip) and value.args[1:] == (lo, hi)
     if already or (lo == -sp.oo and hi == sp.oo):
-        return f"w = {code(value)}" if statement.op == "=" else f"w {statement.op} {code(statement.expr)}"
-    return f"w = {code(ex.clip(value, lo, hi))}"
+        return (f"w = {code(_dimensional_zero(rule, value))}" if statement.op == "="
+                else f"w {statement.op} {code(statement.expr)}")
+    return f"w = {code(_dimensional_zero(rule, ex.clip(value, lo, hi)))}"
 
 
 def _window_code(rule, code, rename, lastspike):
@@ -116,7 +134,8 @@ def _window_code(rule, code, rename, lastspike):
             refs[side], seen[side] = f"tlast_{side}_syn", f" * seen_{side}_syn"
             marks[side] = [f"tlast_{side}_syn = t", f"seen_{side}_syn = 1"]
     interval = code(rule.window.max_interval) if rule.window.max_interval is not None else DEFAULT_MAX_INTERVAL
-    lo, hi = code(rule.weight.min), code(rule.weight.max)
+    lo, hi = (ZERO_WEIGHT if b.is_zero and rule.weight.unit is not DIMENSIONLESS else code(b)
+              for b in (rule.weight.min, rule.weight.max))
 
     def update(branch, delta, other):
         since = f"(t - {refs[other]})"

@@ -30,8 +30,8 @@ HEAD = {
 
 def load(exp, head, data, path):
     """Check data sets, rules, baselines and every classifier setting before anything is simulated."""
+    from ..brian.layer import check_rule
     from ..datasets import load_dataset
-    from ..learn.classifier import check_drivable, resolve_rule
 
     head = validate(head, HEAD, file=path, section="experiment")
     exp.folds, exp.datasets, exp.rules, exp.baselines = head["folds"], head["datasets"], head["rules"], head["baselines"]
@@ -44,10 +44,9 @@ def load(exp, head, data, path):
     for ds in exp.datasets:
         load_dataset(ds, folds=exp.folds)
     for rule_name in exp.rules:
-        rule = resolve_rule(rule_name)
-        check_drivable(rule)
+        rule = check_rule(rule_name, "the spiking classifier")
         for ds in exp.datasets:
-            make_classifier(rule, exp.settings(ds, rule_name), where=f"{path}: [classifier] for {ds}/{rule_name}")
+            make_classifier(rule, exp.settings(ds, rule_name), file=path, section=f"classifier.{ds}.{rule_name}")
 
 
 def run(exp, out, *, progress=True):
@@ -137,33 +136,24 @@ def markdown_table(result):
     return "\n".join(lines)
 
 
-def make_classifier(rule, settings, *, where="--set"):
-    """A SpikingClassifier with ``settings``; unknown or invalid settings are PlastlabErrors."""
-    from ..learn.classifier import SpikingClassifier
+def make_classifier(rule, settings, *, file=None, section="--set"):
+    """A SpikingClassifier with ``settings``, checked against its declared table (ConfigError)."""
+    from ..learn.classifier import PARAMS, SpikingClassifier, resolve_settings
 
-    clf = SpikingClassifier(rule=rule)
-    known = clf.get_params()
-    for key in settings:
-        if key not in known or key == "rule":
-            raise PlastlabError(f"{where}: unknown classifier setting '{key}' (known: "
-                                f"{', '.join(k for k in sorted(known) if k != 'rule')})")
-    clf.set_params(**settings)
-    try:
-        clf._check_params()
-    except ValueError as exc:
-        raise PlastlabError(f"{where}: {exc}") from None
+    validate(settings, PARAMS, file=file, section=section)
+    clf = SpikingClassifier(rule=rule).set_params(**settings)
+    resolve_settings(clf.get_params(deep=False), where=section)
     return clf
 
 
-def prepare_classification(dataset, rule_name, folds, settings, *, where="--set"):
+def prepare_classification(dataset, rule_name, folds, settings, *, section="--set"):
     """Everything checked before any simulation: data, rule, network compatibility, settings."""
-    from ..learn.classifier import check_drivable, resolve_rule
+    from ..brian.layer import check_rule
     from ..datasets import load_dataset
 
     X, y, name = load_dataset(dataset, folds=folds)
-    rule = resolve_rule(rule_name)
-    check_drivable(rule)
-    clf = make_classifier(rule, settings, where=where)
+    rule = check_rule(rule_name, "the spiking classifier")
+    clf = make_classifier(rule, settings, section=section)
     return X, y, name, rule, clf
 
 
