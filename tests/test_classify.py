@@ -98,7 +98,7 @@ def test_unknown_rule_and_bad_settings():
         SpikingClassifier(rule="no_such_rule_xyz").fit(X, y)
     with pytest.raises(ConfigError, match="'decoding': must be one of"):
         SpikingClassifier(decoding="vote").fit(X, y)
-    with pytest.raises(ValueError, match="2 classes"):
+    with pytest.raises(ValueError, match="at least 2 classes"):
         SpikingClassifier(**FAST).fit(X, np.zeros(len(X)))
     with pytest.raises(ValueError):
         SpikingClassifier(**FAST).fit(np.where(X > 0.5, np.nan, X), y)

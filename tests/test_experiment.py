@@ -1,5 +1,7 @@
 """plastlab classify / plastlab run: bad input stops with exit code 2 and one line before any simulation;
 experiment files load and a tiny comparison runs end to end."""
+import json
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -138,3 +140,62 @@ def test_shipped_penguins_csv_reads_as_a_data_set():
     X, y, name = load_dataset(REPO / "data" / "penguins.csv", folds=5)
     assert name == "penguins" and X.shape == (342, 4) and np.isfinite(X).all()
     assert sorted(set(y)) == ["Adelie", "Chinstrap", "Gentoo"]
+
+
+def _tiny_data(tmp_path, n=8):
+    rng = np.random.RandomState(0)
+    rows = [f"{a:.3f},{b:.3f},{c}\n" for c, (mx, my) in enumerate([(0.2, 0.3), (0.8, 0.7)])
+            for a, b in rng.normal([mx, my], 0.05, size=(n, 2))]
+    return _csv(tmp_path, "".join(rows))
+
+
+NESTED = ('[experiment]\nname = "nested"\nkind = "classification"\nseed = 0\nfolds = 2\nrepeats = 2\n'
+          'protocol = "nested-cv"\ninner_folds = 2\nbudget = 2\ndatasets = ["{data}"]\n'
+          'rules = ["nc_memristor", "frozen"]\nbaselines = ["logistic_regression"]\n'
+          '[classifier]\nepochs = 2\ndt = 1.0\nt_gap = 0.0\n'
+          '[classifier.frozen]\nrule = "nc_memristor"\nplasticity = false\n'
+          '[search.spiking]\ngain = [60.0, 120.0]\n'
+          '[search.logistic_regression]\nC = [0.1, 1.0]\n')
+
+
+def test_nested_cv_end_to_end(tmp_path):
+    exp = tmp_path / "nested.toml"
+    exp.write_text(NESTED.replace("{data}", _tiny_data(tmp_path)))
+    out = tmp_path / "out"
+    assert main(["run", str(exp), "--out", str(out), "--no-progress"]) == 0
+    res = xr.open_dataset(out / "results.nc")
+    assert res.attrs["protocol"] == "nested-cv" and res.attrs["budget"] == 2
+    assert res.f1.dims == ("model", "dataset", "repeat", "fold") and res.f1.shape == (3, 1, 2, 2)
+    assert np.isfinite(res.f1.values).all()
+    chosen = [json.loads(c) for c in res.chosen.sel(model="nc_memristor").values.ravel()]
+    assert all(c["gain"] in (60.0, 120.0) for c in chosen)
+    table = (out / "results.md").read_text()
+    assert "Nadeau-Bengio" in table and "| nc_memristor | logistic_regression |" in table
+
+
+def test_corrected_ttest_matches_the_formula():
+    from scipy import stats
+
+    from plastlab.experiments.classification import corrected_ttest
+
+    a, b = np.array([0.9, 0.95, 0.92, 0.97]), np.array([0.88, 0.9, 0.93, 0.9])
+    diff, t, p = corrected_ttest(a, b, n_train=90, n_test=10)
+    d = a - b
+    assert diff == pytest.approx(d.mean())
+    assert t == pytest.approx(d.mean() / np.sqrt((1 / 4 + 10 / 90) * d.var(ddof=1)))
+    assert p == pytest.approx(2 * stats.t.sf(abs(t), 3))
+
+
+@pytest.mark.parametrize("change, message", [
+    (("budget = 2", "budget = 0"), "'budget': must be >= 1"),
+    (("gain = [60.0, 120.0]", "gane = [60.0]"), "'gane': unknown classifier setting in the search space"),
+    (("C = [0.1, 1.0]", "D = [0.1]"), "'D': unknown key"),
+    (("inner_folds = 2", "inner_folds = 5"), "fewer than inner_folds = 5"),
+])
+def test_bad_nested_files_exit_2_before_simulating(tmp_path, capsys, monkeypatch, change, message):
+    _no_simulation(monkeypatch)
+    exp = tmp_path / "nested.toml"
+    exp.write_text(NESTED.replace("{data}", _tiny_data(tmp_path, n=6)).replace(*change))
+    assert main(["run", str(exp), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err

@@ -35,6 +35,7 @@ from ..brian.layer import NEURON_RESET
 from ..config import Param, validate
 from .encoding import GaussianRFEncoder, PoissonRateEncoder
 
+CALIBRATION = (1.0, 1.5, 2.25, 3.4, 5.0, 7.5)  # readout gain factors tried when calibrate = True
 SILENT_WARNING = 0.10  # warn when more than this fraction of samples leaves every output neuron silent
 
 
@@ -78,6 +79,7 @@ PARAMS = {
     "normalize": _p(bool),
     "reset": _p(bool),
     "plasticity": _p(bool),
+    "calibrate": _p(bool),
 }
 PROTOCOLS = {
     "plastlab": dict(
@@ -85,13 +87,13 @@ PROTOCOLS = {
         sample_norm="none", max_rate=200.0, epochs=5, neurons_per_class=1, w_init=0.05, w_spread=0.1, gain=60.0,
         tau_m=6.0, tau_syn=5.0, t_ref=30.0, v_th=8.0, teacher_amp=30.0, teacher_delay=5.0, teacher_duration=5.0,
         suppress=100.0, anti_teach=False, inhibition=5.0, decoding="first_spike", t_gap=10.0, dt=0.5,
-        normalize=False, reset=True, plasticity=True),
+        normalize=False, reset=True, plasticity=True, calibrate=True),
     "sboev": dict(
         encoding="latency", n_fields=40, sigma=float(np.sqrt(0.005)), t_encode=25.0, drop_late=None, scaling="none",
         sample_norm="l2", max_rate=200.0, epochs=5, neurons_per_class=1, w_init=1.0, w_spread=0.0, gain=60.0,
         tau_m=6.0, tau_syn=2.0, t_ref=19.0, v_th=8.0, teacher_amp=1000.0, teacher_delay=0.0, teacher_duration=0.5,
         suppress=0.0, anti_teach=False, inhibition=5.0, decoding="first_spike", t_gap=0.0, dt=0.5,
-        normalize=False, reset=False, plasticity=True),
+        normalize=False, reset=False, plasticity=True, calibrate=False),
 }
 
 
@@ -164,6 +166,10 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
         Reset the neurons and the rule's traces at the start of every pattern.
     plasticity : bool
         False: the ablation "no plasticity" -- the weights stay at their initial values.
+    calibrate : bool
+        After training, scale the readout gain (plasticity off) by the factor of ``CALIBRATION`` that gives the
+        best accuracy on the training data, trying larger factors only while more than 5 % of the training
+        samples leave every output neuron silent. Uses the training data only.
     random_state : int, RandomState or None
     progress : bool
         Show a tqdm bar over epochs.
@@ -174,7 +180,7 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
                  neurons_per_class=None, w_init=None, w_spread=None, gain=None, tau_m=None, tau_syn=None, t_ref=None,
                  v_th=None, teacher_amp=None, teacher_delay=None, teacher_duration=None, suppress=None,
                  anti_teach=None, inhibition=None, decoding=None, t_gap=None, dt=None, normalize=None, reset=None,
-                 plasticity=None, random_state=None, progress=False):
+                 plasticity=None, calibrate=None, random_state=None, progress=False):
         self.rule = rule
         self.protocol = protocol
         self.encoding = encoding
@@ -206,6 +212,7 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
         self.normalize = normalize
         self.reset = reset
         self.plasticity = plasticity
+        self.calibrate = calibrate
         self.random_state = random_state
         self.progress = progress
 
@@ -227,7 +234,7 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
         check_classification_targets(y)
         self.classes_, y_idx = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
-            raise ValueError(f"need at least 2 classes to train, got {len(self.classes_)}")
+            raise ValueError(f"need samples of at least 2 classes to train, got 1 class ({self.classes_[0]!r})")
         self.rule_ = check_rule(self.rule, "the spiking classifier")
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(2**31 - 1))
@@ -236,7 +243,7 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
         self.group_of_ = np.repeat(np.arange(len(self.classes_)), npc)
         self.prior_class_ = int(np.argmax(np.bincount(y_idx, minlength=len(self.classes_))))
         initial = initial_fractions(self.encoder_.n_outputs_ * len(self.group_of_), s["w_init"], s["w_spread"], rng)
-        trains = self.encoder_.spike_trains(X)
+        trains = self._trains(X)
         self.n_input_spikes_ = float(np.mean([len(ix) for ix, _ in trains]))
         epochs = s["epochs"] if s["plasticity"] else 0
         self.train_output_spikes_ = np.zeros(epochs)
@@ -252,7 +259,7 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
             for ep in range(epochs):
                 order = rng.permutation(len(X))
                 if s["encoding"] == "poisson":  # fresh Poisson spikes every epoch, reproducible by seed
-                    trains = self.encoder_.spike_trains(X, random_state=rng)
+                    trains = self._trains(X, random_state=rng)
                 first, counts = self._present(trains, order, teach=y_idx[order])
                 self.train_accuracy_[ep] = float(np.mean(self._decode(first, counts) == y_idx[order]))
                 self.train_output_spikes_[ep] = float(counts.sum(axis=1).mean())
@@ -265,12 +272,38 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
                 bar.close()
             self.weights_ = self._layer.fractions().reshape(self.encoder_.n_outputs_, len(self.group_of_))
             self.simulated_seconds_ = float(np.asarray(self._net.t))
-            # a frozen pass over the training data: how many samples leave the trained network silent
-            _, info = self._predict_trains(self.encoder_.spike_trains(X))
+            # frozen passes over the training data: how many samples leave the trained network silent, and
+            # (calibrate) the readout gain that suits the learned weights best on the training data
+            self.readout_scale_, info = self._calibrate(self._trains(X), y_idx)
         self.train_silent_fraction_ = info["silent"] / len(X)
         self.fit_seconds_ = time.perf_counter() - t_start
         self._warn_silent(self.train_silent_fraction_, "training")
         return self
+
+    def _calibrate(self, trains, y_idx):
+        """The readout gain factor (of CALIBRATION) with the best training accuracy, trying larger factors only
+        while more than 5 % of the training samples stay silent; (factor, info of that pass)."""
+        factors = CALIBRATION if self.settings_["calibrate"] else (1.0,)
+        best = None
+        for factor in factors:
+            self._set_readout_scale(factor)
+            pred, info = self._predict_trains(trains)
+            accuracy = float(np.mean(pred == y_idx))
+            if best is None or accuracy > best[0]:
+                best = (accuracy, factor, info)
+            if info["silent"] <= 0.05 * len(trains):
+                break
+        self._set_readout_scale(best[1])
+        return best[1], best[2]
+
+    def _set_readout_scale(self, factor):
+        self._layer.static.namespace["transmit_gain"] = factor * self.settings_["gain"] / self.n_features_in_
+
+    def _trains(self, X, random_state=None):
+        """Input spikes per sample; Poisson spikes at most one per neuron and time step."""
+        if self.settings_["encoding"] == "poisson":
+            return self.encoder_.spike_trains(X, dt=self.settings_["dt"], random_state=random_state)
+        return self.encoder_.spike_trains(X)
 
     def _brian(self, seed=None):
         from brian2 import ms
@@ -333,7 +366,7 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
         for k, sample in enumerate(order):
             ix, tt = trains[sample]
             idx.append(ix)
-            times.append(t0 + k * slot + tt)
+            times.append(t0 + k * slot + np.minimum(np.round(tt / dt) * dt, slot - dt))  # inside the slot
             if teach is None:
                 continue
             start = t0 + k * slot
@@ -396,7 +429,8 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
         with self._brian():
             if not hasattr(self, "_net"):  # unpickled: rebuild the network around the learned weights
                 self._build(self.weights_.ravel())
-            pred, info = self._predict_trains(self.encoder_.spike_trains(X))
+                self._set_readout_scale(self.readout_scale_)
+            pred, info = self._predict_trains(self._trains(X))
         self._warn_silent(info["silent"] / max(len(X), 1), "test")
         return self.classes_[pred], info
 
