@@ -71,7 +71,8 @@ def test_unknown_dataset_and_setting_exit_2(capsys, monkeypatch):
 
 
 @pytest.mark.parametrize("name", ["classify_comparison", "classify_quick", "cartpole_nc_memristor",
-                                  "cartpole_ppx_memristor", "cartpole_stdp_additive"])
+                                  "cartpole_ppx_memristor", "cartpole_stdp_additive", "cartpole_stdp_sboev",
+                                  "cartpole_no_plasticity", "cartpole_no_lookahead"])
 def test_repository_experiment_files_load(name):
     exp = load_experiment(REPO / "experiments" / f"{name}.toml")
     assert exp.name == name and exp.seed == 0
