@@ -74,5 +74,5 @@ def test_gymnasium_thresholds_and_running_means():
     assert ds.attrs["x_threshold"] == 2.4 and abs(ds.attrs["theta_threshold"] - 12 * 2 * 3.14159265 / 360) < 1e-6
     lengths = ds.episode_length.values
     np.testing.assert_allclose(ds.mean_100.values, np.cumsum(lengths) / np.arange(1, 4))
-    np.testing.assert_allclose(ds.running_reward.values[1], 0.95 * lengths[0] + 0.05 * lengths[1])
+    np.testing.assert_allclose(ds.running_reward.values[1], 0.95 * 0.05 * lengths[0] + 0.05 * lengths[1])
     assert ds.attrs["episodes_to_solve"] == -1

@@ -76,6 +76,15 @@ def controller_settings(settings, *, file=None, section="controller"):
     return validate(settings, CONTROLLER, file=file, section=section)
 
 
+def running_reward(lengths):
+    """The group's running reward after each episode: R <- (1 - 0.05) R + 0.05 * length, from R = 0."""
+    ema, value = np.empty(len(lengths)), 0.0
+    for k, length in enumerate(lengths):
+        value = (1 - EMA) * value + EMA * length
+        ema[k] = value
+    return ema
+
+
 def _raw(group, name):
     """The value array behind a Brian2 variable (no copy, no units: seconds for times)."""
     return group.variables[name].get_value()
@@ -96,7 +105,7 @@ class CartPoleLearner:
         self.rng = np.random.RandomState(self.seed)
         self.lengths, self.silent_steps, self.tied_steps = [], [], []
         self.steps = self.silent = self.ties = self.random_actions = self.decisions = 0
-        self.running = None  # running reward (EMA), None before the first episode ends
+        self.running = 0.0  # running reward (EMA 0.05), from 0: solving takes at least 149 episodes of 200 steps
         self.obs = None
         self.episodes = 0
         self.wall_seconds = 0.0
@@ -192,7 +201,7 @@ class CartPoleLearner:
         self.lengths.append(self.steps)
         self.silent_steps.append(self.silent)
         self.tied_steps.append(self.ties)
-        self.running = self.steps if self.running is None else (1 - EMA) * self.running + EMA * self.steps
+        self.running = (1 - EMA) * self.running + EMA * self.steps
         self.steps = self.silent = self.ties = 0
         if self.bar is not None:
             self.bar.update(1)
@@ -201,7 +210,7 @@ class CartPoleLearner:
 
     @property
     def solved(self):
-        return self.running is not None and self.running > self.p["max_steps"] - SOLVED_MARGIN
+        return self.running > self.p["max_steps"] - SOLVED_MARGIN
 
     def present(self, group, state, t0, lead=0.0):
         """The encoded ``state`` as one spike per field in the slot starting at ``t0`` ms; the earliest time."""
@@ -225,7 +234,7 @@ class CartPoleLearner:
         onset = self.present(self.in_teach, state, t0, lead=p["teach_lead"])
         amp = p["teacher_amp"]
         if p["anneal"] == "amplitude":
-            amp *= max(0.0, 1.0 - (self.running or 0.0) / p["max_steps"])
+            amp *= max(0.0, 1.0 - self.running / p["max_steps"])
         _raw(self.out_teach, "teach_amp")[:] = amp
         start = t0 + onset + p["teacher_delay"]  # after the earliest input spike
         _raw(self.out_teach, "teach_from")[target] = start * 1e-3
@@ -247,7 +256,7 @@ class CartPoleLearner:
                 return
         self.reset_slot()
         if taught is not None and self.p["anneal"] == "probability" and (
-                self.rng.random_sample() < (self.running or 0.0) / self.p["max_steps"]):
+                self.rng.random_sample() < self.running / self.p["max_steps"]):
             taught = None
         if taught is not None:
             self.teach(taught[0], taught[1], t0)
@@ -309,9 +318,7 @@ class CartPoleLearner:
         )
         ds["mean_100"] = ds.episode_length.rolling(episode=100, min_periods=1).mean()
         ds["mean_100"].attrs["long_name"] = "mean length of the last 100 episodes"
-        ema = np.empty(len(lengths))
-        for k, length in enumerate(lengths):
-            ema[k] = length if k == 0 else (1 - EMA) * ema[k - 1] + EMA * length
+        ema = running_reward(lengths)
         ds["running_reward"] = (("episode",), ema, {"long_name": f"running reward (EMA {EMA})"})
         lo, hi = self.bounds
         ds["weights"] = (("input", "neuron"), ((get_weights(self.rule, self.plastic) - lo) / (hi - lo)).reshape(-1, 2),

@@ -80,6 +80,7 @@ PARAMS = {
     "reset": _p(bool),
     "plasticity": _p(bool),
     "calibrate": _p(bool),
+    "target": _p(str, choices=("cython", "numpy")),
 }
 PROTOCOLS = {
     "plastlab": dict(
@@ -87,13 +88,13 @@ PROTOCOLS = {
         sample_norm="none", max_rate=200.0, epochs=5, neurons_per_class=1, w_init=0.05, w_spread=0.1, gain=60.0,
         tau_m=6.0, tau_syn=5.0, t_ref=30.0, v_th=8.0, teacher_amp=30.0, teacher_delay=5.0, teacher_duration=5.0,
         suppress=100.0, anti_teach=False, inhibition=5.0, decoding="first_spike", t_gap=10.0, dt=0.5,
-        normalize=False, reset=True, plasticity=True, calibrate=True),
+        normalize=False, reset=True, plasticity=True, calibrate=True, target="cython"),
     "sboev": dict(
         encoding="latency", n_fields=40, sigma=float(np.sqrt(0.005)), t_encode=25.0, drop_late=None, scaling="none",
         sample_norm="l2", max_rate=200.0, epochs=5, neurons_per_class=1, w_init=1.0, w_spread=0.0, gain=60.0,
         tau_m=6.0, tau_syn=2.0, t_ref=19.0, v_th=8.0, teacher_amp=1000.0, teacher_delay=0.0, teacher_duration=0.5,
         suppress=0.0, anti_teach=False, inhibition=5.0, decoding="first_spike", t_gap=0.0, dt=0.5,
-        normalize=False, reset=False, plasticity=True, calibrate=False),
+        normalize=False, reset=False, plasticity=True, calibrate=False, target="cython"),
 }
 
 
@@ -170,6 +171,8 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
         After training, scale the readout gain (plasticity off) by the factor of ``CALIBRATION`` that gives the
         best accuracy on the training data, trying larger factors only while more than 5 % of the training
         samples leave every output neuron silent. Uses the training data only.
+    target : {"cython", "numpy"}
+        Brian2's code-generation target for this classifier's network.
     random_state : int, RandomState or None
     progress : bool
         Show a tqdm bar over epochs.
@@ -180,7 +183,7 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
                  neurons_per_class=None, w_init=None, w_spread=None, gain=None, tau_m=None, tau_syn=None, t_ref=None,
                  v_th=None, teacher_amp=None, teacher_delay=None, teacher_duration=None, suppress=None,
                  anti_teach=None, inhibition=None, decoding=None, t_gap=None, dt=None, normalize=None, reset=None,
-                 plasticity=None, calibrate=None, random_state=None, progress=False):
+                 plasticity=None, calibrate=None, target=None, random_state=None, progress=False):
         self.rule = rule
         self.protocol = protocol
         self.encoding = encoding
@@ -213,6 +216,7 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
         self.reset = reset
         self.plasticity = plasticity
         self.calibrate = calibrate
+        self.target = target
         self.random_state = random_state
         self.progress = progress
 
@@ -310,7 +314,7 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
 
         from ..brian.settings import brian_settings
 
-        return brian_settings(dt=self.settings_["dt"] * ms, seed=seed)
+        return brian_settings(target=self.settings_["target"], dt=self.settings_["dt"] * ms, seed=seed)
 
     def _build(self, fractions):
         """The Brian2 network: the shared layer plus the teacher and the per-pattern reset."""
