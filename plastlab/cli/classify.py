@@ -78,6 +78,11 @@ def classify_command(args):
     wall = time.perf_counter() - t0
     ds.attrs["wall_seconds"] = wall
     print(format_fold_table(ds, wall))
+    if ds.attrs.get("silent_warning"):
+        import sys
+
+        print(f"warning: {100 * ds.attrs['silent_fraction']:.0f} % of the test samples made no output neuron fire "
+              "(predicted as the most frequent class)", file=sys.stderr)
     if args.out:
         write_classification_outputs(ds, Path(args.out))
     return 0
