@@ -1,5 +1,6 @@
-"""Outcome table of finished campaigns (issue item 7): champion, fitness, generations, wall time, and whether
-the champion is the known rule up to a positive factor or at least as fit as it.
+"""Outcome table of finished campaigns: champion, training and validation fitness, functional equivalence to the
+paper's rule (least-squares c and R^2 on recorded rule inputs, stored by ``plastlab evolve``), whether it is the
+paper's rule up to a positive factor symbolically, or at least as fit; wall time. Ends with a Markdown table.
 
     PYTHONPATH=. python benchmarks/campaign_outcomes.py DIR [DIR ...]
 
@@ -35,7 +36,7 @@ def matches_known_rule(family_name, expr):
 
 def main(dirs):
     known = {"error": "delta_rule", "reward": "eligibility_reward_minus_1", "correlation": "homeostatic_stdp"}
-    hits = 0
+    hits, rows = 0, []
     for d in dirs:
         ds = xr.open_dataset(Path(d) / "campaign.nc")
         a = ds.attrs
@@ -61,8 +62,18 @@ def main(dirs):
               f"known rule: train {a.get('train_fitness_' + known.get(a['family'], ''), float('nan')):.4g} validation "
               f"{a.get('validation_fitness_' + known.get(a['family'], ''), float('nan')):.4g}  "
               f"equivalent {same}  at least as fit {as_fit}")
+        eq = (f"{a['equivalence_c']:.3g} | {a['equivalence_r2']:.4f} | "
+              f"{'yes' if a['equivalent_to_paper_rule'] else 'no'}") if "equivalence_c" in a else "– | – | –"
+        champion = (f"`{a['champion_f_fac']}` ; `{a['champion_f_dep']}`" if outputs
+                    else f"`{a['champion_readable']}`")
+        rows.append(f"| {a['seed']} | {champion} | {a['champion_fitness']:.4g} | "
+                    f"{a.get('validation_fitness_champion', float('nan')):.4g} | {eq} | "
+                    f"{a.get('wall_seconds_this_process', float('nan')):.0f} s |")
         ds.close()
     print(f"target met in {hits} of {len(dirs)} campaigns")
+    print("| seed | champion | training | validation | c | R² | equivalent | wall (evolution) |")
+    print("|---|---|---|---|---|---|---|---|")
+    print("\n".join(rows))
 
 
 if __name__ == "__main__":

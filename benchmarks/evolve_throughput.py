@@ -2,7 +2,7 @@
 
 Batched ("compile once, vary by data"): candidates are coefficient data of one compiled Brian2 network, many
 candidates x all instances per network, batches spread over a local Dask cluster with --workers processes.
-Naive: one Brian2 run per candidate whose expression is written into the network's code, so every candidate
+Naive: one Brian2 run per candidate whose rule file (``rule_document``) is compiled through brian/codegen, so every candidate
 is compiled (a per-run nonce in a variable name defeats Cython's on-disk cache of earlier benchmark runs),
 one after another in this process. Both use the same equations, clocks and sampling; the script checks that
 both give the same fitness for the candidates timed both ways.

@@ -48,7 +48,7 @@ constants = [0.1, 1]
 
 [family]
 n_inputs = 100
-psp = 4.0
+w_max = 4.0
 train = 2.0
 test = 2.0
 

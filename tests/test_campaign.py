@@ -3,6 +3,7 @@
 Tiny budgets (3 instances x 1 s, 4 + 6 individuals, 2-3 generations) with real Brian2, DEAP and Dask.
 """
 import json
+import math
 import os
 import signal
 import subprocess
@@ -48,6 +49,9 @@ def test_results_files(reference):
     assert on_disk.attrs["champion_fitness"] == max(on_disk["fitness"].values)
     assert on_disk.attrs["champion_expression"]
     assert "validation_fitness_champion" in on_disk.attrs and "train_fitness_delta_rule" in on_disk.attrs
+    # functional equivalence of the champion to the paper's rule, on rule inputs recorded from the task
+    assert math.isfinite(on_disk.attrs["equivalence_r2"]) or on_disk.attrs["equivalent_to_paper_rule"] == 0
+    assert on_disk.attrs["equivalence_reference"] == "pre_trace*(-v_student + v_teacher)"
     assert (out / "fitness.png").stat().st_size > 1000
     champions = list((out / "champions").glob("*.toml"))
     assert len(champions) == 1
@@ -184,8 +188,10 @@ def test_evaluate_prints_fitness_last_and_refuses_code(tmp_path):
     ok = subprocess.run([sys.executable, "-m", "plastlab.cli", "evolve", str(path), "--evaluate",
                          "pre_trace*(v_teacher - v_student)"], env=ENV, cwd=ROOT, capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
-    last = ok.stdout.strip().splitlines()[-1]
+    *_, per_instance, last = ok.stdout.strip().splitlines()
     assert last.startswith("fitness: ") and float(last.split()[1]) < 0
+    assert per_instance.startswith("per_instance: ") and len(per_instance.split()) == 1 + 3
+    assert -float(last.split()[1]) == pytest.approx(sum(map(float, per_instance.split()[1:])) / 3, rel=1e-5)
     from plastlab.evolve.tasks import error
 
     direct = error.evaluate_batch([error.baselines()["delta_rule"]], [11, 12, 13],
@@ -194,6 +200,14 @@ def test_evaluate_prints_fitness_last_and_refuses_code(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "plastlab.cli", "evolve", str(path), "--evaluate",
                           "__import__('os').system('true')"], env=ENV, cwd=ROOT, capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.startswith("plastlab: error:"), bad.stderr
+    unknown = subprocess.run([sys.executable, "-m", "plastlab.cli", "evolve", str(path), "--evaluate",
+                              "reward * v_student"], env=ENV, cwd=ROOT, capture_output=True, text=True)
+    assert unknown.returncode == 2 and len(unknown.stderr.strip().splitlines()) == 1
+    assert "'reward'" in unknown.stderr and "v_teacher, v_student, pre_trace" in unknown.stderr
+    validation = subprocess.run([sys.executable, "-m", "plastlab.cli", "evolve", str(path), "--evaluate",
+                                 "pre_trace*(v_teacher - v_student)", "--instances", "validation"], env=ENV, cwd=ROOT,
+                                capture_output=True, text=True)
+    assert validation.returncode == 0 and len(validation.stdout.splitlines()[-2].split()) == 1 + 2  # 2 seeds
     from plastlab.errors import PlastlabError
 
     for hostile in ("v_teacher.__class__", "w_unknown * 2", "pre_trace[0]", "lambda: 1"):
@@ -222,4 +236,21 @@ def test_correlation_campaign_evolves_function_pairs(tmp_path):
     assert one.returncode == 0 and one.stdout.strip().splitlines()[-1].startswith("fitness: "), one.stderr
     wrong = subprocess.run([sys.executable, "-m", "plastlab.cli", "evolve", str(path), "--evaluate", "trace"],
                            env=ENV, cwd=ROOT, capture_output=True, text=True)
-    assert wrong.returncode == 2 and "f_fac; f_dep" in wrong.stderr
+    assert wrong.returncode == 2 and "f_fac; f_dep" in wrong.stderr and "w, trace" in wrong.stderr
+    assert len(wrong.stderr.strip().splitlines()) == 1
+
+
+def test_equivalence_is_judged_on_the_visited_input_range():
+    from plastlab.evolve.tasks import error
+
+    v, u, s = error.symbols()
+    params = error.params_with_defaults({"duration": 1.5, "t_drop": 0.5})
+    same = campaign.equivalence(error, 2 * s * (v - u), params, [11])
+    assert same["c"] == pytest.approx(2.0) and same["r2"] == pytest.approx(1.0) and same["equivalent"]
+    # the paper's run-0 champion s(v - u)(2u - 1)/v is ~ 2 s(v - u) near v, u = -70 mV
+    run0 = campaign.equivalence(error, s * (v - u) * (2 * u - 1) / v, params, [11])
+    assert run0["c"] == pytest.approx(2.0, rel=0.1) and run0["r2"] > 0.99 and run0["equivalent"]
+    other = campaign.equivalence(error, s * v, params, [11])
+    assert not other["equivalent"]
+    flipped = campaign.equivalence(error, -s * (v - u), params, [11])
+    assert flipped["r2"] == pytest.approx(1.0) and flipped["c"] < 0 and not flipped["equivalent"]

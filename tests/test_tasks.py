@@ -219,6 +219,8 @@ def test_correlation_input_thinning_statistics():
     later = np.sort(t[inside & (t >= 7 * p["period"]) & (t < 8 * p["period"])] - 7 * p["period"])
     np.testing.assert_allclose(later, first)
     assert np.all(pattern[idx[inside]])
+    window = idx[inside & (t < p["period"])]
+    assert np.unique(window).size == window.size == pattern.sum()  # one spike per pattern input, as drawn there
     quiet = p["train"] * (p["period"] - p["pattern"]) / p["period"]  # s of background per input
     rate_pattern = np.sum(~inside & pattern[idx]) / (pattern.sum() * quiet)
     rate_other = np.sum(~inside & ~pattern[idx]) / ((~pattern).sum() * quiet)

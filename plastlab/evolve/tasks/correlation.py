@@ -3,8 +3,8 @@
 The paper's task (authors' code, ``../shared/reference/evolving-rules.md``): one instance has ``n_inputs``
 Poisson inputs at ``input_rate``; a frozen ``pattern`` ms spike pattern (one Poisson realisation, drawn once per
 instance) replaces the background at the start of every ``period``. The background is cut out of every pattern
-window for all inputs, and the inputs that take part in the pattern (at least one spike in it) keep only
-``thinning`` = 1/6 of their background outside the windows (``build_poisson_input``). One LIF neuron with delta
+window for all inputs, and the inputs that take part in the pattern (one spike in it; the authors draw one
+exponential interval per input) keep only ``thinning`` = 1/6 of their background outside the windows (``build_poisson_input``). One LIF neuron with delta
 synapses (NEST ``iaf_psc_delta``: rest and reset 0 mV, threshold ``v_th``, ``tau_m``, refractory ``t_ref``
 during which input is lost; a spike of input j arriving ``delay`` later moves the potential by ``w_max * w_j`` mV,
 w normalised to [0, 1]) starts from one scalar weight per instance, N(``w0_mean``, ``w0_sd``), for all synapses.
@@ -128,10 +128,12 @@ def sample_instance(p, seed):
     """Training input (steps, indices) of one instance, its pattern inputs and its initial weight."""
     rng = np.random.default_rng([int(seed), 13])
     n_in, rate = p["n_inputs"], p["input_rate"] * 1e-3  # per ms
-    n_pat = rng.poisson(n_in * rate * p["pattern"])
-    pat_t, pat_i = rng.uniform(0, p["pattern"], size=n_pat), rng.integers(0, n_in, size=n_pat)
-    in_pattern = np.zeros(n_in, bool)
-    in_pattern[pat_i] = True
+    # the frozen pattern as the authors draw it (``create_frozen_noise``): one exponential interval per input, so an
+    # input takes part with at most one spike
+    first = rng.exponential(1.0 / rate, size=n_in)
+    in_pattern = first < p["pattern"]
+    pat_i = np.nonzero(in_pattern)[0]
+    pat_t = first[in_pattern]
     n_periods = int(np.ceil(p["train"] * 1000.0 / p["period"]))
     quiet = p["period"] - p["pattern"]
     # background outside the pattern windows; pattern inputs keep only a fraction `thinning` of theirs
