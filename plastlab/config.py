@@ -7,13 +7,15 @@ wrong type (``1.7`` for an integer, ``"0.5"`` for a number, ``"false"`` for a bo
 -- before anything is simulated or written.
 """
 import math
+import re
 from dataclasses import dataclass
 
 from .errors import ConfigError
 
-__all__ = ["Param", "validate", "parse_setting", "REQUIRED"]
+__all__ = ["Param", "validate", "parse_setting", "REQUIRED", "NAME_PATTERN"]
 
 REQUIRED = object()  # default of a key that must be given
+NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}"  # names that become file or folder names: no '/', no '..' start
 _TRUE, _FALSE = {"true", "yes", "on", "1"}, {"false", "no", "off", "0"}
 
 
@@ -35,6 +37,7 @@ class Param:
     item: "Param" = None
     length: int = None
     nullable: bool = False
+    pattern: str = None
     doc: str = ""
 
 
@@ -85,6 +88,8 @@ def check_value(value, param, *, file=None, section=None, key=None):
             fail(f"must be text, got {value!r}")
         if "\x00" in value:
             fail("must not contain a NUL character")
+        if param.pattern is not None and not re.fullmatch(param.pattern, value):
+            fail(f"{value!r} is not allowed here ({param.doc or 'pattern ' + param.pattern})")
     elif kind is list:
         if not isinstance(value, (list, tuple)):
             fail(f"must be a list, got {value!r}")

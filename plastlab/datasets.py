@@ -44,11 +44,23 @@ def load_dataset(name_or_path, *, folds=None):
     return X, y, name
 
 
+MAX_CSV_BYTES = 200_000_000
+MAX_ABS_FEATURE = 1e300  # beyond this, scaling a feature (max - min) overflows to inf
+
+
 def read_csv(path):
-    """Features (float array) and labels (strings, or integers when they all are) from a CSV file."""
+    """Features (float array) and labels (strings, or integers when they all are) from a CSV file.
+
+    Read as UTF-8 (a byte-order mark is allowed) from a regular file of at most MAX_CSV_BYTES. The first row
+    is a header only when none of its feature cells is a number, so a data row with a typo is reported as such
+    instead of being dropped as a "header"."""
     path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: not a regular file")
+    if path.stat().st_size > MAX_CSV_BYTES:
+        raise DataError(f"{path}: larger than {MAX_CSV_BYTES // 1_000_000} MB; plastlab reads small tables only")
     try:
-        with open(path, newline="") as fh:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
             sample = fh.read(4096)
             fh.seek(0)
             try:
@@ -63,7 +75,7 @@ def read_csv(path):
         raise DataError(f"{path}: the file is empty")
     header = None
     first = rows[0][1]
-    if not all(_is_number(c) for c in first[:-1]):
+    if not any(_is_number(c) for c in first[:-1]):
         header, rows = first, rows[1:]
     if not rows:
         raise DataError(f"{path}: no data rows after the header")
@@ -90,6 +102,9 @@ def read_csv(path):
     if not np.all(np.isfinite(X)):
         line = rows[int(np.argwhere(~np.isfinite(X))[0, 0])][0]
         raise DataError(f"{path}: infinite value at line {line}")
+    if np.any(np.abs(X) > MAX_ABS_FEATURE):
+        line = rows[int(np.argwhere(np.abs(X) > MAX_ABS_FEATURE)[0, 0])][0]
+        raise DataError(f"{path}: value beyond ±{MAX_ABS_FEATURE:g} at line {line}: features cannot be scaled")
     y = np.array(labels)
     if all(_is_int(v) for v in labels):
         y = y.astype(float).astype(int)
@@ -167,23 +182,33 @@ def digits():
     return X / 16.0, y
 
 
-def split(X, y, test_fraction, seed):
-    """A stratified train/test split, reproducible by seed."""
+def split(X, y, fractions, seed):
+    """A stratified train/validation/test split, reproducible by seed: ``fractions`` = (validation, test)."""
     from sklearn.model_selection import train_test_split
-    if not 0 < test_fraction < 1:
-        raise DataError(f"test_fraction must be between 0 and 1, got {test_fraction}")
-    return train_test_split(X, y, test_size=test_fraction, random_state=seed, stratify=y)
+    validation, test = fractions
+    if not (0 < validation < 1 and 0 < test < 1 and validation + test < 1):
+        raise DataError(f"validation and test fractions must be in (0, 1) with a sum below 1, got {fractions}")
+    X_rest, X_test, y_rest, y_test = train_test_split(X, y, test_size=test, random_state=seed, stratify=y)
+    X_train, X_val, y_train, y_val = train_test_split(X_rest, y_rest, test_size=validation / (1 - test),
+                                                      random_state=seed, stratify=y_rest)
+    return X_train, y_train, X_val, y_val, X_test, y_test
 
 
-def load(name, *, seed=0, n_train=None, n_test=None, test_fraction=0.2):
-    """(X_train, y_train, X_test, y_test) for 'yinyang' or 'digits'."""
+#: the fixed Yin-Yang splits: generator seeds of the train, validation and test sets (as the reference data set
+#: ships three fixed files); the same points for every training seed
+YINYANG_SPLIT_SEEDS = (42, 41, 40)
+
+
+def load(name, *, seed=0, n_train=5000, n_validation=1000, n_test=1000, fractions=(0.1, 0.2)):
+    """(X_train, y_train, X_val, y_val, X_test, y_test) for 'yinyang' (fixed generated splits of n_train,
+    n_validation, n_test points, independent of ``seed``) or 'digits' (stratified split by ``seed``, fractions
+    (validation, test))."""
     if name == "yinyang":
-        n_train, n_test = int(n_train or 5000), int(n_test or 1000)
-        X, y = yinyang(n_train, seed=seed)
-        Xt, yt = yinyang(n_test, seed=seed + 10_000)
-        return X, y, Xt, yt
+        parts = []
+        for n, split_seed in zip((n_train, n_validation, n_test), YINYANG_SPLIT_SEEDS):
+            parts += list(yinyang(int(n), seed=split_seed))
+        return tuple(parts)
     if name == "digits":
         X, y = digits()
-        Xtr, Xte, ytr, yte = split(X, y, test_fraction, seed)
-        return Xtr, ytr, Xte, yte
+        return split(X, y, fractions, seed)
     raise DataError(f"unknown dataset '{name}' (known: yinyang, digits)")

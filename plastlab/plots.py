@@ -1,23 +1,30 @@
-"""Matplotlib figures from result Datasets (which carry their own labels and units)."""
-import matplotlib
+"""Matplotlib figures from result Datasets (which carry their own labels and units).
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+Figures are plain ``matplotlib.figure.Figure`` objects, not pyplot's: nothing here touches the backend or
+pyplot's global figure list, so a user's interactive session keeps its settings.
+"""
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+
+
+def _subplots(*args, figsize, **kwargs):
+    """(figure, axes) like ``pyplot.subplots``, without pyplot's global state."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(*args, **kwargs)
 
 
 def _finish(fig, path):
     fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=120)
-        plt.close(fig)
     return fig
 
 
 def plot_window(ds, path=None, *, ax=None):
     """Learning window: simulated Δw (markers) and the closed-form curve (line) for each initial weight."""
-    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(6, 4))
-    colours = plt.cm.viridis_r([0.15 + 0.7 * k / max(1, ds.sizes["w0"] - 1) for k in range(ds.sizes["w0"])])
+    fig, ax = (ax.figure, ax) if ax is not None else _subplots(figsize=(6, 4))
+    colours = colormaps["viridis_r"]([0.15 + 0.7 * k / max(1, ds.sizes["w0"] - 1) for k in range(ds.sizes["w0"])])
     for colour, w0 in zip(colours, ds.w0.values):
         sim = ds.dw.sel(w0=w0)
         ax.plot(ds.delta_t, sim, ".", ms=3, color=colour, label=f"w0 = {w0:g} (Brian2)")
@@ -34,8 +41,8 @@ def plot_window(ds, path=None, *, ax=None):
 
 def plot_disinhibitory_curves(ds, path=None):
     """Δw (dw/dt) versus r_E for several r_I, top-down input removed: simulated (markers) and closed form."""
-    fig, ax = plt.subplots(figsize=(6, 4))
-    colours = plt.cm.viridis_r([0.15 + 0.7 * k / max(1, ds.sizes["r_I"] - 1) for k in range(ds.sizes["r_I"])])
+    fig, ax = _subplots(figsize=(6, 4))
+    colours = colormaps["viridis_r"]([0.15 + 0.7 * k / max(1, ds.sizes["r_I"] - 1) for k in range(ds.sizes["r_I"])])
     for colour, r_I in zip(colours, ds.r_I.values):
         ax.plot(ds.r_E, ds.dw_dt.sel(r_I=r_I), "o", ms=3, color=colour, label=f"r_I = {r_I:g}")
         ax.plot(ds.r_E, ds.dw_dt_analytic.sel(r_I=r_I), "-", lw=1, color=colour, alpha=0.7)
@@ -50,7 +57,7 @@ def plot_disinhibitory_curves(ds, path=None):
 
 def plot_student_teacher(ds, path=None):
     """Online student-teacher: loss over time (log scale) and teacher vs student outputs at start and end."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig, axes = _subplots(1, 2, figsize=(10, 4))
     t = ds.time.values
     window = max(1, len(t) // 200)
     kernel = np.ones(window) / window
@@ -78,15 +85,19 @@ def plot_student_teacher(ds, path=None):
 
 
 def plot_classification(ds, path=None):
-    """Test accuracy per epoch of the dis-inhibitory circuit, with the backprop MLP's accuracy as a line."""
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(ds.epoch, 100 * ds.accuracy_epoch, "o-", ms=3, label="dis-inhibitory circuit (test)")
-    ax.plot(ds.epoch, 100 * ds.accuracy_train, ".-", ms=2, lw=0.8, alpha=0.6, label="circuit (train, open loop)")
-    ax.axhline(100 * float(ds.accuracy_bp), color="k", ls="--", lw=1, label="backprop MLP, same shape (test)")
+    """Validation accuracy per epoch, mean ± sd over seeds: the dis-inhibitory circuit and the same network trained
+    by backprop; the title gives the test accuracies (at each seed's best validation epoch)."""
+    fig, ax = _subplots(figsize=(6, 4))
+    _band(ax, ds.epoch, 100 * ds.accuracy_validation.values, label="dis-inhibitory circuit (validation)")
+    title = f"circuit {100 * float(ds.accuracy.mean()):.1f} %"
+    if "accuracy_bp_validation" in ds:
+        _band(ax, ds.epoch, 100 * ds.accuracy_bp_validation.values, label="backprop, same network (validation)",
+              color="k")
+        title += f", backprop {100 * float(ds.accuracy_bp.mean()):.1f} %"
     ax.set_xlabel("epoch")
     ax.set_ylabel("accuracy (%)")
-    ax.set_title(f"{ds.attrs.get('dataset', '')} {ds.attrs.get('sizes', '')}: "
-                 f"{100 * float(ds.accuracy):.1f} % vs {100 * float(ds.accuracy_bp):.1f} % (backprop)", fontsize=9)
+    ax.set_title(f"{ds.attrs.get('dataset', '')} {ds.attrs.get('sizes', '')}, {ds.sizes['seed']} seed(s); test: "
+                 + title, fontsize=9)
     ax.legend(fontsize=8)
     return _finish(fig, path)
 
@@ -98,7 +109,7 @@ def plot_confusion(ds, path=None):
     import numpy as np
     conf = ds.confusion.sum("fold").values
     labels = [str(v) for v in ds.true.values]
-    fig, ax = plt.subplots(figsize=(max(3.6, 1.6 + 0.7 * len(labels)), 1.4 + 0.7 * len(labels)))
+    fig, ax = _subplots(figsize=(max(3.6, 1.6 + 0.7 * len(labels)), 1.4 + 0.7 * len(labels)))
     im = ax.imshow(conf, cmap="Blues")
     for (i, j), v in np.ndenumerate(conf):
         ax.text(j, i, str(v), ha="center", va="center", color="white" if v > conf.max() / 2 else "black")
@@ -115,12 +126,11 @@ def plot_confusion(ds, path=None):
 
 def plot_weights(ds, path=None, *, fold=0):
     """Learned weights of one fold: one row per input feature, receptive fields along x, one panel per neuron."""
-    import json
     w = ds.weights.isel(fold=fold).values
     n_fields = int(ds.attrs.get("n_fields", 0)) or w.shape[0]
     n_feat = max(1, w.shape[0] // n_fields)
     classes = [str(c) for c in ds.neuron_class.values]
-    fig, axes = plt.subplots(1, w.shape[1], figsize=(2.2 * w.shape[1] + 1, 0.25 * n_feat + 1.8), squeeze=False)
+    fig, axes = _subplots(1, w.shape[1], figsize=(2.2 * w.shape[1] + 1, 0.25 * n_feat + 1.8), squeeze=False)
     vmax = float(w.max()) if w.size else 1.0
     for k, ax in enumerate(axes[0]):
         im = ax.imshow(w[:, k].reshape(n_feat, -1), aspect="auto", cmap="viridis", vmin=0, vmax=vmax)
@@ -132,7 +142,6 @@ def plot_weights(ds, path=None, *, fold=0):
     fig.suptitle(f"{ds.attrs.get('rule', '')}: learned weights, fold {fold}", fontsize=9)
     if path is not None:
         fig.savefig(path, dpi=120, bbox_inches="tight")
-        plt.close(fig)
     return fig
 
 
@@ -140,7 +149,7 @@ def plot_learning_curve(ds, path=None, *, window=100):
     """Episode length over episodes with a running mean of ``window`` episodes."""
     import numpy as np
     lengths = ds.episode_length.values.astype(float)
-    fig, ax = plt.subplots(figsize=(6, 3.2))
+    fig, ax = _subplots(figsize=(6, 3.2))
     ax.plot(ds.episode.values, lengths, lw=0.6, alpha=0.5, label="episode")
     if len(lengths) >= 1:
         k = min(window, len(lengths))
@@ -154,9 +163,21 @@ def plot_learning_curve(ds, path=None, *, window=100):
     return _finish(fig, path)
 
 
+def _band(ax, x, values, label=None, color=None):
+    """Mean over seeds as a line, ± 1 sd as a band (a single seed is just its line)."""
+    values = np.atleast_2d(values)
+    mean = values.mean(axis=0)
+    line, = ax.plot(x, mean, lw=1, label=label, color=color)
+    if values.shape[0] > 1:
+        sd = values.std(axis=0, ddof=1)
+        ax.fill_between(x, np.maximum(mean - sd, mean.min() * 0.5 if mean.min() > 0 else 0), mean + sd,
+                        color=line.get_color(), alpha=0.25, lw=0)
+    return line
+
+
 def plot_learning_curves(ds, path=None):
     """Running reward (EMA 0.05) over episodes, one line per seed, with the solved threshold."""
-    fig, ax = plt.subplots(figsize=(6, 3.2))
+    fig, ax = _subplots(figsize=(6, 3.2))
     for seed in ds.seed.values:
         ax.plot(ds.episode.values, ds.running_reward.sel(seed=seed).values, lw=1, label=f"seed {seed}")
     threshold = ds.attrs.get("solved_threshold")
@@ -170,25 +191,29 @@ def plot_learning_curves(ds, path=None):
 
 
 def plot_loss(ds, path=None):
-    """Loss per trial (one line per feedback kind where there are several)."""
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    """Loss per trial, mean ± sd over seeds (one line and band per feedback kind where there are several)."""
+    fig, ax = _subplots(figsize=(6, 3.5))
+    n_seeds = ds.sizes.get("seed", 1)
     if "feedback" in ds.loss.dims:
         for kind in ds.feedback.values:
-            ax.plot(ds.trial, ds.loss.sel(feedback=kind), lw=1, label=str(kind))
+            _band(ax, ds.trial, ds.loss.sel(feedback=kind).values.reshape(-1, ds.sizes["trial"]), label=str(kind))
         ax.legend(title="feedback")
     else:
-        ax.plot(ds.trial, ds.loss, lw=1)
+        _band(ax, ds.trial, ds.loss.values.reshape(-1, ds.sizes["trial"]))
     ax.set_xlabel("trial")
     ax.set_ylabel(f"loss ({ds.loss.attrs.get('units', '')})")
     ax.set_yscale("log")
-    ax.set_title(ds.attrs.get("task", "") + ": loss per trial")
+    ax.set_title(f"{ds.attrs.get('task', '')}: loss per trial, mean ± sd over {n_seeds} seed(s)")
     return _finish(fig, path)
 
 
 def plot_spike_raster(ds, path=None):
-    """Output spikes in the first and the last trial against the target spike times."""
+    """Output spikes in the first and the last trial against the target spike times (first seed's copy of
+    every feedback kind)."""
+    if "seed" in ds.dims:
+        ds = ds.isel(seed=0)
     rows = list(ds.feedback.values) if "feedback" in ds.dims else [None]
-    fig, ax = plt.subplots(figsize=(7, 1 + 0.9 * len(rows)))
+    fig, ax = _subplots(figsize=(7, 1 + 0.9 * len(rows)))
     for k, kind in enumerate(rows):
         pick = (lambda v: v.sel(feedback=kind)) if kind is not None else (lambda v: v)
         label = "" if kind is None else f"{kind}: "
@@ -207,7 +232,7 @@ def plot_spike_raster(ds, path=None):
 
 def plot_fitness(ds, path=None, *, baselines=None, ax=None):
     """Evolution campaign: best and mean fitness over generations, hand-designed baselines as lines."""
-    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(6, 4))
+    fig, ax = (ax.figure, ax) if ax is not None else _subplots(figsize=(6, 4))
     gen = ds["generation"].values
     ax.plot(gen, ds["best_fitness"].values, "o-", label="best")
     ax.plot(gen, ds["mean_fitness"].values, ".--", alpha=0.7, label="population mean (finite)")

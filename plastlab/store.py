@@ -47,16 +47,73 @@ def _attr(value):
     return json.dumps(value, default=str)
 
 
-def write_dataset(ds, path):
-    """Write ``ds`` as NetCDF atomically: readers never see a half-written file."""
+def write_dataset(ds, path, *, complete=True):
+    """Write ``ds`` as NetCDF atomically: readers never see a half-written file.
+
+    The file is readable by others as any file the user creates (0666 minus the umask: 0644 under umask 022;
+    ``mkstemp`` alone would leave 0600). ``attrs['complete']`` says whether the work it records finished;
+    every dimension gets a coordinate (0, 1, ... where the Dataset had none) so that others can select by label.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds = with_index_coordinates(ds)
+    ds.attrs["complete"] = int(bool(complete))
+    return atomic_write(path, ds.to_netcdf)
+
+
+def atomic_write(path, write):
+    """``write(tmp_path)`` into a temporary file beside ``path``, then move it into place: readers never see a
+    half-written file, an interrupted write leaves the old file (or none). Mode 0666 minus the umask."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        ds.to_netcdf(tmp)
+        write(tmp)
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+    return path
+
+
+def atomic_write_text(path, text):
+    """Text written atomically and flushed to disk (checkpoints must survive a power cut or SIGKILL)."""
+    def write(tmp):
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    return atomic_write(path, write)
+
+
+def with_index_coordinates(ds):
+    """``ds`` with an integer coordinate on every dimension that has none."""
+    missing = {dim: np.arange(size) for dim, size in ds.sizes.items() if dim not in ds.coords}
+    return ds.assign_coords(missing) if missing else ds
+
+
+def current_umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def check_writable_output(path, *, directory=True):
+    """Refuse, before any work, an output path that cannot be written: an existing file where a directory is
+    wanted (or the reverse), or a parent that is not a writable directory. Returns the path."""
+    from .errors import ConfigError
+
+    path = Path(path)
+    if directory and path.exists() and not path.is_dir():
+        raise ConfigError(f"output directory '{path}' is an existing file")
+    if not directory and path.is_dir():
+        raise ConfigError(f"output file '{path}' is an existing directory")
+    parent = path if directory and path.is_dir() else path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"cannot write to '{path}': '{parent}' is not a writable directory")
     return path

@@ -4,7 +4,7 @@ import pytest
 from brian2 import Hz, Network, NeuronGroup, PoissonGroup, SpikeGeneratorGroup, TimedArray, ms, prefs, second, seed
 
 from plastlab import RuleError, load_rule
-from plastlab.brian.codegen import generate
+from plastlab.brian.codegen import generate, synapses
 from plastlab.brian.examples import final_weights
 
 
@@ -38,7 +38,7 @@ def _window_network(rule, pre_times, post_times, with_lastspike):
     else:
         pre = SpikeGeneratorGroup(1, np.zeros(len(pre_times), int), pre_times)
         post = SpikeGeneratorGroup(1, np.zeros(len(post_times), int), post_times)
-    syn = load_rule(rule).synapses(pre, post)
+    syn = synapses(load_rule(rule), pre, post)
     syn.connect()
     syn.w = 0.5
     net = Network(pre, post, syn)
@@ -64,7 +64,7 @@ def test_generated_code_uses_lastspike_or_falls_back():
 def test_inputs_missing_from_neurons_are_named_before_running():
     group = NeuronGroup(2, "v : volt")
     with pytest.raises(RuleError, match="v_teacher"):
-        load_rule("delta_rule").synapses(group, group)
+        synapses(load_rule("delta_rule"), group, group)
 
 
 def test_continuous_rule_with_third_factor_stays_in_bounds():
@@ -72,10 +72,21 @@ def test_continuous_rule_with_third_factor_stays_in_bounds():
     seed(1)
     inp = PoissonGroup(20, rates=40 * Hz)
     out = NeuronGroup(1, "dv/dt = -v/(10*ms) : 1", threshold="v > 1", reset="v = 0", method="exact")
-    syn = load_rule("rstdp_eligibility").synapses(inp, out, transmit="v_post += 3*w")
+    syn = synapses(load_rule("rstdp_eligibility"), inp, out, transmit="v_post += 3*w")
     syn.connect()
     syn.w = 0.95
     syn.reward = 50.0  # strong reward: pushes correlated weights against the upper bound
     net = Network(inp, out, syn)
     net.run(1 * second, namespace={})
     assert np.all(syn.w[:] <= 1.0) and np.all(syn.w[:] >= 0.0) and np.any(syn.w[:] != 0.95)
+
+
+def test_a_synapse_without_transmission_warns_and_a_clashing_parameter_is_refused():
+    from plastlab.brian.codegen import NoTransmissionWarning
+
+    group = NeuronGroup(2, "v : 1", threshold="v > 1")
+    with pytest.warns(NoTransmissionWarning, match="never drives"):
+        synapses(load_rule("nc_memristor"), group, group)
+    synapses(load_rule("stdp_additive"), group, group, transmit="v_post += w")  # explicit: no warning needed
+    with pytest.raises(RuleError, match="'gmax', a name this network defines"):
+        synapses(load_rule("stdp_additive"), group, group, transmit="v_post += w", namespace={"gmax": 0.5})

@@ -138,7 +138,7 @@ def test_rule_with_a_weight_in_nS_learns_like_its_dimensionless_twin(tmp_path):
     path.write_text(NS_RULE)
     twin = tmp_path / "stdp_1.toml"
     twin.write_text(NS_RULE.replace('"2*nS"', "2.0").replace('unit = "nS"', 'unit = "1"')
-                    .replace('"0*nS"', '"0"').replace("0*nS", "0"))
+                    .replace('"0*nS"', '"0"').replace("0*nS", "0").replace('name = "stdp_ns"', 'name = "stdp_1"'))
     X, y = blobs(8)
     ns = SpikingClassifier(rule=str(path), random_state=0, **FAST).fit(X, y)
     one = SpikingClassifier(rule=str(twin), random_state=0, **FAST).fit(X, y)

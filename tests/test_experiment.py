@@ -40,6 +40,8 @@ GOOD = "a,b,label\n" + "".join(f"{i},{i % 3},{'x' if i < 6 else 'y'}\n" for i in
     ("1,2,x\n3,4,x\n5,6,x\n", "only one class"),
     ("1,2,x\n3,4,x\n5,6,x\n7,8,y\n9,1,y\n", "class 'y' has 2 sample(s), fewer than the 5 folds"),
     ("1,2,x\n3,4\n", "line 2 has 2 columns"),
+    ("1,2.5x,x\n3,4,x\n5,6,y\n", "non-numeric value '2.5x' at line 1"),  # a typo is not a header
+    ("1e308,2,x\n-1e308,4,x\n5,6,y\n", "cannot be scaled"),
 ])
 def test_bad_csv_exit_2_one_line(tmp_path, capsys, monkeypatch, text, message):
     _no_simulation(monkeypatch)
@@ -47,6 +49,20 @@ def test_bad_csv_exit_2_one_line(tmp_path, capsys, monkeypatch, text, message):
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert len(err.splitlines()) == 1 and message in err
+
+
+def test_csv_with_byte_order_mark_and_no_header_keeps_its_first_row(tmp_path):
+    from plastlab.datasets import read_csv
+
+    path = tmp_path / "bom.csv"
+    path.write_bytes("\ufeff1,2,x\n3,4,x\n5,6,y\n".encode("utf-8"))
+    X, y = read_csv(path)
+    assert X.shape == (3, 2) and X[0, 0] == 1 and list(y) == ["x", "x", "y"]
+
+
+def test_device_files_are_not_read(capsys):
+    assert main(["classify", "/dev/zero", "--rule", "nc_memristor"]) == 2
+    assert "not a regular file" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("rule, message", [
@@ -141,6 +157,30 @@ def test_shipped_penguins_csv_reads_as_a_data_set():
     X, y, name = load_dataset(REPO / "data" / "penguins.csv", folds=5)
     assert name == "penguins" and X.shape == (342, 4) and np.isfinite(X).all()
     assert sorted(set(y)) == ["Adelie", "Chinstrap", "Gentoo"]
+
+
+def test_experiment_names_cannot_be_paths(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[experiment]\nname = "../../etc/evil"\nkind = "cartpole"\nrule = "nc_memristor"\n')
+    with pytest.raises(ConfigError, match="'name'.*not allowed"):
+        load_experiment(bad)
+
+
+def test_results_are_readable_by_others_and_every_dimension_has_coordinates(tmp_path):
+    import os
+
+    import xarray as xr
+
+    from plastlab.store import write_dataset
+
+    old = os.umask(0o022)
+    try:
+        path = write_dataset(xr.Dataset({"x": (("fold", "epoch"), np.zeros((2, 3)))}), tmp_path / "r.nc")
+    finally:
+        os.umask(old)
+    assert oct(path.stat().st_mode & 0o777) == "0o644"
+    ds = xr.open_dataset(path)
+    assert list(ds.epoch.values) == [0, 1, 2] and ds.attrs["complete"] == 1
 
 
 def _tiny_data(tmp_path, n=8):

@@ -67,7 +67,7 @@ def test_names_roundtrip(genome):
 
 def test_champion_rule_file_passes_rules_check(tmp_path):
     from plastlab.cli import main
-    from plastlab.rules.rule import load_rule
+    from plastlab.rules.files import load_rule
 
     v, u, s = error.symbols()
     expr = gp.canonical((s * v - s * u) / (1 + 1))

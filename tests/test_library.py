@@ -89,8 +89,9 @@ def test_ppx_memristor_published_fit_peaks_and_cutoff():
 
 
 def test_homeostatic_stdp_adds_constant_terms():
+    # the authors' synapse: no depression; at the post spike lam*k+ + w_out (k+ = 0 when post comes first)
     lam, w_out = 0.01, -0.0015
-    expected = grid(lambda dt, w: lam * math.exp(-dt / 20) + w_out if dt > 0 else w_out - lam * math.exp(dt / 20))
+    expected = grid(lambda dt, w: lam * math.exp(-dt / 20) + w_out if dt > 0 else w_out)
     np.testing.assert_allclose(curve("stdp_homeostatic"), expected, rtol=1e-9, atol=1e-15)
 
 

@@ -7,7 +7,7 @@ import sympy as sp
 from brian2 import ms, mV
 
 from plastlab import Rule, RuleError, load_rule
-from plastlab.rules.rule import rule_from_toml
+from plastlab.rules.files import rule_from_toml
 
 GOOD = """
 [rule]
@@ -174,3 +174,50 @@ def test_with_parameters_recomputes_dependent_values():
     assert rule.parameters["gamma"] == pytest.approx(math.exp(-0.25 / 30))
     with pytest.raises(RuleError, match="no parameter 'nope'"):
         rule.with_parameters(nope=1)
+
+
+@pytest.mark.parametrize("old, new, message", [
+    # Brian2's own names would be silently replaced by Brian2's values or break the generated code
+    ('A = 0.01', 'A = 0.01\nradian = 0.5', "reserved"),
+    ('A = 0.01', 'A = 0.01\nN_incoming = 2', "reserved"),
+    ('A = 0.01', 'A = 0.01\nN_outgoing = 2', "reserved"),
+    ('A = 0.01', 'A = 0.01\nkelvin = 2', "reserved"),
+    ('A = 0.01', 'A = 0.01\nrand = 2', "reserved"),
+    ('A = 0.01', 'A = 0.01\nfloor = 2', "reserved"),
+    ('A = 0.01', 'A = 0.01\ndelay = "1*ms"', "reserved"),
+    ('A = 0.01', 'A = 0.01\nlastupdate = 2', "reserved"),
+    ('x = "-x/tau"', 'henry = "-henry/tau"', "reserved"),
+    # values that make the rule meaningless
+    ('tau = "20*ms"', 'tau = "0*ms"', "division by zero"),
+    ('tau = "20*ms"', 'tau = "-20*ms"', "grows without bound"),
+    ('A = 0.01', 'A = 0.01\n[weight]\nmin = "0*inf"', "not a number"),
+    ('A = 0.01', 'A = 0.01\n[weight]\nmin = 1\nmax = 0', "min < max"),
+    ('A = 0.01', 'A = "((2**64)**64)**64"', "larger than|degree"),
+    ('x += A', 'x += (x + A)**64**64', "larger than"),
+    ('x += A', 'x += ((x + A)**8)**9', "degree"),
+])
+def test_hostile_rule_files_are_refused_before_anything_runs(old, new, message):
+    with pytest.raises(RuleError, match=message):
+        rule_from_toml(GOOD.replace(old, new, 1), source="toy.toml")
+
+
+def test_tiny_periodic_interval_refused():
+    with pytest.raises(RuleError, match="at least 1 microsecond"):
+        rule_from_toml(PERIODIC.replace('interval = "100*ms"', 'interval = "1e-12*ms"'))
+
+
+def test_file_name_and_rule_name_must_agree(tmp_path):
+    path = tmp_path / "other.toml"
+    path.write_text(GOOD)
+    with pytest.raises(RuleError, match="differs from the file name 'other'"):
+        load_rule(path)
+
+
+def test_a_rule_is_immutable_and_pickles():
+    import pickle
+
+    rule = rule_from_toml(GOOD, source="toy.toml")
+    with pytest.raises(AttributeError, match="immutable"):
+        rule.summary = "changed"
+    again = pickle.loads(pickle.dumps(rule))
+    assert again.equations_text() == rule.equations_text() and again.parameters == rule.parameters

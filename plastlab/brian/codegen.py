@@ -3,15 +3,20 @@
 Everything here is printing: Brian2 parses the strings again, checks units and generates code, exactly as for
 a hand-written Synapses, so a rule costs nothing at run time.
 """
+import warnings
 from dataclasses import dataclass, field
 
+import numpy as np
 import sympy as sp
 from brian2 import Synapses, get_unit
 from brian2.units.fundamentalunits import DIMENSIONLESS
 
 from ..rules import expressions as ex
 from ..errors import RuleError
-from ..rules.rule import W
+
+class NoTransmissionWarning(UserWarning):
+    """Synapses that learn but never affect their target neuron."""
+
 
 DEFAULT_MAX_INTERVAL = "5000*second"  # Brian2 marks a neuron that never spiked with lastspike = -10000 s
 
@@ -42,14 +47,12 @@ def _unit_name(dim):
     return "1" if dim is DIMENSIONLESS else repr(get_unit(dim))
 
 
-ZERO_WEIGHT = "w_zero"  # 0 in the weight's unit: SymPy turns 0*nS into a plain 0, which Brian2 refuses in clip
-
-
 def _dimensional_zero(rule, expr):
-    """``expr`` with the zero bounds of clip(..., lo, hi) as ``w_zero`` when the weight has a unit."""
+    """``expr`` with zero clip bounds written ``0*UNIT`` when the weight has a unit: SymPy folds "0*nS" into a
+    plain 0, which Brian2 refuses next to a bound in nS."""
     if rule.weight.unit is DIMENSIONLESS:
         return expr
-    zero = sp.Symbol(ZERO_WEIGHT)
+    zero = sp.Mul(sp.Integer(0), sp.Symbol(_unit_name(rule.weight.unit)), evaluate=False)
     return expr.replace(lambda e: isinstance(e, ex.clip),
                         lambda e: ex.clip(e.args[0], *(zero if a.is_zero else a for a in e.args[1:])))
 
@@ -59,8 +62,18 @@ def _renames(rule):
     return {name: f"{i.variable}_{i.source}" for name, i in rule.inputs.items() if i.source in ("pre", "post")}
 
 
-def generate(rule, transmit="", *, lastspike=(True, True)):
-    """Brian2 code for ``rule``. ``transmit`` (e.g. ``"ge_post += w"``) runs first on each presynaptic spike.
+def transmission(rule, transmit=None):
+    """The Brian2 statement a presynaptic spike runs first: ``transmit`` if given (``""`` for none), else the
+    rule's own ``[weight] transmit``, else none."""
+    if transmit is not None:
+        return transmit
+    t = rule.weight.transmit
+    return "" if t is None else f"{t.target} {t.op} {ex.to_code(t.expr)}"
+
+
+def generate(rule, transmit=None, *, lastspike=(True, True)):
+    """Brian2 code for ``rule``. ``transmit`` (e.g. ``"ge_post += w"``; default: the rule's ``[weight]
+    transmit``) runs first on each presynaptic spike.
 
     ``lastspike`` says whether the (pre, post) groups have a ``lastspike`` variable (groups created with a
     ``refractory`` argument do); window rules fall back to per-synapse spike times where they do not.
@@ -77,6 +90,7 @@ def generate(rule, transmit="", *, lastspike=(True, True)):
         model.append(f"d{trace.name}/dt = {code(trace.rate)} : {_unit_name(trace.unit)} ({kind})")
     model += [f"{name} : {_unit_name(i.unit)}" for name, i in rule.inputs.items() if i.source == "modulator"]
     model += [f"{name} : {_unit_name(unit)}" for name, unit in rule.state.items()]
+    transmit = transmission(rule, transmit)
     on_pre = [transmit] if transmit else []
     on_post = []
     if rule.window is not None:
@@ -88,18 +102,13 @@ def generate(rule, transmit="", *, lastspike=(True, True)):
         on_pre += [_statement_code(rule, s, code) for s in rule.on_pre]
         on_post += [_statement_code(rule, s, code) for s in rule.on_post]
     bounded = rule.weight.min != -sp.oo or rule.weight.max != sp.oo
-    clip_each_step = (f"w = {code(_dimensional_zero(rule, ex.clip(W, rule.weight.min, rule.weight.max)))}"
+    clip_each_step = (f"w = {code(_dimensional_zero(rule, ex.clip(sp.Symbol('w'), rule.weight.min, rule.weight.max)))}"
                       if rule.dw_dt is not None and bounded else None)
     periodic = interval = None
     if rule.periodic is not None:
         periodic = "\n".join(_statement_code(rule, s, code) for s in rule.periodic.statements)
         interval = ex.evaluate(rule.periodic.interval, rule.parameters)
-    namespace = dict(rule.parameters)
-    if rule.weight.unit is not DIMENSIONLESS:
-        from brian2 import Quantity
-
-        namespace[ZERO_WEIGHT] = Quantity(0.0, dim=rule.weight.unit)
-    return BrianCode("\n".join(model), "\n".join(on_pre), "\n".join(on_post), namespace, clip_each_step,
+    return BrianCode("\n".join(model), "\n".join(on_pre), "\n".join(on_post), dict(rule.parameters), clip_each_step,
                      periodic, interval)
 
 
@@ -110,7 +119,7 @@ def _statement_code(rule, statement, code):
             unit = _unit_name({**rule.state, **{n: tr.unit for n, tr in rule.traces.items()}}[statement.target])
             return f"{statement.target} {statement.op} 0" + ("" if unit == "1" else f"*{unit}")
         return f"{statement.target} {statement.op} {code(statement.expr)}"
-    value = statement.new_value().xreplace({sp.Symbol("w"): W})
+    value = statement.new_value()
     lo, hi = rule.weight.min, rule.weight.max
     already = isinstance(value, ex.clip) and value.args[1:] == (lo, hi)
     if already or (lo == -sp.oo and hi == sp.oo):
@@ -134,8 +143,8 @@ def _window_code(rule, code, rename, lastspike):
             refs[side], seen[side] = f"tlast_{side}_syn", f" * seen_{side}_syn"
             marks[side] = [f"tlast_{side}_syn = t", f"seen_{side}_syn = 1"]
     interval = code(rule.window.max_interval) if rule.window.max_interval is not None else DEFAULT_MAX_INTERVAL
-    lo, hi = (ZERO_WEIGHT if b.is_zero and rule.weight.unit is not DIMENSIONLESS else code(b)
-              for b in (rule.weight.min, rule.weight.max))
+    lo, hi = (code(b) for b in _dimensional_zero(rule, ex.clip(sp.Symbol("w"), rule.weight.min,
+                                                                 rule.weight.max)).args[1:])
 
     def update(branch, delta, other):
         since = f"(t - {refs[other]})"
@@ -153,16 +162,32 @@ def has_lastspike(group):
     return "lastspike" in getattr(group, "variables", {})
 
 
-def synapses(rule, source, target, transmit="", *, extra_model="", namespace=None, **kwargs):
+def synapses(rule, source, target, transmit=None, *, extra_model="", namespace=None, parameters=None, **kwargs):
     """A ``brian2.Synapses`` from ``source`` to ``target`` running ``rule`` (not yet connected).
 
-    ``transmit`` is the effect of a presynaptic spike on the target (``"ge_post += w"``); ``extra_model`` adds
+    ``transmit`` is the effect of a presynaptic spike on the target (``"ge_post += w"``; default: the rule's
+    ``[weight] transmit``; ``""``: none on purpose, otherwise a missing transmission warns); ``extra_model`` adds
     model lines, e.g. ``"I_in_post = w*r_pre : 1 (summed)"`` for rate networks; other keyword arguments go to
-    ``brian2.Synapses``. Pre/postsynaptic inputs of the rule must exist in the groups.
+    ``brian2.Synapses``. ``parameters`` sets rule parameters on purpose (e.g. a circuit's per-layer learning
+    rate); ``namespace`` holds the network's own names, which must not clash with the rule's parameters (a
+    silent replacement would change the rule). Pre/postsynaptic inputs of the rule must exist in the groups.
     """
     _check_inputs(rule, source, target)
+    unknown = sorted(set(parameters or {}) - set(rule.parameters))
+    if unknown:
+        raise RuleError(f"rule '{rule.name}' has no parameter '{unknown[0]}' for this network to set",
+                        section="parameters", term=unknown[0])
+    clash = sorted(k for k in set(namespace or {}) & set(rule.parameters)
+                   if not _same_value(namespace[k], rule.parameters[k]))
+    if clash:
+        raise RuleError(f"rule '{rule.name}' has a parameter '{clash[0]}', a name this network defines itself; "
+                        "rename the parameter", section="parameters", term=clash[0])
     brian = generate(rule, transmit, lastspike=(has_lastspike(source), has_lastspike(target)))
-    names = dict(brian.namespace, **(namespace or {}))
+    if transmit is None and not transmission(rule) and not extra_model:
+        warnings.warn(f"synapses of rule '{rule.name}' have no transmission: w learns but never drives "
+                      f"{getattr(target, 'name', 'the target')} (pass transmit=, e.g. 'v_post += w', or declare "
+                      "[weight] transmit in the rule)", NoTransmissionWarning, stacklevel=2)
+    names = dict(brian.namespace, **(namespace or {}), **(parameters or {}))
     model = brian.model + ("\n" + extra_model if extra_model else "")
     syn = Synapses(source, target, model=model, on_pre=brian.on_pre or None,
                    on_post=brian.on_post or None, namespace=names, **kwargs)
@@ -171,6 +196,13 @@ def synapses(rule, source, target, transmit="", *, extra_model="", namespace=Non
     if brian.periodic:
         syn.run_regularly(brian.periodic, dt=brian.periodic_interval, when="end", name=f"{syn.name}_periodic")
     return syn
+
+
+def _same_value(a, b):
+    try:
+        return bool(np.all(a == b))
+    except Exception:  # values of different dimensions are different values
+        return False
 
 
 def _check_inputs(rule, source, target):

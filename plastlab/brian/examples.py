@@ -5,7 +5,9 @@ Kept in the library so the acceptance test and the overhead benchmark run exactl
 import numpy as np
 from brian2 import Hz, Network, NeuronGroup, PoissonGroup, Synapses, mV, ms
 
-from ..rules.rule import load_rule
+from ..rules.files import load_rule
+from .codegen import synapses
+from .settings import brian_settings
 
 HAND_WRITTEN_MODEL = """w : 1
                 dApre/dt = -Apre / taupre : 1 (event-driven)
@@ -35,19 +37,18 @@ def song_abbott_network(rule=None):
                                 dge/dt = -ge / taue : 1""", threshold="v>vt", reset="v = vr", method="exact",
                           namespace=dict(taum=taum, Ee=Ee, vt=vt, vr=vr, El=El, taue=taue))
     if rule is None:
-        synapses = Synapses(inputs, neurons, HAND_WRITTEN_MODEL, on_pre=HAND_WRITTEN_ON_PRE,
-                            on_post=HAND_WRITTEN_ON_POST,
-                            namespace=dict(taupre=taupre, taupost=taupost, dApre=dApre, dApost=dApost, gmax=gmax))
+        plastic = Synapses(inputs, neurons, HAND_WRITTEN_MODEL, on_pre=HAND_WRITTEN_ON_PRE,
+                           on_post=HAND_WRITTEN_ON_POST,
+                           namespace=dict(taupre=taupre, taupost=taupost, dApre=dApre, dApost=dApost, gmax=gmax))
     else:
-        synapses = load_rule(rule).synapses(inputs, neurons, transmit="ge += w")
-    synapses.connect()
-    synapses.w = "rand() * gmax" if rule is None else f"rand() * {gmax!r}"
-    return Network(inputs, neurons, synapses), synapses
+        plastic = synapses(load_rule(rule), inputs, neurons, transmit="ge += w")
+    plastic.connect()
+    plastic.w = "rand() * gmax" if rule is None else f"rand() * {gmax!r}"
+    return Network(inputs, neurons, plastic), plastic
 
 
 def final_weights(rule, duration, seed_value):
-    from brian2 import seed
-    seed(seed_value)
-    net, synapses = song_abbott_network(rule)
-    net.run(duration, namespace={})
-    return np.array(synapses.w)
+    with brian_settings(target=None, seed=seed_value):
+        net, plastic = song_abbott_network(rule)
+        net.run(duration, namespace={})
+    return np.array(plastic.w)

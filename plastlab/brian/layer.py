@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..rules.rule import Rule
 from ..errors import PlastlabError, RuleError
 from .requirements import Offer, require
 
@@ -46,10 +47,10 @@ def layer_offer(network):
 def resolve_rule(rule):
     """A Rule from a name, a path or a Rule; RuleError (one line) when it cannot be found or parsed."""
     if isinstance(rule, str):
-        from ..rules.rule import load_rule
+        from ..rules.files import load_rule
 
         return load_rule(rule)
-    if hasattr(rule, "inputs") and hasattr(rule, "weight"):
+    if isinstance(rule, Rule):
         return rule
     raise RuleError(f"expected a rule name, a rule file or a Rule, got {type(rule).__name__}")
 

@@ -6,8 +6,9 @@ from brian2.codegen.runtime.numpy_rt import NumpyCodeObject
 from brian2.units.fundamentalunits import DIMENSIONLESS, Quantity
 
 from ..errors import PlastlabError, RuleError
-from ..rules.rule import load_rule
+from ..rules.files import load_rule
 from ..store import provenance
+from .codegen import synapses
 
 
 def time_grid(start_ms, stop_ms, step_ms):
@@ -30,6 +31,7 @@ def pair_window(rule, delta_t, w0, *, dt=0.1 * ms, tail=None, inputs=None):
     rule = load_rule(rule)
     delta_t = _on_grid(delta_t, dt)
     w0 = np.atleast_1d(np.asarray(w0, dtype=float))
+    _check_within_bounds(rule, w0)
     tail = (1 * second if rule.dw_dt is not None else 0 * ms) if tail is None else tail
     values = {name: 0 for name in rule.inputs}
     unknown = set(inputs or {}) - set(values)
@@ -42,7 +44,7 @@ def pair_window(rule, delta_t, w0, *, dt=0.1 * ms, tail=None, inputs=None):
     t_pre = 2 * dt + np.maximum(0 * second, -pairs_dt)
     t_post = t_pre + pairs_dt
     pre, post = (_spiking_group(rule, side, times, values, dt) for side, times in (("pre", t_pre), ("post", t_post)))
-    syn = rule.synapses(pre, post, codeobj_class=NumpyCodeObject, dt=dt)
+    syn = synapses(rule, pre, post, transmit="", codeobj_class=NumpyCodeObject, dt=dt)  # spikes are imposed
     syn.connect(j="i")
     syn.w = _in_weight_units(rule, pairs_w)
     for name, i in rule.inputs.items():
@@ -52,6 +54,16 @@ def pair_window(rule, delta_t, w0, *, dt=0.1 * ms, tail=None, inputs=None):
     net.run(np.max(np.maximum(t_pre, t_post)) + 2 * dt + tail, namespace={})
     dw = (np.asarray(syn.w[:], dtype=float) - np.asarray(_in_weight_units(rule, pairs_w), dtype=float))
     return _dataset(rule, delta_t, w0, dw.reshape(len(delta_t), len(w0)), dt=dt, tail=tail, inputs=values)
+
+
+def _check_within_bounds(rule, w0):
+    """Initial weights outside [w_min, w_max] give a meaningless window: refuse them before simulating."""
+    lo, hi = (float(np.asarray(b / (get_unit(rule.weight.unit) if rule.weight.unit != DIMENSIONLESS else 1)))
+              for b in (rule.w_min, rule.w_max))
+    outside = [w for w in w0 if not (np.isfinite(w) and lo <= w <= hi)]
+    if outside:
+        raise PlastlabError(f"initial weight w0 = {outside[0]:g} is outside the bounds [{lo:g}, {hi:g}] of rule "
+                            f"'{rule.name}' (in its weight unit)")
 
 
 def _on_grid(delta_t, dt):

@@ -7,6 +7,9 @@ call keeps its settings.
 """
 import contextlib
 import logging
+import os
+import re
+import sys
 
 import numpy as np
 
@@ -15,21 +18,56 @@ __all__ = ["brian_settings", "DEFAULT_TARGET"]
 DEFAULT_TARGET = "cython"
 
 
+class CompilationNotice(logging.Handler):
+    """Says once, on stderr, when Brian2 is about to compile Cython code that is not in its cache yet, so that
+    a first run that sits still for a minute does not look frozen. Reads Brian2's own diagnostic log line
+    ('"owner" using Cython module "name"') and checks the cache for that module."""
+
+    shown = False
+
+    def __init__(self):
+        super().__init__(level=1)
+
+    def emit(self, record):
+        if CompilationNotice.shown:
+            return
+        match = re.search(r'using Cython module "([^"]+)"', record.getMessage())
+        if match and not self._cached(match.group(1)):
+            CompilationNotice.shown = True
+            from tqdm.auto import tqdm
+
+            tqdm.write("compiling Brian2 code for this network (first run only; cached afterwards) ...",
+                       file=sys.stderr)
+
+    @staticmethod
+    def _cached(module):
+        from brian2.codegen.runtime.cython_rt.extension_manager import cython_extension_manager, get_cython_cache_dir
+
+        return os.path.isfile(os.path.join(get_cython_cache_dir(), module + cython_extension_manager.so_ext))
+
+
 @contextlib.contextmanager
 def brian_settings(*, target=DEFAULT_TARGET, dt=None, seed=None, quiet=True):
     """Run the body with Brian2's codegen ``target``, ``defaultclock.dt = dt`` and ``brian2.seed(seed)``.
 
-    ``None`` leaves a setting as it is. On exit the target, the clock, numpy's global random state (which
-    ``brian2.seed`` and Brian2's numpy/Cython random numbers use) and Brian2's console log level are restored.
+    ``None`` leaves a setting as it is. Inside, Ctrl-C raises KeyboardInterrupt (Brian2's default would end the
+    current run early and let the program go on with a cut-short simulation). On exit the target, the clock,
+    numpy's global random state (which ``brian2.seed`` and Brian2's numpy/Cython random numbers use), Brian2's
+    console log level (``quiet``: warnings and errors only) and its Ctrl-C preference are restored. The first
+    compilation of new Cython code prints one line on stderr.
     """
     import brian2 as b2
+    from brian2.utils.logger import BrianLogger
 
     saved_target = b2.prefs.codegen.target
     saved_dt = b2.defaultclock.dt_
     saved_random = np.random.get_state()
-    saved_level = b2.prefs.logging.console_log_level
-    console = logging.getLogger("brian2")
-    saved_console = console.level
+    handler = BrianLogger.console_handler
+    saved_level = handler.level if handler is not None else None
+    saved_interrupt = b2.prefs.core.stop_on_keyboard_interrupt
+    notice = CompilationNotice()
+    cython_log = logging.getLogger("brian2.codegen.runtime.cython_rt.extension_manager")
+    cython_log.addHandler(notice)
     try:
         if target is not None:
             b2.prefs.codegen.target = target
@@ -37,12 +75,15 @@ def brian_settings(*, target=DEFAULT_TARGET, dt=None, seed=None, quiet=True):
             b2.defaultclock.dt = dt
         if seed is not None:
             b2.seed(int(seed))
-        if quiet:
-            b2.prefs.logging.console_log_level = "ERROR"
+        if quiet and handler is not None:
+            handler.setLevel(logging.WARNING)  # Brian2's INFO lines (method choice, ...) are noise to our users
+        b2.prefs.core.stop_on_keyboard_interrupt = False  # Ctrl-C must stop the work, not cut a run short
         yield
     finally:
         b2.prefs.codegen.target = saved_target
         b2.defaultclock.dt_ = saved_dt
         np.random.set_state(saved_random)
-        b2.prefs.logging.console_log_level = saved_level
-        console.setLevel(saved_console)
+        if handler is not None:
+            handler.setLevel(saved_level)
+        b2.prefs.core.stop_on_keyboard_interrupt = saved_interrupt
+        cython_log.removeHandler(notice)

@@ -1,6 +1,6 @@
 """``plastlab classify`` and ``plastlab run``: the classification / control part of the command line.
 
-Kept apart from :mod:`plastlab.cli.main` (which only registers these commands) so that both grow independently.
+Kept apart from :mod:`plastlab.cli.commands` (which only registers these commands) so that both grow independently.
 Everything that can be checked (data set, rule, settings) is checked before the first simulation; problems
 are PlastlabErrors, which the CLI prints as one line with exit code 2.
 """
@@ -33,39 +33,32 @@ def add_classify_commands(commands):
 
     run = commands.add_parser(
         "run", help="run an experiment file (experiments/*.toml)",
-        description="Run an experiment file: a classification comparison (rules x data sets x classic "
-                    "baselines on the same folds) or a CartPole closed-loop run. Prints a table and writes "
-                    "results.nc (+ a Markdown table or a learning curve) into --out.")
+        description="Run an experiment file of one of four kinds: classification (rules x data sets x classic "
+                    "baselines on the same folds), cartpole (closed-loop control), superspike (spike-timing tasks) "
+                    "or disinhibitory (the dis-inhibitory microcircuit). The whole file is checked before "
+                    "anything runs. Prints a summary and writes results.nc and figures into --out.")
     run.add_argument("file", metavar="FILE")
-    run.add_argument("--out", metavar="DIR", default=None, help="output directory (default results/<name>)")
+    run.add_argument("--out", metavar="DIR", default=None, help="output directory (default results/NAME)")
     run.add_argument("--seed", type=int, default=None, help="override the file's seed")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(handler=run_command)
 
 
 def parse_settings(items, option="--set"):
-    """``KEY=VALUE`` strings as a dict; values become int, float, bool, None or stay strings (never eval'd)."""
+    """``KEY=VALUE`` strings as a dict of numbers, booleans (true/false) or text -- never evaluated. The
+    estimator's declared parameter table then refuses what does not fit (``normalize=no`` is text, not false)."""
+    from ..config import parse_setting
+
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise PlastlabError(f"{option} expects KEY=VALUE, got '{item}'")
-        out[key.strip()] = parse_scalar(value.strip())
-    return out
-
-
-def parse_scalar(text):
-    low = text.lower()
-    if low in ("true", "false"):
-        return low == "true"
-    if low in ("none", "null"):
-        return None
-    for cast in (int, float):
         try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
+            out[key.strip()] = parse_setting(value.strip())
+        except PlastlabError as err:
+            raise PlastlabError(f"{option} {key.strip()}: {err}") from None
+    return out
 
 
 def classify_command(args):
@@ -109,10 +102,12 @@ def format_fold_table(ds, wall):
 
 def run_command(args):
     from ..experiments.registry import load_experiment, run_experiment
+    from ..store import check_writable_output
 
     exp = load_experiment(args.file)
     if args.seed is not None:
         exp.seed = args.seed
     out = Path(args.out) if args.out else Path("results") / exp.name
+    check_writable_output(out)
     run_experiment(exp, out, progress=not args.no_progress)
     return 0

@@ -12,8 +12,8 @@ import math
 import os
 import random
 import sys
-import tempfile
 import time
+import threading
 import tomllib
 from pathlib import Path
 
@@ -21,57 +21,101 @@ import numpy as np
 import sympy as sp
 
 from . import gp
-from ..errors import PlastlabError
+from ..config import NAME_PATTERN, Param, validate
+from ..errors import ConfigError, PlastlabError, RuleError
+from ..store import atomic_write_text
 from .tasks import get_family
 
-GP_DEFAULTS = {"mu": 16, "lambda": 32, "initial": 0, "tournament": 3, "new_per_generation": 0, "cxpb": 0.4, "mutpb": 0.5, "init_min_depth": 1, "init_max_depth": 3,
-               "mutation_max_depth": 2, "max_height": 5, "max_size": 21, "constants": [1],
-               "operators": ["add", "sub", "mul", "div"]}
+GP_SCHEMA = {
+    "mu": Param(int, 16, low=1, doc="parents kept (mu + lambda, elitist)"),
+    "lambda": Param(int, 32, low=1, doc="offspring per generation"),
+    "initial": Param(int, 0, low=0, doc="size of the random initial population (at least mu)"),
+    "tournament": Param(int, 3, low=1),
+    "new_per_generation": Param(int, 0, low=0, doc="vary until this many never-evaluated expressions"),
+    "cxpb": Param(float, 0.4, low=0.0, high=1.0),
+    "mutpb": Param(float, 0.5, low=0.0, high=1.0),
+    "init_min_depth": Param(int, 1, low=0),
+    "init_max_depth": Param(int, 3, low=0),
+    "mutation_max_depth": Param(int, 2, low=0),
+    "max_height": Param(int, 5, low=1),
+    "max_size": Param(int, 21, low=1),
+    "constants": Param(list, [1], item=Param(float)),
+    "operators": Param(list, ["add", "sub", "mul", "div"], low=1, item=Param(str, choices=tuple(gp.SYMBOLIC))),
+}
+GP_DEFAULTS = {key: param.default for key, param in GP_SCHEMA.items()}
+CAMPAIGN_SCHEMA = {
+    "name": Param(str, "", pattern=f"({NAME_PATTERN})?",
+                  doc="a plain name of letters, digits, '_', '.', '-': it names the output folder and champions"),
+    "family": Param(str, choices=("error", "reward", "correlation")),
+    "seed": Param(int, 1),
+    "generations": Param(int, 10, low=0),
+}
+INSTANCES_SCHEMA = {
+    "train_seeds": Param(list, list(range(1000, 1015)), low=1, item=Param(int)),
+    "validation_seeds": Param(list, list(range(5000, 5015)), low=1, item=Param(int)),
+}
+EVALUATION_SCHEMA = {"batch_size": Param(int, 64, low=1)}
+SECTIONS = {"campaign": Param(dict), "gp": Param(dict, {}), "family": Param(dict, {}),
+            "instances": Param(dict, {}), "evaluation": Param(dict, {})}
 CHECKPOINT = "checkpoint.json"
+EQUIVALENT_R2 = 0.99  # champion ~ c * paper's rule with R^2 >= this and c > 0 counts as a rediscovery
 
 
 # --- campaign files ------------------------------------------------------------------------------------------
 
 def load_campaign(path):
-    """Read and validate a campaign file; returns a plain dict with every default filled in."""
+    """Read and validate a campaign file (ConfigError naming file, table and key); every default filled in."""
     path = Path(path)
     if not path.is_file():
-        raise PlastlabError(f"no campaign file '{path}'")
+        raise ConfigError("no such campaign file", file=path)
     try:
         data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as err:
-        raise PlastlabError(f"{path}: not valid TOML: {err}") from None
-    known = {"campaign", "gp", "family", "instances", "evaluation"}
-    extra = set(data) - known
-    if extra:
-        raise PlastlabError(f"{path}: unknown section(s) {', '.join(sorted(extra))} (known: {', '.join(sorted(known))})")
-    head = data.get("campaign", {})
-    if "family" not in head:
-        raise PlastlabError(f"{path}: [campaign] needs family = one of error, reward, correlation")
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"not valid TOML: {err}", file=path) from None
+    data = validate(data, SECTIONS, file=path)
+    head = validate(data["campaign"], CAMPAIGN_SCHEMA, file=path, section="campaign")
     family = get_family(head["family"])
-    spec = {
-        "name": str(head.get("name", path.stem)),
-        "family": head["family"],
-        "seed": int(head.get("seed", 1)),
-        "generations": int(head.get("generations", 10)),
-        "source": str(path),
-    }
-    gp_settings = dict(GP_DEFAULTS)
-    for key, value in data.get("gp", {}).items():
-        if key not in GP_DEFAULTS:
-            raise PlastlabError(f"{path}: [gp] unknown setting '{key}' (known: {', '.join(GP_DEFAULTS)})")
-        gp_settings[key] = value
-    bad_ops = set(gp_settings["operators"]) - set(gp.SYMBOLIC)
-    if bad_ops:
-        raise PlastlabError(f"{path}: [gp] unknown operator(s) {', '.join(sorted(bad_ops))}")
-    spec["gp"] = gp_settings
-    spec["family_params"] = family.params_with_defaults(data.get("family", {}))
-    inst = data.get("instances", {})
-    spec["train_seeds"] = [int(s) for s in inst.get("train_seeds", range(1000, 1015))]
-    spec["validation_seeds"] = [int(s) for s in inst.get("validation_seeds", range(5000, 5015))]
-    ev = data.get("evaluation", {})
-    spec["batch_size"] = int(ev.get("batch_size", 64))
+    spec = {"name": head["name"] or path.stem, "family": head["family"], "seed": head["seed"],
+            "generations": head["generations"], "source": str(path)}
+    spec["gp"] = validate(data["gp"], GP_SCHEMA, file=path, section="gp")
+    spec["family_params"] = family.params_with_defaults(data["family"], file=path)
+    inst = validate(data["instances"], INSTANCES_SCHEMA, file=path, section="instances")
+    spec["train_seeds"], spec["validation_seeds"] = inst["train_seeds"], inst["validation_seeds"]
+    spec["batch_size"] = validate(data["evaluation"], EVALUATION_SCHEMA, file=path,
+                                  section="evaluation")["batch_size"]
     return spec
+
+
+CHECKPOINT_KEYS = {"digest": str, "seed": int, "generation": int, "population": list, "rng": list, "cache": dict,
+                   "cache_counts": list, "history": list, "evaluations": list, "content_digest": str}
+
+
+def content_digest(state):
+    """sha256 of a checkpoint's content: a file edited by hand or cut short no longer matches it."""
+    body = {k: v for k, v in state.items() if k != "content_digest"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def read_checkpoint(path, expected_spec_digest):
+    """A checkpoint checked before use: readable JSON, every key of the right type, content digest intact,
+    written by this campaign. ConfigError (one line) otherwise -- never a traceback, never a silent misuse."""
+    if not path.is_file():
+        raise ConfigError("--resume: no checkpoint here", file=path)
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ConfigError(f"damaged checkpoint (not readable JSON: {err})", file=path) from None
+    if not isinstance(state, dict):
+        raise ConfigError("damaged checkpoint (not a JSON object)", file=path)
+    for key, kind in CHECKPOINT_KEYS.items():
+        if not isinstance(state.get(key), kind) or isinstance(state.get(key), bool):
+            raise ConfigError(f"damaged checkpoint: '{key}' missing or not a {kind.__name__}", file=path)
+    if state["content_digest"] != content_digest(state):
+        raise ConfigError("damaged checkpoint: its content does not match its digest (edited or cut short)",
+                          file=path)
+    if state["digest"] != expected_spec_digest:
+        raise ConfigError("--resume: this checkpoint was written by a different campaign or seed", file=path)
+    return state
 
 
 def spec_digest(spec):
@@ -99,6 +143,38 @@ def _split(items, parts):
     return [items[k:k + size] for k in range(0, len(items), size)]
 
 
+SCHEDULER_TIMEOUT = 30  # seconds to reach a scheduler, and again to see at least one worker there
+
+
+def connect(address, timeout=SCHEDULER_TIMEOUT):
+    """A Dask client on a scheduler that answers and has workers; ConfigError (one line) otherwise."""
+    from dask.distributed import Client
+
+    if not isinstance(address, str) or not address.startswith(("tcp://", "tls://", "inproc://", "ucx://")):
+        raise ConfigError(f"--scheduler expects an address like tcp://HOST:PORT, got {address!r}")
+    result = {}
+
+    def attempt():  # in a daemon thread: a server that accepts but never speaks would block Client() for good
+        try:
+            result["client"] = Client(address, timeout=f"{timeout}s", set_as_default=False)
+        except Exception as err:  # reported below, in the caller's thread
+            result["error"] = err
+
+    thread = threading.Thread(target=attempt, daemon=True)
+    thread.start()
+    thread.join(timeout + 1)
+    if "client" not in result:
+        reason = result.get("error", "no answer")
+        raise ConfigError(f"--scheduler {address}: no Dask scheduler answered within {timeout} s ({reason})")
+    client = result["client"]
+    try:
+        client.wait_for_workers(1, timeout=timeout)
+    except (TimeoutError, OSError):
+        client.close()
+        raise ConfigError(f"--scheduler {address}: the scheduler has no workers (waited {timeout} s)") from None
+    return client
+
+
 class Evaluator:
     """Maps batches of expressions to results: in this process (workers=0) or through a Dask client."""
 
@@ -109,7 +185,7 @@ class Evaluator:
         if scheduler:
             from dask.distributed import Client
 
-            self.client = Client(scheduler, timeout="30s", set_as_default=False)
+            self.client = connect(scheduler)
             self.n_workers = max(1, len(self.client.scheduler_info()["workers"]))
         elif workers != 0:
             from dask.distributed import Client, LocalCluster
@@ -147,21 +223,6 @@ class Evaluator:
 
 
 # --- checkpoints ------------------------------------------------------------------------------------------
-
-def atomic_write_text(path, text):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
 
 def _rng_to_json(state):
     version, internal, gauss = state
@@ -250,25 +311,24 @@ class Campaign:
             "cache_counts": [self.cache.hits, self.cache.lookups],
             "history": self.history, "evaluations": self.evaluations,
         }
-        atomic_write_text(self.out / CHECKPOINT, json.dumps(state))
+        atomic_write_text(self.out / CHECKPOINT, json.dumps(dict(state, content_digest=content_digest(state))))
 
     def _restore(self):
-        path = self.out / CHECKPOINT
-        if not path.is_file():
-            raise PlastlabError(f"--resume: no checkpoint in {self.out}")
-        state = json.loads(path.read_text())
-        if state["digest"] != spec_digest(self.spec):
-            raise PlastlabError(f"--resume: {path} was written by a different campaign or seed")
+        state = read_checkpoint(self.out / CHECKPOINT, spec_digest(self.spec))
         self.generation = state["generation"]
         self.cache = gp.ExpressionCache(state["cache"])
         self.cache.hits, self.cache.lookups = state["cache_counts"]
         self.history, self.evaluations = state["history"], state["evaluations"]
         random.setstate(_rng_from_json(state["rng"]))
-        self.population = [self.genome.from_names(names) for names in state["population"]]
-        for ind in self.population:  # fitness from the cache (no simulation)
-            key = sp.srepr(gp.canonical(self.genome.to_sympy(ind)))
-            ind.fitness.values = (self.cache.entries[key]["fitness"],)
-            ind.key = key
+        try:
+            self.population = [self.genome.from_names(names) for names in state["population"]]
+            for ind in self.population:  # fitness from the cache (no simulation)
+                key = sp.srepr(gp.canonical(self.genome.to_sympy(ind)))
+                ind.fitness.values = (self.cache.entries[key]["fitness"],)
+                ind.key = key
+        except (KeyError, TypeError, ValueError, IndexError) as err:
+            raise ConfigError(f"damaged checkpoint: population does not match its cache ({err})",
+                              file=self.out / CHECKPOINT) from None
 
     def canonical_key(self, ind):
         text = str(ind)
@@ -409,12 +469,13 @@ def write_champion(campaign, champ):
 
 
 def run_campaign(path, *, generations=None, seed=None, workers=None, scheduler=None, out=None, resume=False,
-                 validate=True, progress=True):
+                 validate=True, progress=True, overwrite=False):
     """The ``plastlab evolve`` entry point. Returns (campaign, dataset)."""
     spec = load_campaign(path)
     if seed is not None:
         spec["seed"] = int(seed)
     out = Path(out) if out else Path("out") / f"evolve-{spec['name']}-seed{spec['seed']}"
+    check_output_directory(out, spec, resume=resume, overwrite=overwrite)
     evaluator = Evaluator(spec["family"], spec["train_seeds"], spec["family_params"], spec["batch_size"],
                           workers=workers, scheduler=scheduler)
     try:
@@ -427,6 +488,17 @@ def run_campaign(path, *, generations=None, seed=None, workers=None, scheduler=N
     finally:
         evaluator.close()
     return camp, ds
+
+
+def check_output_directory(out, spec, *, resume, overwrite):
+    """Before any evaluation: an existing campaign is continued only with --resume (its checkpoint checked
+    first) and replaced only with --overwrite; anything else would lose its checkpoint."""
+    checkpoint = out / CHECKPOINT
+    if resume:
+        read_checkpoint(checkpoint, spec_digest(spec))
+    elif checkpoint.exists() and not overwrite:
+        raise ConfigError("holds a campaign already: continue it with --resume, replace it with --overwrite, or "
+                          "choose another --out", file=out)
 
 
 def validation_report(camp, evaluator):
@@ -443,29 +515,65 @@ def validation_report(camp, evaluator):
                 out[f"{label}_instance_mean_{name}"] = float(np.mean(r["per_instance"]))
                 out[f"{label}_instance_sd_{name}"] = float(np.std(r["per_instance"]))
     evaluator.seeds = camp.spec["train_seeds"]
+    champion = gp.canonical(camp.genome.to_sympy(camp.population[0]))
+    eq = equivalence(camp.family, champion, camp.spec["family_params"], camp.spec["train_seeds"][:3])
+    if eq is not None:
+        out.update({"equivalence_c": eq["c"], "equivalence_r2": eq["r2"],
+                    "equivalent_to_paper_rule": int(eq["equivalent"]), "equivalence_samples": eq["samples"],
+                    "equivalence_reference": str(camp.family.reference())})
     return out
 
 
-def evaluate_expression(path, text, *, seed=None):
-    """``plastlab evolve FILE --evaluate EXPR``: one expression on the campaign's training instances."""
-    try:
-        from ..rules.rule import parse_expression
-    except ImportError:  # the parser lives in expressions.py; rule.py may re-export it
-        from ..rules.expressions import parse_expression
+def evaluate_expression(path, text, *, instances="train"):
+    """``plastlab evolve FILE --evaluate EXPR``: one expression on the campaign's training (or validation)
+    instances. Names the family does not have, or the wrong number of functions, are refused (PlastlabError
+    naming the family's inputs) before anything is simulated."""
+    from ..rules.expressions import parse_expression
+
     spec = load_campaign(path)
     family = get_family(spec["family"])
     symbols = dict(zip(family.INPUTS, family.symbols()))
     outputs = getattr(family, "OUTPUTS", ())
-    texts = text.split(";")
-    if outputs and len(texts) != len(outputs):
-        raise PlastlabError(f"--evaluate: the {spec['family']} family evolves {len(outputs)} functions; give them "
-                            f"as \"{'; '.join(outputs)}\" (got {len(texts)})")
-    if not outputs and len(texts) != 1:
-        raise PlastlabError("--evaluate: one expression expected (no ';')")
-    parts = [parse_expression(t, symbols, section="--evaluate", allow_units=False) for t in texts]
-    unknown = set().union(*(part.free_symbols for part in parts)) - set(symbols.values())
-    if unknown:
-        raise PlastlabError(f"--evaluate: unknown name(s) {', '.join(sorted(map(str, unknown)))}")
+    inputs = ", ".join(family.INPUTS)
+    texts = str(text).split(";")
+    wanted = len(outputs) or 1
+    if len(texts) != wanted:
+        shape = f"{len(outputs)} functions \"{'; '.join(outputs)}\"" if outputs else "one expression (no ';')"
+        raise PlastlabError(f"--evaluate: the {spec['family']} family takes {shape} of its inputs {inputs}; "
+                            f"got {len(texts)}")
+    try:
+        parts = [parse_expression(t, symbols, section="--evaluate", allow_units=False) for t in texts]
+    except RuleError as err:
+        raise PlastlabError(f"--evaluate: {err.message} (in '{err.term}'); the {spec['family']} family's inputs "
+                            f"are {inputs}") from None
     expr = sp.Tuple(*parts) if outputs else parts[0]
-    result = evaluate_task(spec["family"], [expr], spec["train_seeds"], spec["family_params"])[0]
+    seeds = spec["train_seeds"] if instances == "train" else spec["validation_seeds"]
+    result = evaluate_task(spec["family"], [expr], seeds, spec["family_params"])[0]
     return expr, result
+
+
+def equivalence(family, expr, params, seeds, n=2000):
+    """Least-squares c and R^2 of ``expr`` ~ c * (the paper's rule) on rule inputs recorded from the family's
+    simulations of the paper's rule (``family.equivalence_samples``): the paper's criterion of rediscovery,
+    functional equivalence on the visited input range. None for families without one reference rule."""
+    from .tasks import rational
+
+    if not hasattr(family, "equivalence_samples") or isinstance(expr, sp.Tuple):
+        return None
+    samples = family.equivalence_samples(seeds, params, n=n)
+    symbols, degree = family.symbols(), params["degree"]
+
+    def values(e):
+        try:
+            num, den = rational.encode(gp.canonical(e), symbols, degree)
+        except (rational.OutsideEncoding, TypeError):
+            return None
+        return rational.evaluate(num, den, list(samples), degree)
+
+    f, b = values(expr), values(family.reference())
+    if f is None or not np.all(np.isfinite(f)):
+        return {"c": float("nan"), "r2": float("nan"), "equivalent": False, "samples": int(samples.shape[1])}
+    c = float(np.dot(f, b) / np.dot(b, b))
+    spread = float(np.sum((f - f.mean()) ** 2))
+    r2 = 1.0 - float(np.sum((f - c * b) ** 2)) / spread if spread > 0 else float("nan")
+    return {"c": c, "r2": r2, "equivalent": bool(c > 0 and r2 >= EQUIVALENT_R2), "samples": int(samples.shape[1])}

@@ -10,7 +10,7 @@ import importlib
 import tomllib
 from pathlib import Path
 
-from ..config import Param, validate
+from ..config import NAME_PATTERN, Param, validate
 from .common import Experiment, fail
 
 __all__ = ["KINDS", "load_experiment", "run_experiment", "Experiment"]
@@ -19,7 +19,8 @@ KINDS = {"classification": "classification", "cartpole": "cartpole", "superspike
          "disinhibitory": "disinhibitory"}
 COMMON_HEAD = {
     "kind": Param(str, choices=tuple(KINDS)),
-    "name": Param(str, None, nullable=True),
+    "name": Param(str, None, nullable=True, pattern=NAME_PATTERN,
+                  doc="a plain name of letters, digits, '_', '.', '-': it names the output folder"),
     "seed": Param(int, 0, low=0, high=2**32 - 1),
     "description": Param(str, ""),
 }

@@ -1,1 +1,1 @@
-"""DEFINE: rules as equations (whitelist parser, Rule, rule files, learning windows). No networks in here."""
+"""DEFINE: rules as equations (whitelist parser, Rule, checks, rule files, learning windows). No networks here."""

@@ -21,6 +21,7 @@ from ..errors import RuleError
 MAX_LENGTH = 2000
 MAX_DEPTH = 40
 MAX_EXPONENT = 64
+MAX_DECIMAL_EXPONENT = 300
 
 _UNIT_NAMES = """
 second ms msecond us usecond nsecond Hz hertz kHz volt mV mvolt uvolt amp mA uA nA pA namp pamp
@@ -186,9 +187,24 @@ class _Builder:
         if op is None:
             self.fail(f"operator {type(node.op).__name__} is not allowed")
         left, right = self.build(node.left), self.build(node.right)
-        if isinstance(node.op, ast.Pow) and right.is_Number and abs(right) > MAX_EXPONENT:
-            self.fail(f"exponent {right} is larger than {MAX_EXPONENT}", ast.get_source_segment(self.text, node))
+        if isinstance(node.op, ast.Pow):
+            self._check_power(left, right, ast.get_source_segment(self.text, node))
         return op(left, right)
+
+    def _check_power(self, base, exponent, term):
+        """Refuse powers whose value or expanded degree explodes before SymPy computes them."""
+        if not exponent.is_Number:
+            return
+        if abs(exponent) > MAX_EXPONENT:
+            self.fail(f"exponent {exponent} is larger than {MAX_EXPONENT}", term)
+        if base.is_Number:
+            magnitude = abs(float(base))
+            if magnitude > 1 and abs(float(exponent)) * math.log10(magnitude) > MAX_DECIMAL_EXPONENT:
+                self.fail(f"number larger than 1e{MAX_DECIMAL_EXPONENT}", term)
+            return
+        nested = max([abs(float(p.exp)) for p in base.atoms(sp.Pow) if p.exp.is_Number] + [1.0])
+        if nested * abs(float(exponent)) > MAX_EXPONENT:
+            self.fail(f"nested powers reach degree {nested * abs(float(exponent)):g}, more than {MAX_EXPONENT}", term)
 
     def _UnaryOp(self, node):
         if isinstance(node.op, ast.USub):

@@ -1,11 +1,19 @@
 """Task families: distributions over task instances on which candidate plasticity rules are scored.
 
-A family module offers ``NAME``, ``INPUTS`` (the rule's input names), ``symbols()``, ``baselines()``,
-``params_with_defaults(params)`` and ``evaluate_batch(exprs, seeds, params)`` (SymPy expressions in, one result
-dict ``{fitness, reason, per_instance}`` per expression out). Families never know about DEAP.
+A family module offers ``NAME``, ``INPUTS`` (the rule's input names), ``SCHEMA`` (its parameters, declared with
+:class:`plastlab.config.Param`; the defaults are the paper's task), ``symbols()``, ``baselines()``,
+``params_with_defaults(params)``, ``evaluate_batch(exprs, seeds, params)`` (SymPy expressions in, one result
+dict ``{fitness, reason, per_instance}`` per expression out; all candidates in one compiled network, the
+candidate as coefficient data), ``rule_document(expr, ...)`` (the candidate as a rule file) and
+``evaluate_rule(rule, seeds, params)`` (the same task network with the plastic synapses compiled from a rule
+file through :mod:`plastlab.brian.codegen`: the naive one-compile-per-candidate way, and the check that the
+batched network computes what the rule file says). Families never know about DEAP.
 """
 import importlib
 
+import tomli_w
+
+from ...config import validate
 from ...errors import PlastlabError
 
 FAMILIES = ("error", "reward", "correlation")
@@ -14,20 +22,41 @@ FAMILIES = ("error", "reward", "correlation")
 def get_family(name):
     if name not in FAMILIES:
         raise PlastlabError(f"unknown task family '{name}' (known: {', '.join(FAMILIES)})")
-    try:
-        return importlib.import_module(f"{__name__}.{name}")
-    except ModuleNotFoundError as exc:
-        raise PlastlabError(f"task family '{name}' is not implemented yet ({exc})") from None
+    return importlib.import_module(f"{__name__}.{name}")
 
 
-def with_defaults(family, defaults, params=None):
-    """A family's parameters: its defaults overridden by ``params`` (each cast to its default's type)."""
-    out = dict(defaults)
-    for key, value in (params or {}).items():
-        if key not in defaults:
-            raise PlastlabError(f"{family} family: unknown parameter '{key}' (known: {', '.join(defaults)})")
-        out[key] = type(defaults[key])(value)
-    return out
+def with_defaults(family, schema, params=None, *, file=None):
+    """A family's parameters: ``params`` checked against its declared ``schema``, defaults filled in
+    (ConfigError naming the key otherwise)."""
+    return validate(dict(params or {}), schema, file=file, section="family")
+
+
+def rule_from_document(doc):
+    """A Rule from a rule-file document (the dict ``rule_document`` returns), read as a file would be."""
+    from ...rules.files import rule_from_toml
+
+    return rule_from_toml(tomli_w.dumps(doc))
+
+
+def failure(reason):
+    return {"fitness": float("-inf"), "reason": reason, "per_instance": []}
+
+
+def zero_division(exc):
+    """True when a Brian2 run failed because the rule divided by zero (Cython raises ZeroDivisionError)."""
+    while exc is not None:
+        if isinstance(exc, ZeroDivisionError):
+            return True
+        exc = exc.__cause__
+    return False
+
+
+def find_contained(group, suffix):
+    """A Brian2 object that ``group`` created for itself (e.g. codegen's ``<syn>_periodic`` run_regularly)."""
+    for obj in group.contained_objects:
+        if obj.name.endswith(suffix):
+            return obj
+    raise LookupError(f"{group.name} has no object *{suffix}")
 
 
 class InstanceCache:

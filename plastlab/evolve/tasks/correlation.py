@@ -1,54 +1,71 @@
 """Correlation-driven family: detect a repeated spike pattern without supervision (Jordan et al. 2021, Fig. 5).
 
-One task instance: ``n_inputs`` Poisson inputs at ``input_rate``; every ``period`` a frozen ``pattern`` ms
-spike pattern (one Poisson realisation at the same rate, drawn once per instance) replaces the background for
-its duration, so every input keeps its rate. One LIF neuron with delta synapses (a spike of input j moves the
-potential by ``psp * w_j`` mV; rest and reset 0 mV, threshold ``v_th``, ``tau_m``) starts from weights
-N(``w0``, ``w_sd``) clipped to [0, 1].
+The paper's task (authors' code, ``../shared/reference/evolving-rules.md``): one instance has ``n_inputs``
+Poisson inputs at ``input_rate``; a frozen ``pattern`` ms spike pattern (one Poisson realisation, drawn once per
+instance) replaces the background at the start of every ``period``. The background is cut out of every pattern
+window for all inputs, and the inputs that take part in the pattern (at least one spike in it) keep only
+``thinning`` = 1/6 of their background outside the windows (``build_poisson_input``). One LIF neuron with delta
+synapses (NEST ``iaf_psc_delta``: rest and reset 0 mV, threshold ``v_th``, ``tau_m``, refractory ``t_ref``
+during which input is lost; a spike of input j arriving ``delay`` later moves the potential by ``w_max * w_j`` mV,
+w normalised to [0, 1]) starts from one scalar weight per instance, N(``w0_mean``, ``w0_sd``), for all synapses.
+As in NEST's STDP synapses the rule pairs each presynaptic spike with postsynaptic spikes shifted by the delay:
+here pre spikes reach the rule on arrival and post spikes ``post_delay`` = 2 x delay later.
 
 The rule is a pair of evolved functions in an STDP skeleton with traces k+ (presynaptic) and k- (postsynaptic),
 both decaying with ``tau_trace`` and jumping by 1 at their neuron's spikes:
 
-* at each postsynaptic spike: w += lam * f_fac(w, k+)
-* at each presynaptic spike:  w -= alpha * lam * f_dep(w, k-)
+* at each postsynaptic spike: w = min(w + lam * f_fac(w, k+), 1)   (facilitation clips only at W_max)
+* at each presynaptic spike:  w = max(w - alpha * lam * f_dep(w, k-), 0)   (depression clips only at 0)
 
-and w is clipped to [0, 1]. Both functions read the inputs ``w`` and ``trace``. After ``train`` seconds of
-plasticity, the weights freeze, the threshold is lifted out of reach and the potential is recorded for
-``test`` seconds. Fitness: the minimum over instances of the signal-to-noise ratio (mean over pattern
-presentations of the maximal potential during the pattern - mean potential between patterns) / standard
-deviation of the potential between patterns.
+(``clip_both`` = true clips both updates to [0, 1], as the authors' homeostatic synapse does). After ``train``
+seconds of plasticity the weights freeze, the threshold is lifted out of reach, the potential restarts at 0 and
+the first ``test`` seconds of the training input are replayed, the potential sampled every step. Fitness: the
+minimum over instances of the signal-to-noise ratio (mean over pattern presentations of the maximal potential
+during the pattern - mean potential between patterns) / sd of the potential between patterns.
 
-As in the other families one compiled Brian2 network scores a batch of candidates x instances; a candidate is
-the coefficient data of the canonical rational forms of its two functions (``rational.encode``).
+Named departure (for speed; its effect is measured by benchmarks/task_baselines.py): ``dt`` = 0.5 ms (paper
+0.1 ms); input spikes are Poisson times rounded to the grid, at most one per input and step.
+
+As in the other families one compiled Brian2 network scores a batch of candidates x instances (the candidate is
+the coefficient data of the canonical rational forms of its two functions); ``evaluate_rule`` runs the same
+network with the plastic synapses compiled from a rule file.
 """
 import numpy as np
 import sympy as sp
 
-from . import InstanceCache, rational, with_defaults
+from ...config import Param
+from . import InstanceCache, failure, rational, rule_from_document, with_defaults, zero_division
 
 NAME = "correlation"
 INPUTS = ("w", "trace")
 OUTPUTS = ("f_fac", "f_dep")  # the evolved functions: facilitation at post spikes, depression at pre spikes
 
-DEFAULTS = {
-    "n_inputs": 1000,
-    "input_rate": 3.0,  # Hz
-    "pattern": 100.0,  # ms
-    "period": 500.0,  # ms: one pattern presentation per period
-    "v_th": 20.0,  # mV
-    "tau_m": 18.0,  # ms
-    "psp": 0.8,  # mV per unit weight: ~20 Hz output at w0 before learning
-    "w0": 0.5,
-    "w_sd": 0.1,
-    "tau_trace": 20.0,  # ms
-    "lam": 0.01,
-    "alpha": 1.0,
-    "train": 100.0,  # s
-    "test": 11.0,  # s
-    "dt": 0.5,  # ms
-    "degree": 2,
+SCHEMA = {
+    "n_inputs": Param(int, 1000, low=1),
+    "input_rate": Param(float, 3.0, low=0.0, doc="Hz"),
+    "pattern": Param(float, 100.0, low=0.0, strict=True, doc="ms"),
+    "period": Param(float, 500.0, low=0.0, strict=True, doc="ms: one pattern presentation per period"),
+    "thinning": Param(float, 1 / 6, low=0.0, high=1.0, doc="background kept by pattern inputs (paper 1/6)"),
+    "v_th": Param(float, 20.0, doc="mV"),
+    "tau_m": Param(float, 18.0, low=0.0, strict=True, doc="ms"),
+    "w_max": Param(float, 1.0, low=0.0, strict=True, doc="mV per unit (normalised) weight: W_max"),
+    "w0_mean": Param(float, 0.384, doc="initial weight (one scalar per instance), in units of W_max"),
+    "w0_sd": Param(float, 0.1, low=0.0),
+    "tau_trace": Param(float, 20.0, low=0.0, strict=True, doc="ms"),
+    "lam": Param(float, 0.01),
+    "alpha": Param(float, 1.0),
+    "clip_both": Param(bool, False, doc="clip every update to [0, 1] (the authors' homeostatic synapse)"),
+    "t_ref": Param(float, 2.0, low=0.0, doc="ms: refractory period (NEST iaf_psc_delta default); input arriving "
+                                           "meanwhile is lost"),
+    "delay": Param(float, 1.0, low=0.0, doc="ms: input delay"),
+    "post_delay": Param(float, 2.0, low=0.0, doc="ms: a postsynaptic spike reaches the rule this late (NEST's STDP "
+                                                "pairs the pre spike's emission time with post spike + delay)"),
+    "train": Param(float, 100.0, low=0.0, strict=True, doc="s of plasticity"),
+    "test": Param(float, 11.0, low=0.0, strict=True, doc="s of frozen-weight read-out"),
+    "dt": Param(float, 0.5, low=0.0, strict=True, doc="ms; paper 0.1 (departure for speed)"),
+    "degree": Param(int, 2, low=1, high=4),
 }
-
+DEFAULTS = {key: param.default for key, param in SCHEMA.items()}
 WORST = float("-inf")
 
 
@@ -57,62 +74,83 @@ def symbols():
 
 
 def baselines():
-    """Pairs (f_fac, f_dep). Homeostatic STDP (Masquelier 2017, Jordan et al.'s baseline): additive STDP with a
-    constant depression w_out = -0.0015 per postsynaptic spike, i.e. f_fac = trace - 0.0015/lam."""
+    """Pairs (f_fac, f_dep). Homeostatic STDP as the authors' synapse computes it (Masquelier 2017): no
+    depression, only k+ plus the homeostatic term W_out = -0.0015 = -0.15*lam at postsynaptic spikes."""
     _, k = symbols()
     return {"no_plasticity": sp.Tuple(sp.Integer(0), sp.Integer(0)),
-            "homeostatic_stdp": sp.Tuple(k - sp.Rational(3, 20), k)}
+            "homeostatic_stdp": sp.Tuple(k - sp.Rational(3, 20), sp.Integer(0))}
 
 
-def params_with_defaults(params=None):
-    return with_defaults(NAME, DEFAULTS, params)
+def reference():
+    return baselines()["homeostatic_stdp"]
 
 
-def rule_document(expr, name, summary, params=None):
-    """A rule file for the pair ``expr`` = (f_fac, f_dep): the STDP skeleton with the two evolved functions."""
+def params_with_defaults(params=None, *, file=None):
+    return with_defaults(NAME, SCHEMA, params, file=file)
+
+
+def _updates(f_fac, f_dep, clip_both):
+    """(depression, facilitation) weight statements with the paper's clipping."""
+    lo_dep, hi_fac = ("clip({}, 0, 1)", "clip({}, 0, 1)") if clip_both else ("clip({}, 0, inf)", "clip({}, -inf, 1)")
+    dep = lo_dep.format(f"w - alpha*lam*({f_dep})")
+    fac = hi_fac.format(f"w + lam*({f_fac})")
+    return f"w = {dep}", f"w = {fac}"
+
+
+def rule_document(expr, name, summary, params=None, *, nonce=None):
+    """A rule file for the pair ``expr`` = (f_fac, f_dep): the STDP skeleton with the two evolved functions and
+    the paper's clipping (facilitation only at W_max, depression only at 0)."""
     from ...rules.expressions import to_code
 
     p = params_with_defaults(params)
     f_fac, f_dep = expr
     fac = to_code(f_fac, {"trace": "kplus"})
     dep = to_code(f_dep, {"trace": "kminus"})
+    parameters = {"lam": repr(p["lam"]), "alpha": repr(p["alpha"]),
+                  "tau_plus": f"{p['tau_trace']!r}*ms", "tau_minus": f"{p['tau_trace']!r}*ms"}
+    if nonce is not None:
+        parameters[f"one_{nonce}"] = "1"
+        fac = f"one_{nonce}*({fac})"
+    dep_stmt, fac_stmt = _updates(fac, dep, p["clip_both"])
     return {
         "rule": {"name": name, "summary": summary,
                  "citation": "evolved with plastlab (correlation family after Jordan, Schmidt, Senn & Petrovici "
                              "2021, eLife 10:e66273)"},
-        "parameters": {"lam": repr(p["lam"]), "alpha": repr(p["alpha"]),
-                       "tau_plus": f"{p['tau_trace']}*ms", "tau_minus": f"{p['tau_trace']}*ms"},
-        "weight": {"unit": "1", "min": "0", "max": "1"},
+        "parameters": parameters,
+        "weight": {"unit": "1", "min": "-inf", "max": "inf"},
         "traces": {"kplus": "-kplus/tau_plus", "kminus": "-kminus/tau_minus"},
-        "on_pre": {"statements": [f"w = clip(w - alpha*lam*({dep}), 0, 1)", "kplus += 1"]},
-        "on_post": {"statements": [f"w = clip(w + lam*({fac}), 0, 1)", "kminus += 1"]},
+        "on_pre": {"statements": [dep_stmt, "kplus += 1"]},
+        "on_post": {"statements": [fac_stmt, "kminus += 1"]},
     }
 
 
-def _background(rng, p, n_periods, first_period):
-    """Poisson background outside the pattern windows: (times in ms, input indices)."""
-    quiet = p["period"] - p["pattern"]
-    n = rng.poisson(p["n_inputs"] * p["input_rate"] * 1e-3 * quiet * n_periods)
-    t_quiet = rng.uniform(0, quiet * n_periods, size=n)
-    period = np.floor(t_quiet / quiet)
-    times = (first_period + period) * p["period"] + p["pattern"] + (t_quiet - period * quiet)
-    return times, rng.integers(0, p["n_inputs"], size=n)
-
-
 def sample_instance(p, seed):
+    """Training input (steps, indices) of one instance, its pattern inputs and its initial weight."""
     rng = np.random.default_rng([int(seed), 13])
-    n_pat = rng.poisson(p["n_inputs"] * p["input_rate"] * 1e-3 * p["pattern"])
-    pat_t, pat_i = rng.uniform(0, p["pattern"], size=n_pat), rng.integers(0, p["n_inputs"], size=n_pat)
-    n_periods = int(round((p["train"] + p["test"]) * 1000.0 / p["period"]))
-    bg_t, bg_i = _background(rng, p, n_periods, 0)
+    n_in, rate = p["n_inputs"], p["input_rate"] * 1e-3  # per ms
+    n_pat = rng.poisson(n_in * rate * p["pattern"])
+    pat_t, pat_i = rng.uniform(0, p["pattern"], size=n_pat), rng.integers(0, n_in, size=n_pat)
+    in_pattern = np.zeros(n_in, bool)
+    in_pattern[pat_i] = True
+    n_periods = int(np.ceil(p["train"] * 1000.0 / p["period"]))
+    quiet = p["period"] - p["pattern"]
+    # background outside the pattern windows; pattern inputs keep only a fraction `thinning` of theirs
+    n_bg = rng.poisson(n_in * rate * quiet * n_periods)
+    bg_i = rng.integers(0, n_in, size=n_bg)
+    u = rng.random(n_bg)
+    t_quiet = rng.uniform(0, quiet * n_periods, size=n_bg)
+    keep = ~in_pattern[bg_i] | (u < p["thinning"])
+    bg_i, t_quiet = bg_i[keep], t_quiet[keep]
+    period = np.floor(t_quiet / quiet)
+    bg_t = period * p["period"] + p["pattern"] + (t_quiet - period * quiet)
     starts = np.arange(n_periods) * p["period"]
     times = np.concatenate([bg_t, (starts[:, None] + pat_t[None, :]).ravel()])
     idx = np.concatenate([bg_i, np.tile(pat_i, n_periods)])
-    steps = np.floor(times / p["dt"]).astype(np.int64)
-    # one spike per input and time step (SpikeGeneratorGroup's rule)
-    steps, idx = np.unique(np.stack([steps, idx]), axis=1)
-    w_init = np.clip(rng.normal(p["w0"], p["w_sd"], size=p["n_inputs"]), 0.0, 1.0)
-    return {"seed": int(seed), "steps": steps, "indices": idx, "w_init": w_init}
+    inside = times < p["train"] * 1000.0
+    steps = np.floor(times[inside] / p["dt"]).astype(np.int64)
+    steps, idx = np.unique(np.stack([steps, idx[inside]]), axis=1)  # one spike per input and time step
+    w_init = float(np.clip(rng.normal(p["w0_mean"], p["w0_sd"]), 0.0, 1.0))
+    return {"seed": int(seed), "steps": steps, "indices": idx, "w_init": w_init, "pattern_inputs": in_pattern}
 
 
 instances = InstanceCache(sample_instance)
@@ -123,11 +161,50 @@ def evaluate_batch(exprs, seeds, params=None):
     p = params_with_defaults(params)
     insts = instances(p, seeds)
 
-    def score(snr):
-        return float(np.min(snr)), snr.tolist()
+    def score(snr_values):
+        return float(np.min(snr_values)), snr_values.tolist()
 
     return rational.evaluate_encoded(exprs, symbols(), p["degree"],
-                                     lambda nums, dens: _simulate(p, nums, dens, insts), score)
+                                     lambda nums, dens: _outcomes(run(p, insts, coefficient_plasticity(p, nums, dens))),
+                                     score)
+
+
+def evaluate_rule(rule, seeds, params=None):
+    """Training with the plastic synapses compiled from ``rule`` (a Rule) through brian/codegen, then the same
+    read-out with frozen weights."""
+    p = params_with_defaults(params)
+    try:
+        result = run(p, instances(p, seeds), rule_plasticity(rule))
+    except Exception as exc:  # noqa: BLE001 - only a division by zero inside the rule is a result
+        if zero_division(exc):
+            return failure("division by zero during the simulation")
+        raise
+    values, reason = _outcomes(result)[0]
+    if reason:
+        return failure(reason)
+    return {"fitness": float(np.min(values)), "reason": "", "per_instance": values.tolist()}
+
+
+def evaluate_naive(expr, seeds, params=None, nonce=None):
+    expr = rational.canonical(expr)
+    if expr is sp.nan:
+        return failure("expression is not finite (division by zero)")
+    return evaluate_rule(rule_from_document(rule_document(expr, "candidate", "", params, nonce=nonce)), seeds, params)
+
+
+def _outcomes(result):
+    ratio, w, zerodiv = result["snr"], result["w"], result["zerodiv"]
+    out = []
+    for c in range(ratio.shape[0]):
+        if zerodiv is not None and zerodiv[c].any():
+            out.append((None, "division by zero during the simulation"))
+        elif np.isnan(w[c]).any():
+            out.append((None, "simulation produced NaN"))
+        elif not np.isfinite(ratio[c]).all():
+            out.append((None, "potential flat between patterns (no signal-to-noise ratio)"))
+        else:
+            out.append((ratio[c], ""))
+    return out
 
 
 def snr(v, t_ms, p):
@@ -150,75 +227,128 @@ def _polynomial(names, var_a, var_b, degree):
     return " + ".join(terms)
 
 
-def _simulate(p, nums, dens, insts):
+TRANSMIT = "v_post += w_max*w*int(not_refractory_post)"  # NEST iaf_psc_delta drops input while refractory
+SYNAPSE_MODEL = """w : 1
+dkplus/dt = -kplus/tau_plus : 1 (event-driven)
+dkminus/dt = -kminus/tau_minus : 1 (event-driven)"""
+
+
+class coefficient_plasticity:
+    """All candidates as coefficient data (per neuron); a zero denominator is counted (Cython would raise)."""
+
+    def __init__(self, p, nums, dens):
+        self.p, self.nums, self.dens, self.degree = p, nums, dens, p["degree"]
+        self.n_candidates = len(nums)
+        n_mons = len(rational.monomials(2, self.degree))
+        self.coefs = {f"{f}{part}": [f"{f}{part}{k}" for k in range(n_mons)]
+                      for f in ("fac", "dep") for part in ("n", "d")}
+        self.neuron_model = "\n".join(["zerodiv : 1"] + [f"{c} : 1 (constant)" for names in self.coefs.values()
+                                                          for c in names])
+
+    def synapses(self, b2, gen, neurons, ns, n_instances):
+        D = self.degree
+        for f, k in (("fac", 0), ("dep", 1)):  # neuron n = c*M + k_instance
+            for part, arr in (("n", self.nums), ("d", self.dens)):
+                values = np.repeat(np.asarray([a[k] for a in arr]), n_instances, axis=0)
+                for j, c in enumerate(self.coefs[f"{f}{part}"]):
+                    setattr(neurons, c, values[:, j])
+        fac_p, fac_q = (_polynomial(self.coefs[n], "w", "kplus", D) for n in ("facn", "facd"))
+        dep_p, dep_q = (_polynomial(self.coefs[n], "w", "kminus", D) for n in ("depn", "depd"))
+        dep, fac = _updates(f"({fac_p})/(Q + int(Q == 0))", f"({dep_p})/(Q + int(Q == 0))", self.p["clip_both"])
+        on_pre = f"""{TRANSMIT}
+Q = {dep_q}
+zerodiv_post += int(Q == 0)
+{dep}
+kplus += 1"""
+        on_post = f"""Q = {fac_q}
+zerodiv_post += int(Q == 0)
+{fac}
+kminus += 1"""
+        return b2.Synapses(gen, neurons, SYNAPSE_MODEL, on_pre=on_pre, on_post=on_post, dt=ns["dt"],
+                           delay={"pre": ns["delay"], "post": ns["post_delay"]}, namespace=ns, name="syn")
+
+
+class rule_plasticity:
+    """One candidate given as a Rule: its Synapses compiled by brian/codegen (checked with requirements)."""
+
+    n_candidates = 1
+    neuron_model = ""
+
+    def __init__(self, rule):
+        from ...brian.requirements import Offer, require
+
+        self.rule = require(rule, Offer(network="the correlation task", forms=("trace", "window")))
+
+    def synapses(self, b2, gen, neurons, ns, n_instances):
+        from ...brian import codegen
+
+        return codegen.synapses(self.rule, gen, neurons, transmit=TRANSMIT, namespace=ns, dt=ns["dt"],
+                                delay={"pre": ns["delay"], "post": ns["post_delay"]}, name="syn")
+
+
+def run(p, insts, plasticity, record_w=None):
+    """Train all candidates x instances, then read out with the trained weights frozen (``_static_readout``): SNR per candidate and instance,
+    final weights, zero-denominator counts, output rates in training and (``record_w`` ms) weight trajectories."""
     import brian2 as b2
     from brian2 import ms, second
 
-    b2.prefs.codegen.target = "cython"
-    b2.BrianLogger.log_level_error()
-    C, M, n_in, D = len(nums), len(insts), p["n_inputs"], p["degree"]
+    from ...brian.settings import brian_settings
+
+    C, M, n_in = plasticity.n_candidates, len(insts), p["n_inputs"]
+    with brian_settings(target="cython"):
+        dt = p["dt"] * ms
+        idx = np.concatenate([inst["indices"] + k * n_in for k, inst in enumerate(insts)])
+        steps = np.concatenate([inst["steps"] for inst in insts])
+        gen = b2.SpikeGeneratorGroup(M * n_in, idx, steps * dt, dt=dt, name="inputs")
+        ns = {"tau_m": p["tau_m"] * ms, "tau_plus": p["tau_trace"] * ms, "tau_minus": p["tau_trace"] * ms,
+              "lam": p["lam"], "alpha": p["alpha"], "w_max": p["w_max"], "dt": dt, "delay": p["delay"] * ms,
+              "post_delay": p["post_delay"] * ms, "v_th": p["v_th"]}
+        eqs = "\n".join(["dv/dt = -v/tau_m : 1 (unless refractory)", plasticity.neuron_model])
+        neurons = b2.NeuronGroup(C * M, eqs, threshold="v > v_th", reset="v = 0", refractory=p["t_ref"] * ms,
+                                 method="exact", dt=dt, namespace=ns, name="neurons")
+        syn = plasticity.synapses(b2, gen, neurons, ns, M)
+        post = np.repeat(np.arange(C * M), n_in)
+        syn.connect(i=(post % M) * n_in + np.tile(np.arange(n_in), C * M), j=post)
+        syn.w = np.tile(np.repeat([inst["w_init"] for inst in insts], n_in), C)
+        spikes = b2.SpikeMonitor(neurons, record=False, name="spikes")
+        objects = [gen, neurons, syn, spikes]
+        monitor = None
+        if record_w:
+            monitor = b2.StateMonitor(syn, "w", record=True, dt=record_w * ms, name="w_monitor")
+            objects.append(monitor)
+        b2.Network(*objects).run(p["train"] * second, namespace={})
+        w = np.asarray(syn.w[:]).reshape(C, M * n_in)
+        zerodiv = np.asarray(neurons.zerodiv[:]).reshape(C, M) if "zerodiv" in neurons.variables else None
+        finite = np.where(np.isfinite(w), w, 0.0)  # a candidate with NaN weights fails anyway
+        return {"snr": _static_readout(p, insts, finite, b2), "w": w, "zerodiv": zerodiv,
+                "rate": np.asarray(spikes.count[:]).reshape(C, M) / p["train"],
+                "w_trajectory": None if monitor is None else np.asarray(monitor.w[:])}
+
+
+def _static_readout(p, insts, w, b2):
+    """The read-out for weights ``w`` (candidates x synapses): the first `test` s of the training input, no
+    plasticity, no threshold."""
+    from brian2 import ms, second
+
+    C, M, n_in = w.shape[0], len(insts), p["n_inputs"]
     dt = p["dt"] * ms
-    idx = np.concatenate([inst["indices"] + k * n_in for k, inst in enumerate(insts)])
-    steps = np.concatenate([inst["steps"] for inst in insts])
-    gen = b2.SpikeGeneratorGroup(M * n_in, idx, steps * dt, dt=dt)
-    n_mons = len(rational.monomials(2, D))
-    coefs = {f"{f}{part}": [f"{f}{part}{k}" for k in range(n_mons)]
-             for f in ("fac", "dep") for part in ("n", "d")}
-    eqs = "\n".join(["dv/dt = -v/tau_m : 1", "v_th : 1 (shared)", "zerodiv : 1"]
-                    + [f"{c} : 1 (constant)" for names in coefs.values() for c in names])
-    ns = {"tau_m": p["tau_m"] * ms, "tau_trace": p["tau_trace"] * ms, "lam": p["lam"], "alpha": p["alpha"],
-          "psp": p["psp"]}
-    neurons = b2.NeuronGroup(C * M, eqs, threshold="v > v_th", reset="v = 0", method="exact", dt=dt, namespace=ns, name="neurons")
-    neurons.v_th = p["v_th"]
-    for f, k in (("fac", 0), ("dep", 1)):  # neuron n = c*M + k_instance
-        for part, arr in (("n", nums), ("d", dens)):
-            values = np.repeat(np.asarray([a[k] for a in arr]), M, axis=0)
-            for j, c in enumerate(coefs[f"{f}{part}"]):
-                setattr(neurons, c, values[:, j])
-    fac_p, fac_q = (_polynomial(coefs[n], "w", "kplus", D) for n in ("facn", "facd"))
-    dep_p, dep_q = (_polynomial(coefs[n], "w", "kminus", D) for n in ("depn", "depd"))
-    # Cython raises on float division by zero: a zero denominator is counted instead (worst fitness)
-    on_pre = f"""v_post += psp*w
-Q = {dep_q}
-zerodiv_post += plastic*int(Q == 0)
-w = clip(w - plastic*alpha*lam*({dep_p})/(Q + int(Q == 0)), 0, 1)
-kplus += 1"""
-    on_post = f"""Q = {fac_q}
-zerodiv_post += plastic*int(Q == 0)
-w = clip(w + plastic*lam*({fac_p})/(Q + int(Q == 0)), 0, 1)
-kminus += 1"""
-    syn = b2.Synapses(gen, neurons, """w : 1
-        plastic : 1 (shared)
-        dkplus/dt = -kplus/tau_trace : 1 (event-driven)
-        dkminus/dt = -kminus/tau_trace : 1 (event-driven)""", on_pre=on_pre, on_post=on_post, dt=dt,
-                      namespace=ns, name="syn")
+    test_steps = int(round(p["test"] * 1000.0 / p["dt"]))
+    idx, steps = [], []
+    for k, inst in enumerate(insts):
+        replay = inst["steps"] < test_steps
+        steps.append(inst["steps"][replay])
+        idx.append(inst["indices"][replay] + k * n_in)
+    gen = b2.SpikeGeneratorGroup(M * n_in, np.concatenate(idx), np.concatenate(steps) * dt, dt=dt,
+                                 name="replay")
+    ns = {"tau_m": p["tau_m"] * ms, "w_max": p["w_max"]}
+    neurons = b2.NeuronGroup(C * M, "dv/dt = -v/tau_m : 1", method="exact", dt=dt, namespace=ns,
+                             name="readout")
+    syn = b2.Synapses(gen, neurons, "w : 1", on_pre="v_post += w_max*w", delay=p["delay"] * ms, dt=dt,
+                      namespace=ns, name="frozen")
     post = np.repeat(np.arange(C * M), n_in)
     syn.connect(i=(post % M) * n_in + np.tile(np.arange(n_in), C * M), j=post)
-    syn.w = np.tile(np.concatenate([inst["w_init"] for inst in insts]), C)
-    syn.plastic = 1.0
-    spikes = b2.SpikeMonitor(neurons, record=False, name="spikes")
-    probe = b2.StateMonitor(neurons, "v", record=True, dt=1 * ms, name="probe")
-    probe.active = False
-    net = b2.Network(gen, neurons, syn, spikes, probe)
-    net.run(p["train"] * second, namespace={})
-    train_rate = np.asarray(spikes.count[:]).reshape(C, M) / p["train"]
-    syn.plastic = 0.0
-    neurons.v_th = np.inf
-    probe.active = True
+    syn.w = w.ravel()
+    probe = b2.StateMonitor(neurons, "v", record=True, dt=dt, name="readout_probe")
+    net = b2.Network(gen, neurons, syn, probe)
     net.run(p["test"] * second, namespace={})
-    t_ms = np.asarray(probe.t / ms)
-    ratio = snr(np.asarray(probe.v[:]), t_ms, p).reshape(C, M)
-    w = np.asarray(syn.w[:]).reshape(C, M * n_in)
-    zerodiv = np.asarray(neurons.zerodiv[:]).reshape(C, M)
-    _simulate.last_rates = train_rate  # output rate during training (Hz), per candidate and instance
-    out = []
-    for c in range(C):
-        if zerodiv[c].any():
-            out.append((None, "division by zero during the simulation"))
-        elif np.isnan(w[c]).any():
-            out.append((None, "simulation produced NaN"))
-        elif not np.isfinite(ratio[c]).all():
-            out.append((None, "potential flat between patterns (no signal-to-noise ratio)"))
-        else:
-            out.append((ratio[c], ""))
-    return out
+    return snr(np.asarray(probe.v[:]), np.asarray(probe.t / ms), p).reshape(C, M)

@@ -1,59 +1,64 @@
 """Error-driven family: a student neuron learns to imitate a teacher (Jordan et al. 2021, Fig. 4).
 
-One task instance: ``n_inputs`` Poisson inputs (rates uniform in ``rate_range``) drive, all-to-all, a teacher
-with fixed random weights (uniform in ``teacher_weight_range``) and a student whose weights start at ``w0``.
-Both neurons are current-based LIF with exponential synaptic currents and no reset (NEST ``iaf_psc_exp``
-defaults: E_L = -70 mV, tau_m = 10 ms, C_m = 250 pF, tau_syn = 2 ms). Potentials are plain numbers in mV,
-weights plain numbers in pA, as in the paper. The rule reads
+The paper's task (authors' code, ``../shared/reference/evolving-rules.md``): one instance has ``n_inputs``
+Poisson inputs (rates uniform in [``rate_low``, ``rate_high``]) that drive, all-to-all with a ``delay``, a
+teacher with fixed random weights (uniform in [``teacher_w_low``, ``teacher_w_high``] pA) and a student whose
+weights start at ``w0`` pA. Both neurons are NEST ``iaf_psc_exp`` without reset (E_L = -70 mV, tau_m = 10 ms,
+C_m = 250 pF, tau_syn = 2 ms), so their potentials are smooth read-outs. Potentials are plain numbers in mV,
+weights plain numbers in pA. The rule reads
 
-* ``v_teacher``: the teacher's membrane potential (mV),
-* ``v_student``: the student's membrane potential (mV),
-* ``pre_trace``: the presynaptic PSP trace s̄ (x jumps by 1 at each input spike and decays with tau_syn;
-  s̄ follows x through the membrane filter tau_m, so v_student = E_L + R * sum_j w_j s̄_j exactly for fixed w),
+* ``v_teacher``: the teacher's potential as the authors' synapse sees it: sampled and held every
+  ``teacher_hold`` ms (5 ms, their simulation step),
+* ``v_student``: the student's membrane potential,
+* ``pre_trace``: the presynaptic PSP trace s̄ (x jumps by 1 at each input spike and decays with tau_syn, s̄
+  follows x through tau_m; v_student = E_L + (tau_m/C_m) * sum_j w_j s̄_j, so the authors' PSP in mV per pA is
+  0.04 * s̄ and their eta = 1.7 becomes ``eta`` = 0.068 per ms for this dimensionless s̄),
 
-and every time step Δ = f(v_teacher, v_student, pre_trace) is low-pass filtered, tau_I dI/dt = -I + Δ, and
-w += eta * I * dt (dt in ms). Fitness of a rule: -(1/K) sum_k sqrt(sum_t (u_t - v_t)^2), potentials sampled
-every ms after dropping the first ``t_drop``.
+and, every ``rule_dt``, Δ = f(v_teacher, v_student, pre_trace) enters the low-pass filter tau_I dI/dt = -I + Δ
+and w += eta * I * rule_dt (Euler steps). Fitness: -(1/K) sum_k sqrt(sum_t (u_t - v_t)^2), potentials sampled
+every ms after dropping the first ``t_drop`` s.
 
-Batching: one Brian2 network holds all candidates x instances. Inputs and teachers exist once per instance;
-each candidate has one student per instance. The candidate expression is *data*: per-student coefficient
-vectors of its canonical rational form (``rational.encode``), so the network compiles once per machine and
-every batch reuses the compiled code.
+Named departures from the paper (for speed; their effect is measured by benchmarks/task_baselines.py):
+``dt`` = 0.1 ms (paper 0.01 ms) for neurons and traces, ``rule_dt`` = 1 ms for the rule's Euler step (the
+paper integrates the rule every 0.01 ms). Input spikes are Poisson times rounded to the ``dt`` grid, at most
+one per input and step.
+
+Batching: one Brian2 network holds all candidates x instances; inputs and teachers exist once per instance, each
+candidate has one student per instance. The candidate is *data*: per-student coefficient vectors of its
+canonical rational form (``rational.encode``), so the network compiles once per machine. ``evaluate_rule`` runs
+the same network with the plastic synapses compiled from a rule file (``rule_document``) instead.
 """
-import math
-import time
-
 import numpy as np
 import sympy as sp
 
-from . import InstanceCache, rational, with_defaults
+from ...config import Param
+from . import InstanceCache, failure, find_contained, rational, rule_from_document, with_defaults, zero_division
 
 NAME = "error"
 INPUTS = ("v_teacher", "v_student", "pre_trace")
-# Brian2 names of the rule inputs inside the network's plastic Synapses
-_BRIAN_INPUTS = ("v_teacher_post", "v_post", "sbar_pre")
 
-DEFAULTS = {
-    "n_inputs": 5,
-    "rate_low": 150.0,  # Hz
-    "rate_high": 850.0,
-    "teacher_w_low": -5.0,  # pA
-    "teacher_w_high": 35.0,
-    "w0": 5.0,
-    "E_L": -70.0,  # mV
-    "tau_m": 10.0,  # ms
-    "tau_s": 2.0,  # ms
-    "C_m": 250.0,  # pF
-    "tau_I": 100.0,  # ms
-    "eta": 0.017,
-    "duration": 10.0,  # s
-    "t_drop": 1.0,  # s
-    "dt": 0.1,  # ms: neurons, traces and currents
-    "rule_dt": 1.0,  # ms: the plasticity rule's Euler step (Delta, I and w vary on the scale of tau_I)
-    "degree": 3,  # maximal degree of numerator and denominator in the encoding
+SCHEMA = {
+    "n_inputs": Param(int, 5, low=1),
+    "rate_low": Param(float, 150.0, low=0.0, doc="Hz"),
+    "rate_high": Param(float, 850.0, low=0.0, doc="Hz"),
+    "teacher_w_low": Param(float, -5.0, doc="pA"),
+    "teacher_w_high": Param(float, 35.0, doc="pA"),
+    "w0": Param(float, 5.0, doc="student's initial weights, pA"),
+    "E_L": Param(float, -70.0, doc="mV"),
+    "tau_m": Param(float, 10.0, low=0.0, strict=True, doc="ms"),
+    "tau_s": Param(float, 2.0, low=0.0, strict=True, doc="ms"),
+    "C_m": Param(float, 250.0, low=0.0, strict=True, doc="pF"),
+    "tau_I": Param(float, 100.0, low=0.0, strict=True, doc="ms"),
+    "eta": Param(float, 0.068, doc="per ms: the authors' 1.7 times their PSP unit 0.04 mV/pA"),
+    "duration": Param(float, 10.0, low=0.0, strict=True, doc="s per instance"),
+    "t_drop": Param(float, 1.0, low=0.0, doc="s dropped before scoring"),
+    "dt": Param(float, 0.1, low=0.0, strict=True, doc="ms; paper 0.01 (departure for speed)"),
+    "rule_dt": Param(float, 1.0, low=0.0, strict=True, doc="ms: the rule's Euler step (departure for speed)"),
+    "teacher_hold": Param(float, 5.0, low=0.0, strict=True, doc="ms: sample-and-hold of the teacher potential"),
+    "delay": Param(float, 1.0, low=0.0, doc="ms: input delay to teacher and student"),
+    "degree": Param(int, 3, low=1, high=4, doc="maximal degree of numerator and denominator in the encoding"),
 }
-
-PROFILE = False
+DEFAULTS = {key: param.default for key, param in SCHEMA.items()}
 WORST = float("-inf")  # fitness of rules whose simulation produced NaN/inf or that cannot be encoded
 
 
@@ -67,56 +72,64 @@ def baselines():
     return {"no_plasticity": sp.Integer(0), "delta_rule": s * (v - u)}
 
 
-def rule_document(expr, name, summary, params=None):
-    """A rule file (dict in the format of rules/README.md) for ``expr`` in this family's network.
+def reference():
+    """The paper's rule that functional equivalence is judged against."""
+    return baselines()["delta_rule"]
 
-    Potentials are plain numbers in mV and weights plain numbers in pA, as inside the task network.
+
+def params_with_defaults(params=None, *, file=None):
+    return with_defaults(NAME, SCHEMA, params, file=file)
+
+
+def rule_document(expr, name, summary, params=None, *, nonce=None):
+    """A rule file (dict in the format of rules/README.md) for ``expr`` exactly as this family runs it.
+
+    Potentials are plain numbers in mV, weights plain numbers in pA, as inside the task network; the teacher's
+    potential is the held sample ``v_target``. The rule steps every ``rule_dt`` ([periodic]). ``nonce`` (digits)
+    multiplies f by a parameter equal to 1 whose name makes the generated code new (benchmarks of compilation).
     """
     from ...rules.expressions import to_code
 
     p = params_with_defaults(params)
+    f = to_code(expr)
+    parameters = {"tau_I": f"{p['tau_I']!r}*ms", "eta": f"{p['eta']!r}/ms", "rule_dt": f"{p['rule_dt']!r}*ms"}
+    if nonce is not None:
+        parameters[f"one_{nonce}"] = "1"
+        f = f"one_{nonce}*({f})"
     return {
         "rule": {"name": name, "summary": summary,
                  "citation": "evolved with plastlab (error family after Jordan, Schmidt, Senn & Petrovici 2021, "
                              "eLife 10:e66273)"},
-        "parameters": {"tau_I": f"{p['tau_I']}*ms", "eta": repr(p["eta"])},
+        "parameters": parameters,
         "weight": {"unit": "1", "min": "-inf", "max": "inf"},
         "inputs": {
-            "v_teacher": {"source": "post", "variable": "v_teacher", "unit": "1"},
+            "v_teacher": {"source": "post", "variable": "v_target", "unit": "1"},
             "v_student": {"source": "post", "variable": "v", "unit": "1"},
             "pre_trace": {"source": "pre", "variable": "sbar", "unit": "1"},
         },
-        "traces": {"I": {"rate": f"(-I + ({to_code(expr)}))/tau_I", "unit": "1", "kind": "clock"}},
-        "continuous": {"dw_dt": "eta*I/ms"},
+        "state": {"I": "1"},
+        "periodic": {"interval": "rule_dt", "statements": ["w += eta*I*rule_dt", f"I += (rule_dt/tau_I)*(({f}) - I)"]},
     }
 
 
-def params_with_defaults(params=None):
-    return with_defaults(NAME, DEFAULTS, params)
-
-
 def sample_instance(p, seed):
-    """One task instance from an integer seed: input spike trains (step indices) and teacher weights."""
+    """One task instance from an integer seed: input spike steps and teacher weights (Poisson spike times are
+    drawn in continuous time, so an instance is the same for every ``dt``)."""
     rng = np.random.default_rng([int(seed), 7])
-    n_steps = int(round(p["duration"] * 1000.0 / p["dt"]))
     rates = rng.uniform(p["rate_low"], p["rate_high"], size=p["n_inputs"])
-    prob = rates * p["dt"] * 1e-3
-    fired = rng.random((n_steps, p["n_inputs"])) < prob
-    steps, idx = np.nonzero(fired)
     teacher_w = rng.uniform(p["teacher_w_low"], p["teacher_w_high"], size=p["n_inputs"])
-    return {"seed": int(seed), "rates": rates, "steps": steps, "indices": idx, "teacher_w": teacher_w}
+    steps, idx = [], []
+    for j, rate in enumerate(rates):
+        n = rng.poisson(rate * p["duration"])
+        t_ms = rng.uniform(0.0, p["duration"] * 1000.0, size=n)
+        s = np.unique(np.floor(t_ms / p["dt"]).astype(np.int64))  # at most one spike per input and step
+        steps.append(s)
+        idx.append(np.full(s.size, j))
+    return {"seed": int(seed), "rates": rates, "steps": np.concatenate(steps), "indices": np.concatenate(idx),
+            "teacher_w": teacher_w}
 
 
 instances = InstanceCache(sample_instance)
-
-
-def _brian():
-    import brian2 as b2
-
-    b2.prefs.codegen.target = "cython"
-    b2.prefs.logging.console_log_level = "ERROR" if hasattr(b2.prefs, "logging") else None
-    b2.BrianLogger.log_level_error()
-    return b2
 
 
 def evaluate_batch(exprs, seeds, params=None):
@@ -128,100 +141,45 @@ def evaluate_batch(exprs, seeds, params=None):
     p = params_with_defaults(params)
     insts = instances(p, seeds)
     return rational.evaluate_encoded(exprs, symbols(), p["degree"],
-                                     lambda nums, dens: _simulate(p, nums, dens, insts),
-                                     lambda err: (float(-np.sqrt(err).mean()), np.sqrt(err).tolist()))
+                                     lambda nums, dens: _outcomes(run(p, insts, coefficient_plasticity(p, nums, dens))),
+                                     _score)
 
 
-def _simulate(p, nums, dens, insts):
-    """Run one network for all candidates x instances; per candidate (sum of squared errors, reason)."""
-    b2 = _brian()
-    from brian2 import ms, second
+def evaluate_rule(rule, seeds, params=None):
+    """The same task with the plastic synapses compiled from ``rule`` (a Rule) through brian/codegen."""
+    p = params_with_defaults(params)
+    try:
+        result = run(p, instances(p, seeds), rule_plasticity(rule))
+    except Exception as exc:  # noqa: BLE001 - only a division by zero inside the rule is a result
+        if zero_division(exc):
+            return failure("division by zero during the simulation")
+        raise
+    values, reason = _outcomes(result)[0]
+    if reason:
+        return failure(reason)
+    fitness, per_instance = _score(values)
+    return {"fitness": fitness, "reason": "", "per_instance": per_instance}
 
-    C, K, n_in = len(nums), len(insts), p["n_inputs"]
-    dt = p["dt"] * ms
-    # inputs: one SpikeGeneratorGroup for all instances (instance k owns sources k*n_in ... k*n_in+n_in-1)
-    idx = np.concatenate([inst["indices"] + k * n_in for k, inst in enumerate(insts)])
-    steps = np.concatenate([inst["steps"] for inst in insts])
-    gen = b2.SpikeGeneratorGroup(K * n_in, idx, steps * dt, dt=dt)
-    ns = {"tau_m": p["tau_m"] * ms, "tau_s": p["tau_s"] * ms, "E_L": p["E_L"], "R": p["tau_m"] / p["C_m"],
-          "tau_I": p["tau_I"] * ms, "eta": p["eta"], "t_drop": p["t_drop"] * second,
-          "rule_dt": p["rule_dt"] * ms}
-    traces = b2.NeuronGroup(K * n_in, "dx/dt = -x/tau_s : 1\ndsbar/dt = (x - sbar)/tau_m : 1",
-                            method="exact", dt=dt, namespace=ns, name="traces")
-    feed = b2.Synapses(gen, traces, on_pre="x_post += 1", dt=dt, name="feed")
-    feed.connect(j="i")
-    neuron_eqs = "dv/dt = (E_L - v + R*Isyn)/tau_m : 1\nIsyn : 1"
-    teachers = b2.NeuronGroup(K, neuron_eqs, method="euler", dt=dt, namespace=ns, name="teachers")
-    teachers.v = p["E_L"]
-    # the candidate as data: coefficient vectors of P and Q on every student; per rule step each student
-    # evaluates the coefficients of P and Q as polynomials in the last input (Horner form), so a synapse
-    # only does the Horner steps in pre_trace
-    D = p["degree"]
-    mons = rational.monomials(3, D)
-    coef_n = [f"cn{k}" for k in range(len(mons))]
-    coef_d = [f"cd{k}" for k in range(len(mons))]
-    horner = [f"{x}{k}" for x in ("A", "B") for k in range(D + 1)]
-    student_eqs = neuron_eqs + "\nv_teacher : 1\nsqerr : 1\n" + "\n".join(
-        f"{c} : 1 (constant)" for c in coef_n + coef_d) + "\n" + "\n".join(f"{h} : 1" for h in horner)
-    students = b2.NeuronGroup(C * K, student_eqs, method="euler", dt=dt, namespace=ns, name="students")
-    students.v = p["E_L"]
-    # the teacher's potential reaches its students through a (summed) copy: linked variables are not
-    # visible from Synapses, summed variables are
-    copy = b2.Synapses(teachers, students, "v_teacher_post = v_pre : 1 (summed)", dt=dt, name="copy")
-    copy.connect(i=np.tile(np.arange(K), C), j=np.arange(C * K))
-    num = np.repeat(np.asarray(nums), K, axis=0)  # student n = c*K + k
-    den = np.repeat(np.asarray(dens), K, axis=0)
-    for k, c in enumerate(coef_n):
-        setattr(students, c, num[:, k])
-    for k, c in enumerate(coef_d):
-        setattr(students, c, den[:, k])
-    stmts = []
-    for letter, names in (("A", coef_n), ("B", coef_d)):
-        for power in range(D + 1):
-            terms = []
-            for k, (a, b, c) in enumerate(mons):
-                if c == power:
-                    terms.append("*".join([names[k]] + ["v_teacher"] * a + ["v"] * b))
-            stmts.append(f"{letter}{power} = " + " + ".join(terms))
-    rule_dt = p["rule_dt"] * ms
-    students.run_regularly("\n".join(stmts), dt=rule_dt, when="before_synapses", order=0, name="coefs")
-    tsyn = b2.Synapses(traces, teachers, "w : 1\nIsyn_post = w*x_pre : 1 (summed)", dt=dt, name="tsyn")
-    pre_i = np.arange(K * n_in)
-    tsyn.connect(i=pre_i, j=pre_i // n_in)
-    tsyn.w = np.concatenate([inst["teacher_w"] for inst in insts])
 
-    def horner_code(letter):
-        code = f"{letter}{D}_post"
-        for power in range(D - 1, -1, -1):
-            code = f"{letter}{power}_post + sbar_pre*({code})"
-        return code
+def evaluate_naive(expr, seeds, params=None, nonce=None):
+    """The naive way (benchmarks): the expression's rule file compiled into its own network, one per candidate."""
+    expr = rational.canonical(expr)
+    if expr is sp.nan:
+        return failure("expression is not finite (division by zero)")
+    rule = rule_from_document(rule_document(expr, "candidate", "", params, nonce=nonce))
+    return evaluate_rule(rule, seeds, params)
 
-    ssyn = b2.Synapses(traces, students, "w : 1\nI : 1\nzerodiv : 1\nIsyn_post = w*x_pre : 1 (summed)",
-                       dt=dt, namespace=ns, name="ssyn")
-    # student n = c*K + k receives the inputs of instance k
-    post = np.repeat(np.arange(C * K), n_in)
-    pre = (post % K) * n_in + np.tile(np.arange(n_in), C * K)
-    ssyn.connect(i=pre, j=post)
-    ssyn.w = p["w0"]
-    # the rule (Euler step of tau_I dI/dt = -I + Delta and w += eta*I*dt, dt in ms) runs on the rule clock
-    # Cython raises on float division by zero: count it per synapse instead (worst fitness, reason recorded)
-    ssyn.run_regularly(f"""Q = {horner_code("B")}
-zerodiv += int(Q == 0)
-Delta = ({horner_code("A")}) / (Q + int(Q == 0))
-w += eta*I*rule_dt/ms
-I += (rule_dt/tau_I)*(Delta - I)""", dt=rule_dt, when="before_synapses", order=1, name="rule")
-    students.run_regularly("sqerr += (v - v_teacher)**2 * int(t >= t_drop)", dt=1 * ms, when="end",
-                           name="sampler")
-    net = b2.Network(gen, traces, feed, teachers, students, copy, tsyn, ssyn)
-    net.run(p["duration"] * second, namespace={}, profile=PROFILE)
-    if PROFILE:
-        print(b2.profiling_summary(net))
-    sq = np.asarray(students.sqerr[:]).reshape(C, K)
-    w = np.asarray(ssyn.w[:]).reshape(C, K * n_in)
-    zerodiv = np.asarray(ssyn.zerodiv[:]).reshape(C, K * n_in)
+
+def _score(sqerr):
+    err = np.sqrt(sqerr)
+    return float(-err.mean()), err.tolist()
+
+
+def _outcomes(result):
+    sq, w, zerodiv = result["sqerr"], result["w"], result["zerodiv"]
     out = []
-    for c in range(C):
-        if zerodiv[c].any():
+    for c in range(sq.shape[0]):
+        if zerodiv is not None and zerodiv[c].any():
             out.append((None, "division by zero during the simulation"))
         elif np.isnan(sq[c]).any() or np.isnan(w[c]).any():
             out.append((None, "simulation produced NaN"))
@@ -232,85 +190,158 @@ I += (rule_dt/tau_I)*(Delta - I)""", dt=rule_dt, when="before_synapses", order=1
     return out
 
 
-def _post_suffix(code, names):
-    import re
+# --- the plastic synapses: coefficient data (batched) or a compiled rule file --------------------------------
 
-    for name in sorted(names, key=len, reverse=True):
-        code = re.sub(rf"\b{name}\b", f"{name}_post", code)
-    return code
+class coefficient_plasticity:
+    """All candidates as coefficient data: every student holds its candidate's coefficients of P and Q; per rule
+    step it evaluates them as polynomials in pre_trace (Horner coefficients from v_target and v), so a synapse
+    only does the Horner steps. Cython raises on float division by zero: a zero Q is counted instead."""
+
+    def __init__(self, p, nums, dens):
+        self.nums, self.dens, self.degree = np.asarray(nums), np.asarray(dens), p["degree"]
+        self.n_candidates = len(nums)
+        D = self.degree
+        self.mons = rational.monomials(3, D)
+        self.coef = {"A": [f"cn{k}" for k in range(len(self.mons))], "B": [f"cd{k}" for k in range(len(self.mons))]}
+        horner = [f"{x}{k}" for x in ("A", "B") for k in range(D + 1)]
+        self.student_model = "\n".join([f"{c} : 1 (constant)" for c in self.coef["A"] + self.coef["B"]]
+                                       + [f"{h} : 1" for h in horner])
+
+    def synapses(self, b2, traces, students, ns, dt, rule_dt, n_instances):
+        D = self.degree
+        for letter, values in (("A", self.nums), ("B", self.dens)):
+            per_student = np.repeat(values, n_instances, axis=0)  # student n = c*K + k
+            for k, name in enumerate(self.coef[letter]):
+                setattr(students, name, per_student[:, k])
+        stmts = []
+        for letter in ("A", "B"):
+            for power in range(D + 1):
+                terms = ["*".join([self.coef[letter][k]] + ["v_target"] * a + ["v"] * b)
+                         for k, (a, b, c) in enumerate(self.mons) if c == power]
+                stmts.append(f"{letter}{power} = " + " + ".join(terms))
+        students.run_regularly("\n".join(stmts), dt=rule_dt, when="end", order=1, name="coefs")
+
+        def horner(letter):
+            code = f"{letter}{D}_post"
+            for power in range(D - 1, -1, -1):
+                code = f"{letter}{power}_post + sbar_pre*({code})"
+            return code
+
+        syn = b2.Synapses(traces, students, "w : 1\nI : 1\nzerodiv : 1\nIsyn_post = w*x_pre : 1 (summed)",
+                          dt=dt, namespace=ns, name="ssyn")
+        # the same statements as rule_document's [periodic], with f evaluated from the coefficients
+        syn.run_regularly(f"""Q = {horner("B")}
+zerodiv += int(Q == 0)
+Delta = ({horner("A")}) / (Q + int(Q == 0))
+w += eta*I*rule_dt
+I += (rule_dt/tau_I)*((Delta) - I)""", dt=rule_dt, when="end", order=2, name="rule")
+        return syn
 
 
-def evaluate_naive(expr, seeds, params=None, nonce=None):
-    """The naive approach, for benchmarks: the expression is written into the Brian2 code of its own network.
+class rule_plasticity:
+    """One candidate given as a Rule: its Synapses compiled by brian/codegen (checked with requirements)."""
 
-    One Brian2 run per candidate (all instances of that candidate in one network, same equations, clocks and
-    sampling as ``evaluate_batch``); every new expression is new code and gets compiled. Returns the same
-    dict as ``evaluate_batch``. ``nonce`` (a string of digits) is written into a variable name of the
-    generated code so that a benchmark measures a real compilation even if the same expression was compiled by
-    an earlier run (Cython caches code by its text); it multiplies Delta by exactly 1.
-    """
-    p = params_with_defaults(params)
-    b2 = _brian()
+    n_candidates = 1
+    student_model = ""
+
+    def __init__(self, rule):
+        from ...brian.requirements import Offer, require
+
+        self.rule = require(rule, Offer(network="the error task", pre={"sbar"}, post={"v", "v_target"},
+                                        forms=("periodic", "continuous", "trace")))
+
+    def synapses(self, b2, traces, students, ns, dt, rule_dt, n_instances):
+        from ...brian import codegen
+
+        syn = codegen.synapses(self.rule, traces, students, extra_model="Isyn_post = w*x_pre : 1 (summed)",
+                               dt=dt, name="ssyn")
+        if self.rule.periodic is not None:
+            find_contained(syn, "_periodic").order = 2  # after the held teacher sample, as in the batched network
+        return syn
+
+
+# --- the network ---------------------------------------------------------------------------------------------
+
+def run(p, insts, plasticity, record_w=None, record_inputs=None):
+    """Simulate all candidates of ``plasticity`` x instances ``insts``; sums of squared errors per candidate and
+    instance, final weights, zero-denominator counts, (if ``record_w`` ms) the weight trajectories and (if
+    ``record_inputs`` ms) the rule inputs (v_target, v, sbar) of every synapse after t_drop, candidate 0, and the
+    held and the continuous teacher potential of the first student."""
+    import brian2 as b2
     from brian2 import ms, second
-    from brian2.parsing.sympytools import sympy_to_str
 
-    insts = instances(p, seeds)
-    expr = rational.canonical(expr)
-    if expr is sp.nan:
-        return {"fitness": WORST, "reason": "expression is not finite (division by zero)", "per_instance": []}
-    v, u, s = symbols()
-    code = sympy_to_str(expr.subs({v: sp.Symbol("v_teacher_post"), u: sp.Symbol("v_post"),
-                                   s: sp.Symbol("sbar_pre")}))
-    K, n_in = len(insts), p["n_inputs"]
-    dt = p["dt"] * ms
-    idx = np.concatenate([inst["indices"] + k * n_in for k, inst in enumerate(insts)])
-    steps = np.concatenate([inst["steps"] for inst in insts])
-    gen = b2.SpikeGeneratorGroup(K * n_in, idx, steps * dt, dt=dt)
-    ns = {"tau_m": p["tau_m"] * ms, "tau_s": p["tau_s"] * ms, "E_L": p["E_L"], "R": p["tau_m"] / p["C_m"],
-          "tau_I": p["tau_I"] * ms, "eta": p["eta"], "t_drop": p["t_drop"] * second,
-          "rule_dt": p["rule_dt"] * ms}
-    traces = b2.NeuronGroup(K * n_in, "dx/dt = -x/tau_s : 1\ndsbar/dt = (x - sbar)/tau_m : 1",
-                            method="exact", dt=dt, namespace=ns)
-    feed = b2.Synapses(gen, traces, on_pre="x_post += 1", dt=dt)
-    feed.connect(j="i")
-    neuron_eqs = "dv/dt = (E_L - v + R*Isyn)/tau_m : 1\nIsyn : 1"
-    teachers = b2.NeuronGroup(K, neuron_eqs, method="euler", dt=dt, namespace=ns)
-    teachers.v = p["E_L"]
-    students = b2.NeuronGroup(K, neuron_eqs + "\nv_teacher : 1\nsqerr : 1", method="euler", dt=dt,
-                              namespace=ns)
-    students.v = p["E_L"]
-    copy = b2.Synapses(teachers, students, "v_teacher_post = v_pre : 1 (summed)", dt=dt)
-    copy.connect(j="i")
-    tsyn = b2.Synapses(traces, teachers, "w : 1\nIsyn_post = w*x_pre : 1 (summed)", dt=dt)
-    pre_i = np.arange(K * n_in)
-    tsyn.connect(i=pre_i, j=pre_i // n_in)
-    tsyn.w = np.concatenate([inst["teacher_w"] for inst in insts])
-    one = f"one_{nonce}" if nonce else "1"
-    ssyn = b2.Synapses(traces, students, "w : 1\nI : 1\nIsyn_post = w*x_pre : 1 (summed)"
-                       + (f"\n{one} : 1 (constant)" if nonce else ""), dt=dt, namespace=ns)
-    ssyn.connect(i=pre_i, j=pre_i // n_in)
-    ssyn.w = p["w0"]
-    if nonce:
-        setattr(ssyn, one, 1.0)
-    ssyn.run_regularly(f"""Delta = {one}*({code})
-w += eta*I*rule_dt/ms
-I += (rule_dt/tau_I)*(Delta - I)""", dt=p["rule_dt"] * ms, when="before_synapses", order=1)
-    students.run_regularly("sqerr += (v - v_teacher)**2 * int(t >= t_drop)", dt=1 * ms, when="end")
-    net = b2.Network(gen, traces, feed, teachers, students, copy, tsyn, ssyn)
-    try:
+    from ...brian.settings import brian_settings
+
+    C, K, n_in = plasticity.n_candidates, len(insts), p["n_inputs"]
+    with brian_settings(target="cython"):
+        dt, rule_dt = p["dt"] * ms, p["rule_dt"] * ms
+        idx = np.concatenate([inst["indices"] + k * n_in for k, inst in enumerate(insts)])
+        steps = np.concatenate([inst["steps"] for inst in insts])
+        # inputs: instance k owns sources k*n_in ... k*n_in + n_in - 1
+        gen = b2.SpikeGeneratorGroup(K * n_in, idx, steps * dt, dt=dt, name="inputs")
+        ns = {"tau_m": p["tau_m"] * ms, "tau_s": p["tau_s"] * ms, "E_L": p["E_L"], "R": p["tau_m"] / p["C_m"],
+              "tau_I": p["tau_I"] * ms, "eta": p["eta"] / ms, "t_drop": p["t_drop"] * second,
+              "rule_dt": rule_dt}
+        traces = b2.NeuronGroup(K * n_in, "dx/dt = -x/tau_s : 1\ndsbar/dt = (x - sbar)/tau_m : 1",
+                                method="exact", dt=dt, namespace=ns, name="traces")
+        feed = b2.Synapses(gen, traces, on_pre="x_post += 1", delay=p["delay"] * ms, dt=dt, name="feed")
+        feed.connect(j="i")
+        neuron_eqs = "dv/dt = (E_L - v + R*Isyn)/tau_m : 1\nIsyn : 1"
+        teachers = b2.NeuronGroup(K, neuron_eqs, method="exact", dt=dt, namespace=ns, name="teachers")
+        teachers.v = p["E_L"]
+        students = b2.NeuronGroup(C * K, "\n".join([neuron_eqs, "v_teacher : 1", "v_target : 1", "sqerr : 1",
+                                                    plasticity.student_model]),
+                                  method="exact", dt=dt, namespace=ns, name="students")
+        students.v = p["E_L"]
+        # the teacher's potential reaches its students through a (summed) copy; the rule sees it held
+        copy = b2.Synapses(teachers, students, "v_teacher_post = v_pre : 1 (summed)", dt=dt, name="copy")
+        copy.connect(i=np.tile(np.arange(K), C), j=np.arange(C * K))
+        students.run_regularly("v_target = v_teacher", dt=p["teacher_hold"] * ms, when="end", order=0,
+                               name="hold")
+        tsyn = b2.Synapses(traces, teachers, "w : 1\nIsyn_post = w*x_pre : 1 (summed)", dt=dt, name="tsyn")
+        pre_i = np.arange(K * n_in)
+        tsyn.connect(i=pre_i, j=pre_i // n_in)
+        tsyn.w = np.concatenate([inst["teacher_w"] for inst in insts])
+        ssyn = plasticity.synapses(b2, traces, students, ns, dt, rule_dt, K)
+        post = np.repeat(np.arange(C * K), n_in)  # student n = c*K + k receives the inputs of instance k
+        ssyn.connect(i=(post % K) * n_in + np.tile(np.arange(n_in), C * K), j=post)
+        ssyn.w = p["w0"]
+        students.run_regularly("sqerr += (v - v_teacher)**2 * int(t >= t_drop)", dt=1 * ms, when="end",
+                               order=3, name="sampler")
+        objects = [gen, traces, feed, teachers, students, copy, tsyn, ssyn]
+        monitor = None
+        if record_w:
+            monitor = b2.StateMonitor(ssyn, "w", record=True, dt=record_w * ms, name="w_monitor")
+            objects.append(monitor)
+        if record_inputs:
+            watch = [b2.StateMonitor(students, ["v_target", "v", "v_teacher"], record=np.arange(K),
+                                     dt=record_inputs * ms, when="end", order=4, name="watch_students"),
+                     b2.StateMonitor(traces, "sbar", record=True, dt=record_inputs * ms, when="end", order=4,
+                                     name="watch_traces")]
+            objects += watch
+        net = b2.Network(*objects)
         net.run(p["duration"] * second, namespace={})
-    except Exception as exc:  # Cython raises ZeroDivisionError inside the rule
-        cause = exc
-        while cause.__cause__ is not None:
-            cause = cause.__cause__
-        if isinstance(cause, ZeroDivisionError):
-            return {"fitness": WORST, "reason": "division by zero during the simulation", "per_instance": []}
-        raise
-    sq = np.asarray(students.sqerr[:])
-    w = np.asarray(ssyn.w[:])
-    if np.isnan(sq).any() or np.isnan(w).any():
-        return {"fitness": WORST, "reason": "simulation produced NaN", "per_instance": []}
-    if np.isinf(sq).any() or np.isinf(w).any():
-        return {"fitness": WORST, "reason": "simulation overflowed to inf", "per_instance": []}
-    per = np.sqrt(sq)
-    return {"fitness": float(-per.mean()), "reason": "", "per_instance": per.tolist()}
+        zerodiv = ssyn.zerodiv if "zerodiv" in ssyn.variables else None
+        inputs = held = teacher = None
+        if record_inputs:
+            held, teacher = np.asarray(watch[0].v_target)[0], np.asarray(watch[0].v_teacher)[0]
+            keep = np.asarray(watch[0].t_) >= p["t_drop"]
+            owner = np.arange(K * n_in) // n_in  # the instance (= student of candidate 0) of every input
+            inputs = np.stack([np.asarray(watch[0].v_target)[owner][:, keep].ravel(),
+                               np.asarray(watch[0].v)[owner][:, keep].ravel(),
+                               np.asarray(watch[1].sbar)[:, keep].ravel()])
+        return {"inputs": inputs, "held": held, "teacher": teacher, "sqerr": np.asarray(students.sqerr[:]).reshape(C, K),
+                "w": np.asarray(ssyn.w[:]).reshape(C, K * n_in),
+                "zerodiv": None if zerodiv is None else np.asarray(zerodiv[:]).reshape(C, K * n_in),
+                "w_trajectory": None if monitor is None else np.asarray(monitor.w[:])}
+
+
+def equivalence_samples(seeds, params=None, n=2000, seed=0):
+    """Rule inputs (v_teacher, v_student, pre_trace) visited on instances ``seeds`` while the paper's rule
+    learns (after t_drop): the input range on which a champion is compared with the paper's rule."""
+    p = params_with_defaults(params)
+    rule = rule_from_document(rule_document(reference(), "reference", "", p))
+    rec = run(p, instances(p, seeds), rule_plasticity(rule), record_inputs=10.0)["inputs"]
+    rng = np.random.default_rng(seed)
+    pick = rng.integers(0, rec.shape[1], size=n)
+    return rec[:, pick]

@@ -1,6 +1,14 @@
-"""The ``plastlab`` command: thin argument parsing over the library; errors become one line and exit code 2."""
+"""The ``plastlab`` command: thin argument parsing over the library, and what a command line owes its user.
+
+Bad input (a PlastlabError) is one line on stderr and exit 2; an internal failure a short message and exit 1
+(``--debug`` shows the traceback); Ctrl-C (SIGINT) and SIGTERM stop promptly with one line and exit 130 / 143,
+before any unfinished result is written; a closed pipe (``| head``) ends quietly.
+"""
 import argparse
+import os
+import signal
 import sys
+from pathlib import Path
 
 from ..errors import PlastlabError
 
@@ -11,17 +19,118 @@ Rules live as equation files in rules/ (format: rules/README.md): list, show, ch
 and evolve new ones (plastlab evolve evolve/...). Every command takes --help."""
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the program is, like KeyboardInterrupt for SIGINT."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit 2), like every other refusal of plastlab."""
+
+    def error(self, message):
+        self.exit(2, f"plastlab: error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(_join_negative_ranges(sys.argv[1:] if argv is None else list(argv)))
-    if not hasattr(args, "handler"):
-        parser.print_help()
-        return 2
+    argv = _join_negative_ranges(sys.argv[1:] if argv is None else list(argv))
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not hasattr(args, "handler"):
+            parser.print_help()
+            return 2
+        refuse_brian_preferences_here()
+        check_common_options(args)
+        _interrupts_stop_the_program()
         return args.handler(args) or 0
     except PlastlabError as err:
         print(f"plastlab: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        return _interrupted("SIGINT", 130)
+    except Terminated:
+        return _interrupted("SIGTERM", 143)
+    except BrokenPipeError:
+        _silence_stdout()
+        return 141
+    except Exception as err:  # an internal failure: say so briefly, keep the traceback for --debug
+        if debug:
+            raise
+        print(f"plastlab: internal error: {type(err).__name__}: {err} (run again with --debug for the traceback)",
+              file=sys.stderr)
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        _flush_quietly()
+
+
+MAX_SEED = 2**31 - 1  # seeds are offset per fold / instance / worker and must stay valid numpy seeds
+
+
+def check_common_options(args):
+    """Options many commands share, checked before any work: seeds, worker counts, output paths."""
+    from ..store import check_writable_output
+
+    seed = getattr(args, "seed", None)
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        raise PlastlabError(f"--seed must be between 0 and {MAX_SEED}, got {seed}")
+    workers = getattr(args, "workers", None)
+    if workers is not None and workers < 0:
+        raise PlastlabError(f"--workers must be 0 (this process) or more, got {workers}")
+    for option in ("out", "plot"):
+        value = getattr(args, option, None)
+        if value is not None:
+            check_writable_output(value, directory=option == "out" and not getattr(args, "out_is_file", False))
+
+
+def refuse_brian_preferences_here():
+    """Brian2 executes ./brian_preferences at import: refuse to import it from such a directory."""
+    if "brian2" not in sys.modules and Path("brian_preferences").exists():
+        raise PlastlabError(f"refusing to run in {Path.cwd()}: it holds a 'brian_preferences' file, which Brian2 "
+                            "would execute at import; run plastlab from another directory")
+
+
+def _interrupts_stop_the_program():
+    """Brian2's default turns Ctrl-C into "stop this run early and go on", which would let a cut-short
+    simulation produce results; the command line owns its process, so Ctrl-C stops the program instead."""
+    import brian2
+
+    brian2.prefs.core.stop_on_keyboard_interrupt = False
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Brian2 wraps what it found (SIG_IGN under `&`)
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
+def _interrupted(name, code):
+    if "brian2" in sys.modules:  # objects dropped half-built would each log a warning at teardown
+        import logging
+
+        from brian2.utils.logger import BrianLogger
+
+        BrianLogger.console_handler.setLevel(logging.ERROR)
+    print(f"plastlab: interrupted by {name}: stopped; unfinished work was not written (finished parts and "
+          "checkpoints are kept)", file=sys.stderr)
+    return code
+
+
+def _silence_stdout():
+    """After a closed pipe, point stdout at /dev/null so that the interpreter's final flush stays quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _flush_quietly():
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):
+        _silence_stdout()
 
 
 def _join_negative_ranges(argv):
@@ -39,8 +148,8 @@ RANGE_OPTIONS = {"--dt-range"}
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="plastlab", description=DESCRIPTION,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(prog="plastlab", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
+                    epilog="--debug (any command): show the traceback of an internal error")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     add_rules_commands(commands)
     add_evolve_command(commands)
@@ -55,7 +164,8 @@ def add_rules_commands(commands):
     rules = commands.add_parser("rules", help="list, show, check and characterise plasticity rules",
                                 description="List, show, check and characterise plasticity rules.")
     sub = rules.add_subparsers(title="rule commands", metavar="ACTION")
-    sub.add_parser("list", help="one rule a line: name, form, summary").set_defaults(handler=rules_list)
+    sub.add_parser("list", help="one rule a line: name, form, summary and where it comes from "
+                                "($PLASTLAB_RULES, ./rules or the library shipped with plastlab)").set_defaults(handler=rules_list)
     show = sub.add_parser("show", help="equations (text and LaTeX), parameters with units, generated Brian2 code")
     show.add_argument("rule", metavar="NAME|FILE")
     show.set_defaults(handler=rules_show)
@@ -71,7 +181,7 @@ def add_rules_commands(commands):
     window.add_argument("--w0", default="0.2,0.5,0.8", help="initial weights, comma-separated (default 0.2,0.5,0.8)")
     window.add_argument("--out", metavar="PATH.nc", help="write the Dataset here")
     window.add_argument("--plot", metavar="PATH.png", help="draw the window here")
-    window.set_defaults(handler=rules_window)
+    window.set_defaults(handler=rules_window, out_is_file=True)
 
 
 def _numbers(text, option):
@@ -82,18 +192,21 @@ def _numbers(text, option):
 
 
 def rules_list(args):
-    from ..rules.rule import available_rules, load_rule
-    for name in available_rules():
+    from ..rules.files import library_dir, load_rule, rule_origins
+
+    library = library_dir()
+    for name, path in rule_origins().items():
+        origin = "library" if path.parent == library else str(path.parent)
         try:
-            rule = load_rule(name)
-            print(f"{name:24s} {rule.form:10s} {rule.summary}")
+            rule = load_rule(path)
+            print(f"{name:24s} {rule.form:10s} {rule.summary}  [{origin}]")
         except PlastlabError as err:
-            print(f"{name:24s} {'INVALID':10s} {err}")
+            print(f"{name:24s} {'INVALID':10s} {err}  [{origin}]")
 
 
 def rules_show(args):
     from ..brian.codegen import generate
-    from ..rules.rule import load_rule
+    from ..rules.files import load_rule
     rule = load_rule(args.rule)
     print(f"{rule.name} ({rule.form})\n{rule.summary}\n{rule.citation}\n")
     print("Parameters:")
@@ -104,7 +217,10 @@ def rules_show(args):
         print(f"  input {name} from {i.source}" + (f" variable {i.variable}" if i.source != "modulator" else ""))
     print("\nEquations:\n" + _indent(rule.equations_text()))
     print("\nLaTeX:\n" + _indent(rule.latex()))
-    print("\nBrian2 code:\n" + _indent(str(generate(rule, transmit="ge_post += w"))))
+    code = generate(rule)
+    print("\nBrian2 code (what plastlab.synapses(rule, source, target) compiles):\n" + _indent(str(code)))
+    if not rule.weight.transmit:
+        print("  (no transmission: the rule does not declare [weight] transmit; networks pass their own)")
 
 
 def _indent(text):
@@ -112,7 +228,7 @@ def _indent(text):
 
 
 def rules_check(args):
-    from ..rules.rule import load_rule
+    from ..rules.files import load_rule
     load_rule(args.rule)
     print("ok")
 
@@ -155,12 +271,16 @@ def add_evolve_command(commands):
                        help="local Dask worker processes (default: all cores; 0: evaluate in this process)")
     where.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="use an existing Dask cluster")
     ev.add_argument("--out", metavar="DIR", help="results directory (default out/evolve-NAME-seedS)")
-    ev.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.json")
+    again = ev.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.json")
+    again.add_argument("--overwrite", action="store_true", help="replace the campaign already in DIR")
     ev.add_argument("--no-validate", action="store_true",
                     help="skip scoring champion and baselines on the validation instances at the end")
     ev.add_argument("--evaluate", metavar="EXPR",
-                    help="only evaluate EXPR (in the family's input names) on the training instances; "
-                         "for the correlation family two expressions: \"F_FAC; F_DEP\"")
+                    help="only evaluate EXPR (in the family's input names) on the campaign's instances and print "
+                         "per_instance and fitness; for the correlation family two expressions: \"F_FAC; F_DEP\"")
+    ev.add_argument("--instances", choices=("train", "validation"), default="train",
+                    help="with --evaluate: score on the training (default) or the validation instances")
     ev.set_defaults(handler=evolve_command)
 
 
@@ -168,23 +288,27 @@ def evolve_command(args):
     from ..evolve import campaign
 
     if args.evaluate is not None:
-        expr, result = campaign.evaluate_expression(args.campaign, args.evaluate, seed=args.seed)
+        expr, result = campaign.evaluate_expression(args.campaign, args.evaluate, instances=args.instances)
         print(f"expression: {expr}")
+        print(f"instances: {args.instances}")
         if result["reason"]:
             print(f"failed: {result['reason']} (worst fitness)")
-        for k, value in enumerate(result["per_instance"]):
-            print(f"instance {k}: {value:.6g}")
+        print("per_instance: " + " ".join(f"{value:.6g}" for value in result["per_instance"]))
         print(f"fitness: {result['fitness']:.6g}")
         return 0
     camp, ds = campaign.run_campaign(args.campaign, generations=args.generations, seed=args.seed,
                                      workers=args.workers, scheduler=args.scheduler, out=args.out,
-                                     resume=args.resume, validate=not args.no_validate)
+                                     resume=args.resume, overwrite=args.overwrite, validate=not args.no_validate)
     a = ds.attrs
     print(f"champion: {a['champion_expression']}")
     print(f"readable: {a['champion_readable']}")
     for key in sorted(a):
         if key.startswith(("train_fitness_", "validation_fitness_", "validation_instance_mean_")):
             print(f"{key}: {a[key]:.6g}")
+    if "equivalence_c" in a:
+        print(f"equivalence to {a['equivalence_reference']}: c = {a['equivalence_c']:.6g}, "
+              f"R^2 = {a['equivalence_r2']:.6g} ({'equivalent' if a['equivalent_to_paper_rule'] else 'not equivalent'}"
+              f" by c > 0 and R^2 >= 0.99)")
     print(f"results: {camp.out / 'campaign.nc'}")
     print(f"champion_fitness: {a['champion_fitness']:.6g}")
     return 0

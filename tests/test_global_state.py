@@ -1,0 +1,33 @@
+"""Library calls leave process-wide state alone (ARCHITECTURE.md, conventions): Brian2's code-generation target
+and default clock, numpy's global random state and matplotlib's backend are what the caller set."""
+import matplotlib
+import numpy as np
+from brian2 import defaultclock, ms, prefs
+
+from plastlab import SpikingClassifier
+from plastlab.brian.protocols import pair_window, time_grid
+from plastlab.evolve.tasks import error
+from plastlab.learn.superspike import run_spike_times
+from plastlab.plots import plot_window
+
+
+def test_classifier_window_superspike_and_campaign_evaluation_keep_global_state(tmp_path):
+    prefs.codegen.target, defaultclock.dt = "numpy", 0.25 * ms
+    backend = matplotlib.get_backend()
+    np.random.seed(123)
+    expected_draw = np.random.RandomState(123).rand()
+
+    rng = np.random.RandomState(0)
+    X = np.vstack([rng.normal(0.25, 0.05, (6, 2)), rng.normal(0.75, 0.05, (6, 2))])
+    y = np.repeat([0, 1], 6)
+    SpikingClassifier(rule="nc_memristor", random_state=0, epochs=1, dt=0.5, t_gap=5.0).fit(X, y)
+    ds = pair_window("stdp_additive", time_grid(-20, 20, 10), [0.005])
+    plot_window(ds, tmp_path / "window.png")
+    run_spike_times(dict(trials=2, n_inputs=10, rate_hz=10.0, trial_ms=100.0, n_target_spikes=1, codegen="cython",
+                         rule_parameters={"T_update": "100*ms", "eta": 0.01}), seed=1)
+    error.evaluate_batch([error.baselines()["delta_rule"]], [11], {"duration": 0.3, "t_drop": 0.1})
+
+    assert prefs.codegen.target == "numpy"
+    assert abs(float(defaultclock.dt / ms) - 0.25) < 1e-12
+    assert matplotlib.get_backend() == backend
+    assert np.random.rand() == expected_draw, "numpy's global random state was reseeded or consumed"
