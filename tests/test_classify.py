@@ -10,7 +10,7 @@ import plastlab
 from plastlab import SpikingClassifier
 from plastlab.errors import ConfigError, RuleError
 
-FAST = dict(epochs=2, dt=0.5, t_gap=5.0)
+FAST = dict(epochs=2, dt=0.5, t_gap=5.0, calibrate=False)  # calibration is tested in test_classifier_checks
 
 
 def blobs(n=16, seed=0):

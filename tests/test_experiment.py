@@ -191,7 +191,7 @@ def _tiny_data(tmp_path, n=8):
 
 
 NESTED = ('[experiment]\nname = "nested"\nkind = "classification"\nseed = 0\nfolds = 2\nrepeats = 2\n'
-          'protocol = "nested-cv"\ninner_folds = 2\nbudget = 2\ndatasets = ["{data}"]\n'
+          'protocol = "nested-cv"\ninner_folds = 2\nbudget = 1\ndatasets = ["{data}"]\n'
           'rules = ["nc_memristor", "frozen"]\nbaselines = ["logistic_regression"]\n'
           '[classifier]\nepochs = 2\ndt = 1.0\nt_gap = 0.0\n'
           '[classifier.frozen]\nrule = "nc_memristor"\nplasticity = false\n'
@@ -205,7 +205,8 @@ def test_nested_cv_end_to_end(tmp_path):
     out = tmp_path / "out"
     assert main(["run", str(exp), "--out", str(out), "--no-progress"]) == 0
     res = xr.open_dataset(out / "results.nc")
-    assert res.attrs["protocol"] == "nested-cv" and res.attrs["budget"] == 2
+    assert res.attrs["protocol"] == "nested-cv" and res.attrs["budget"] == 1 and res.attrs["complete"] == 1
+    assert not (out / "partial.nc").exists()
     assert res.f1.dims == ("model", "dataset", "repeat", "fold") and res.f1.shape == (3, 1, 2, 2)
     assert np.isfinite(res.f1.values).all()
     chosen = [json.loads(c) for c in res.chosen.sel(model="nc_memristor").values.ravel()]
@@ -228,7 +229,7 @@ def test_corrected_ttest_matches_the_formula():
 
 
 @pytest.mark.parametrize("change, message", [
-    (("budget = 2", "budget = 0"), "'budget': must be >= 1"),
+    (("budget = 1", "budget = 0"), "'budget': must be >= 1"),
     (("gain = [60.0, 120.0]", "gane = [60.0]"), "'gane': unknown classifier setting in the search space"),
     (("C = [0.1, 1.0]", "D = [0.1]"), "'D': unknown key"),
     (("inner_folds = 2", "inner_folds = 5"), "fewer than inner_folds = 5"),

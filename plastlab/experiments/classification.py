@@ -212,13 +212,12 @@ def run_nested(exp, out, *, progress=True):
     """Nested CV: outer stratified k-fold x repeats for the numbers, an inner search per outer training part."""
     import warnings
 
-    import xarray as xr
     from sklearn.metrics import f1_score
     from sklearn.model_selection import RepeatedStratifiedKFold
 
     from ..datasets import load_dataset
     from ..learn.classifier import SilentOutputWarning
-    from ..store import package_versions
+    from ..store import write_dataset
 
     c = exp.config
     methods = list(exp.baselines) + list(exp.rules)  # the cheap baselines first
@@ -267,8 +266,24 @@ def run_nested(exp, out, *, progress=True):
             v = f1[m, d].ravel()
             print(f"{short:>14s}  {method:<24s} F1-micro {v.mean():.3f} ± {v.std(ddof=1):.3f} over {len(v)} outer "
                   f"folds  ({wall[m, d]:.0f} s)", flush=True)
+            # what is finished so far, marked incomplete: a long run that is stopped keeps its finished models
+            partial = _nested_dataset(exp, methods, names, f1, silent, chosen, wall, sizes, complete=False)
+            write_dataset(partial, out / "partial.nc")
     if bar is not None:
         bar.close()
+    result = _nested_dataset(exp, methods, names, f1, silent, chosen, wall, sizes, complete=True)
+    (out / "partial.nc").unlink(missing_ok=True)
+    return _write_table(result, out, nested_table(result))
+
+
+def _nested_dataset(exp, methods, names, f1, silent, chosen, wall, sizes, *, complete):
+    import xarray as xr
+
+    from ..store import package_versions
+
+    c = exp.config
+    n = len(names)
+    f1, silent, chosen, wall = f1[:, :n], silent[:, :n], chosen[:, :n], wall[:, :n]
     result = xr.Dataset(
         {
             "f1": (("model", "dataset", "repeat", "fold"), f1, {"long_name": "F1 (micro) on the outer test fold"}),
@@ -285,11 +300,11 @@ def run_nested(exp, out, *, progress=True):
     result.attrs.update(
         experiment=exp.name, experiment_file=str(exp.path), experiment_text=exp.path.read_text(),
         seed=exp.seed, folds=exp.folds, repeats=c["repeats"], protocol="nested-cv", inner_folds=c["inner_folds"],
-        search=c["search"], budget=c["budget"], search_space=json.dumps(c["space"]),
+        search=c["search"], budget=c["budget"], search_space=json.dumps(c["space"]), complete=int(complete),
         package_versions=json.dumps(package_versions()),
-        settings=json.dumps({f"{d}/{r}": exp.settings(d, r) for d in exp.datasets for r in exp.rules}),
+        settings=json.dumps({f"{ds}/{r}": exp.settings(ds, r) for ds in exp.datasets for r in exp.rules}),
     )
-    return _write_table(result, out, nested_table(result))
+    return result
 
 
 def _step(name):
