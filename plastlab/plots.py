@@ -126,7 +126,6 @@ def plot_confusion(ds, path=None):
 
 def plot_weights(ds, path=None, *, fold=0):
     """Learned weights of one fold: one row per input feature, receptive fields along x, one panel per neuron."""
-    import json
     w = ds.weights.isel(fold=fold).values
     n_fields = int(ds.attrs.get("n_fields", 0)) or w.shape[0]
     n_feat = max(1, w.shape[0] // n_fields)
@@ -174,6 +173,21 @@ def _band(ax, x, values, label=None, color=None):
         ax.fill_between(x, np.maximum(mean - sd, mean.min() * 0.5 if mean.min() > 0 else 0), mean + sd,
                         color=line.get_color(), alpha=0.25, lw=0)
     return line
+
+
+def plot_learning_curves(ds, path=None):
+    """Running reward (EMA 0.05) over episodes, one line per seed, with the solved threshold."""
+    fig, ax = _subplots(figsize=(6, 3.2))
+    for seed in ds.seed.values:
+        ax.plot(ds.episode.values, ds.running_reward.sel(seed=seed).values, lw=1, label=f"seed {seed}")
+    threshold = ds.attrs.get("solved_threshold")
+    if threshold is not None:
+        ax.axhline(threshold, color="k", ls="--", lw=0.8, label=f"{threshold}")
+    ax.set_xlabel("episode")
+    ax.set_ylabel("running reward (EMA 0.05)")
+    ax.set_title(f"CartPole with {ds.attrs.get('rule', '')}: {ds.sizes['seed']} seeds", fontsize=9)
+    ax.legend(fontsize=6, loc="lower right", ncol=2)
+    return _finish(fig, path)
 
 
 def plot_loss(ds, path=None):

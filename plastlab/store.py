@@ -58,16 +58,35 @@ def write_dataset(ds, path, *, complete=True):
     path.parent.mkdir(parents=True, exist_ok=True)
     ds = with_index_coordinates(ds)
     ds.attrs["complete"] = int(bool(complete))
+    return atomic_write(path, ds.to_netcdf)
+
+
+def atomic_write(path, write):
+    """``write(tmp_path)`` into a temporary file beside ``path``, then move it into place: readers never see a
+    half-written file, an interrupted write leaves the old file (or none). Mode 0666 minus the umask."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        ds.to_netcdf(tmp)
+        write(tmp)
         os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def atomic_write_text(path, text):
+    """Text written atomically and flushed to disk (checkpoints must survive a power cut or SIGKILL)."""
+    def write(tmp):
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    return atomic_write(path, write)
 
 
 def with_index_coordinates(ds):

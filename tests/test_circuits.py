@@ -266,7 +266,7 @@ def test_experiment_settings_are_checked_before_running(tmp_path):
 
 
 def test_command_line_prints_one_line_and_exits_2(tmp_path, capsys):
-    from plastlab.cli.main import main
+    from plastlab.cli import main
     path = tmp_path / "exp.toml"
     path.write_text('[experiment]\nkind = "disinhibitory"\ntask = "student_teacher"\n[student_teacher]\n'
                     'sizes = [30, 20, 2]\n[circuit]\nwrong = 1\n')

@@ -35,7 +35,7 @@ def test_interrupted_classify_says_so_exits_non_zero_and_writes_nothing(tmp_path
                   "--out", str(tmp_path / "out"), "--no-progress"], tmp_path)
     wait_for_progress(proc, 8)
     proc.send_signal(sig)
-    out, err = proc.communicate(timeout=60)
+    out, err = proc.communicate(timeout=120)
     assert proc.returncode == code, err
     assert f"interrupted by {name}" in err and "Traceback" not in err
     assert not (tmp_path / "out" / "results.nc").exists()
@@ -48,7 +48,7 @@ def test_interrupted_experiment_run_writes_no_summary(tmp_path):
     proc = start(["run", str(exp), "--out", str(tmp_path / "out"), "--no-progress"], tmp_path)
     wait_for_progress(proc, 8)
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130 and "interrupted by SIGINT" in err
     assert not (tmp_path / "out" / "results.nc").exists() and not (tmp_path / "out" / "results.md").exists()
 
@@ -69,7 +69,7 @@ def test_argparse_errors_are_one_line(tmp_path):
 
 
 def test_internal_error_is_short_with_exit_1_and_traceback_on_debug(monkeypatch, capsys):
-    import plastlab.cli.main as cli
+    import plastlab.cli.commands as cli
 
     def broken(args):
         raise ZeroDivisionError("a bug")
@@ -96,7 +96,7 @@ def test_help_imports_nothing_heavy():
     for args in (["--help"], ["evolve", "--help"], ["classify", "--help"], ["rules", "window", "--help"]):
         result = subprocess.run(PLASTLAB + args, env=ENV, capture_output=True, text=True)
         assert result.returncode == 0 and "usage" in result.stdout
-    imported = subprocess.run([sys.executable, "-c", "import sys, plastlab.cli.main; "
+    imported = subprocess.run([sys.executable, "-c", "import sys, plastlab.cli.commands; "
                                "print(sorted(m for m in ('brian2', 'sklearn', 'matplotlib', 'sympy') if m in sys.modules))"],
                               env=ENV, capture_output=True, text=True).stdout.strip()
     assert imported == "[]"
@@ -160,6 +160,81 @@ def test_interrupted_evaluation_prints_no_fitness(tmp_path):
                  tmp_path)
     wait_for_progress(proc, 8)
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130 and "interrupted by SIGINT" in err
     assert "fitness" not in out
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda text: "", "not readable JSON"),
+    (lambda text: text[: len(text) // 2], "not readable JSON"),
+    (lambda text: "[1, 2]", "not a JSON object"),
+    (lambda text: text.replace('"generation": ', '"generation": "x", "was": '), "'generation' missing or not"),
+    (lambda text: text.replace('"evaluations": ', '"evaluations": 1 + '), "not readable JSON"),
+])
+def test_damaged_checkpoints_are_refused_with_one_line(tmp_path, damage, message):
+    import json
+
+    from plastlab.errors import ConfigError
+    from plastlab.evolve.campaign import CHECKPOINT_KEYS, content_digest, read_checkpoint
+
+    state = {key: kind() if kind is not int else 0 for key, kind in CHECKPOINT_KEYS.items()}
+    state["content_digest"] = content_digest(state)
+    path = tmp_path / "checkpoint.json"
+    path.write_text(damage(json.dumps(state)))
+    with pytest.raises(ConfigError, match=message):
+        read_checkpoint(path, state["digest"])
+
+
+def test_a_checkpoint_edited_by_hand_is_refused(tmp_path):
+    import json
+
+    from plastlab.errors import ConfigError
+    from plastlab.evolve.campaign import CHECKPOINT_KEYS, content_digest, read_checkpoint
+
+    state = {key: kind() if kind is not int else 0 for key, kind in CHECKPOINT_KEYS.items()}
+    state["population"] = [["a"], ["b"]]
+    state["content_digest"] = content_digest(state)
+    read_checkpoint_ok = tmp_path / "ok.json"
+    read_checkpoint_ok.write_text(json.dumps(state))
+    assert read_checkpoint(read_checkpoint_ok, state["digest"])["population"] == [["a"], ["b"]]
+    state["population"] = [["b"], ["a"]]  # reordered: the worst candidate would become the champion
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(state))
+    with pytest.raises(ConfigError, match="does not match its digest"):
+        read_checkpoint(edited, state["digest"])
+    with pytest.raises(ConfigError, match="different campaign"):
+        read_checkpoint(read_checkpoint_ok, "another")
+
+
+def test_a_scheduler_without_workers_or_that_never_answers_is_refused_in_seconds():
+    import socket
+
+    from dask.distributed import LocalCluster
+
+    from plastlab.errors import ConfigError
+    from plastlab.evolve.campaign import connect
+
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=None) as empty:
+        with pytest.raises(ConfigError, match="has no workers"):
+            connect(empty.scheduler_address, timeout=2)
+    with socket.socket() as silent:  # accepts connections, never speaks
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        with pytest.raises(ConfigError, match="no Dask scheduler answered"):
+            connect(f"tcp://127.0.0.1:{silent.getsockname()[1]}", timeout=2)
+
+
+def test_a_campaign_directory_is_not_overwritten_without_asking(tmp_path, capsys):
+    sys.path.insert(0, str(ROOT / "tests"))
+    from evolve_helpers import tiny_campaign
+
+    path = tiny_campaign(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "checkpoint.json").write_text("{}")
+    assert main(["evolve", str(path), "--out", str(out), "--workers", "0"]) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert main(["evolve", str(path), "--out", str(out), "--workers", "0", "--resume"]) == 2
+    assert "damaged checkpoint" in capsys.readouterr().err
+    assert (out / "checkpoint.json").read_text() == "{}"

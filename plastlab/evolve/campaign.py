@@ -12,8 +12,8 @@ import math
 import os
 import random
 import sys
-import tempfile
 import time
+import threading
 import tomllib
 from pathlib import Path
 
@@ -21,8 +21,9 @@ import numpy as np
 import sympy as sp
 
 from . import gp
-from ..config import Param, validate
+from ..config import NAME_PATTERN, Param, validate
 from ..errors import ConfigError, PlastlabError, RuleError
+from ..store import atomic_write_text
 from .tasks import get_family
 
 GP_SCHEMA = {
@@ -43,7 +44,8 @@ GP_SCHEMA = {
 }
 GP_DEFAULTS = {key: param.default for key, param in GP_SCHEMA.items()}
 CAMPAIGN_SCHEMA = {
-    "name": Param(str, ""),
+    "name": Param(str, "", pattern=f"({NAME_PATTERN})?",
+                  doc="a plain name of letters, digits, '_', '.', '-': it names the output folder and champions"),
     "family": Param(str, choices=("error", "reward", "correlation")),
     "seed": Param(int, 1),
     "generations": Param(int, 10, low=0),
@@ -84,6 +86,38 @@ def load_campaign(path):
     return spec
 
 
+CHECKPOINT_KEYS = {"digest": str, "seed": int, "generation": int, "population": list, "rng": list, "cache": dict,
+                   "cache_counts": list, "history": list, "evaluations": list, "content_digest": str}
+
+
+def content_digest(state):
+    """sha256 of a checkpoint's content: a file edited by hand or cut short no longer matches it."""
+    body = {k: v for k, v in state.items() if k != "content_digest"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def read_checkpoint(path, expected_spec_digest):
+    """A checkpoint checked before use: readable JSON, every key of the right type, content digest intact,
+    written by this campaign. ConfigError (one line) otherwise -- never a traceback, never a silent misuse."""
+    if not path.is_file():
+        raise ConfigError("--resume: no checkpoint here", file=path)
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ConfigError(f"damaged checkpoint (not readable JSON: {err})", file=path) from None
+    if not isinstance(state, dict):
+        raise ConfigError("damaged checkpoint (not a JSON object)", file=path)
+    for key, kind in CHECKPOINT_KEYS.items():
+        if not isinstance(state.get(key), kind) or isinstance(state.get(key), bool):
+            raise ConfigError(f"damaged checkpoint: '{key}' missing or not a {kind.__name__}", file=path)
+    if state["content_digest"] != content_digest(state):
+        raise ConfigError("damaged checkpoint: its content does not match its digest (edited or cut short)",
+                          file=path)
+    if state["digest"] != expected_spec_digest:
+        raise ConfigError("--resume: this checkpoint was written by a different campaign or seed", file=path)
+    return state
+
+
 def spec_digest(spec):
     """Identifies what a checkpoint was computed with (everything except the generation budget)."""
     core = {k: v for k, v in spec.items() if k not in ("generations", "source")}
@@ -109,6 +143,38 @@ def _split(items, parts):
     return [items[k:k + size] for k in range(0, len(items), size)]
 
 
+SCHEDULER_TIMEOUT = 30  # seconds to reach a scheduler, and again to see at least one worker there
+
+
+def connect(address, timeout=SCHEDULER_TIMEOUT):
+    """A Dask client on a scheduler that answers and has workers; ConfigError (one line) otherwise."""
+    from dask.distributed import Client
+
+    if not isinstance(address, str) or not address.startswith(("tcp://", "tls://", "inproc://", "ucx://")):
+        raise ConfigError(f"--scheduler expects an address like tcp://HOST:PORT, got {address!r}")
+    result = {}
+
+    def attempt():  # in a daemon thread: a server that accepts but never speaks would block Client() for good
+        try:
+            result["client"] = Client(address, timeout=f"{timeout}s", set_as_default=False)
+        except Exception as err:  # reported below, in the caller's thread
+            result["error"] = err
+
+    thread = threading.Thread(target=attempt, daemon=True)
+    thread.start()
+    thread.join(timeout + 1)
+    if "client" not in result:
+        reason = result.get("error", "no answer")
+        raise ConfigError(f"--scheduler {address}: no Dask scheduler answered within {timeout} s ({reason})")
+    client = result["client"]
+    try:
+        client.wait_for_workers(1, timeout=timeout)
+    except (TimeoutError, OSError):
+        client.close()
+        raise ConfigError(f"--scheduler {address}: the scheduler has no workers (waited {timeout} s)") from None
+    return client
+
+
 class Evaluator:
     """Maps batches of expressions to results: in this process (workers=0) or through a Dask client."""
 
@@ -119,7 +185,7 @@ class Evaluator:
         if scheduler:
             from dask.distributed import Client
 
-            self.client = Client(scheduler, timeout="30s", set_as_default=False)
+            self.client = connect(scheduler)
             self.n_workers = max(1, len(self.client.scheduler_info()["workers"]))
         elif workers != 0:
             from dask.distributed import Client, LocalCluster
@@ -157,21 +223,6 @@ class Evaluator:
 
 
 # --- checkpoints ------------------------------------------------------------------------------------------
-
-def atomic_write_text(path, text):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
 
 def _rng_to_json(state):
     version, internal, gauss = state
@@ -260,25 +311,24 @@ class Campaign:
             "cache_counts": [self.cache.hits, self.cache.lookups],
             "history": self.history, "evaluations": self.evaluations,
         }
-        atomic_write_text(self.out / CHECKPOINT, json.dumps(state))
+        atomic_write_text(self.out / CHECKPOINT, json.dumps(dict(state, content_digest=content_digest(state))))
 
     def _restore(self):
-        path = self.out / CHECKPOINT
-        if not path.is_file():
-            raise PlastlabError(f"--resume: no checkpoint in {self.out}")
-        state = json.loads(path.read_text())
-        if state["digest"] != spec_digest(self.spec):
-            raise PlastlabError(f"--resume: {path} was written by a different campaign or seed")
+        state = read_checkpoint(self.out / CHECKPOINT, spec_digest(self.spec))
         self.generation = state["generation"]
         self.cache = gp.ExpressionCache(state["cache"])
         self.cache.hits, self.cache.lookups = state["cache_counts"]
         self.history, self.evaluations = state["history"], state["evaluations"]
         random.setstate(_rng_from_json(state["rng"]))
-        self.population = [self.genome.from_names(names) for names in state["population"]]
-        for ind in self.population:  # fitness from the cache (no simulation)
-            key = sp.srepr(gp.canonical(self.genome.to_sympy(ind)))
-            ind.fitness.values = (self.cache.entries[key]["fitness"],)
-            ind.key = key
+        try:
+            self.population = [self.genome.from_names(names) for names in state["population"]]
+            for ind in self.population:  # fitness from the cache (no simulation)
+                key = sp.srepr(gp.canonical(self.genome.to_sympy(ind)))
+                ind.fitness.values = (self.cache.entries[key]["fitness"],)
+                ind.key = key
+        except (KeyError, TypeError, ValueError, IndexError) as err:
+            raise ConfigError(f"damaged checkpoint: population does not match its cache ({err})",
+                              file=self.out / CHECKPOINT) from None
 
     def canonical_key(self, ind):
         text = str(ind)
@@ -419,12 +469,13 @@ def write_champion(campaign, champ):
 
 
 def run_campaign(path, *, generations=None, seed=None, workers=None, scheduler=None, out=None, resume=False,
-                 validate=True, progress=True):
+                 validate=True, progress=True, overwrite=False):
     """The ``plastlab evolve`` entry point. Returns (campaign, dataset)."""
     spec = load_campaign(path)
     if seed is not None:
         spec["seed"] = int(seed)
     out = Path(out) if out else Path("out") / f"evolve-{spec['name']}-seed{spec['seed']}"
+    check_output_directory(out, spec, resume=resume, overwrite=overwrite)
     evaluator = Evaluator(spec["family"], spec["train_seeds"], spec["family_params"], spec["batch_size"],
                           workers=workers, scheduler=scheduler)
     try:
@@ -437,6 +488,17 @@ def run_campaign(path, *, generations=None, seed=None, workers=None, scheduler=N
     finally:
         evaluator.close()
     return camp, ds
+
+
+def check_output_directory(out, spec, *, resume, overwrite):
+    """Before any evaluation: an existing campaign is continued only with --resume (its checkpoint checked
+    first) and replaced only with --overwrite; anything else would lose its checkpoint."""
+    checkpoint = out / CHECKPOINT
+    if resume:
+        read_checkpoint(checkpoint, spec_digest(spec))
+    elif checkpoint.exists() and not overwrite:
+        raise ConfigError("holds a campaign already: continue it with --resume, replace it with --overwrite, or "
+                          "choose another --out", file=out)
 
 
 def validation_report(camp, evaluator):

@@ -8,7 +8,7 @@ import keyword
 
 import numpy as np
 import sympy as sp
-from brian2.units.fundamentalunits import DIMENSIONLESS, DimensionMismatchError, get_dimensions
+from brian2.units.fundamentalunits import DIMENSIONLESS, DimensionMismatchError
 
 from ..errors import RuleError
 from . import expressions as ex
@@ -195,6 +195,3 @@ def _unit_of(dim):
 
     return 1.0 if dim is DIMENSIONLESS else get_unit(dim)
 
-
-def _symbols(names):
-    return {n: sp.Symbol(n) for n in names}

@@ -34,13 +34,13 @@ def main(argv=None):
     argv = _join_negative_ranges(sys.argv[1:] if argv is None else list(argv))
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not hasattr(args, "handler"):
-        parser.print_help()
-        return 2
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not hasattr(args, "handler"):
+            parser.print_help()
+            return 2
         refuse_brian_preferences_here()
         check_common_options(args)
         _interrupts_stop_the_program()
@@ -271,7 +271,9 @@ def add_evolve_command(commands):
                        help="local Dask worker processes (default: all cores; 0: evaluate in this process)")
     where.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="use an existing Dask cluster")
     ev.add_argument("--out", metavar="DIR", help="results directory (default out/evolve-NAME-seedS)")
-    ev.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.json")
+    again = ev.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.json")
+    again.add_argument("--overwrite", action="store_true", help="replace the campaign already in DIR")
     ev.add_argument("--no-validate", action="store_true",
                     help="skip scoring champion and baselines on the validation instances at the end")
     ev.add_argument("--evaluate", metavar="EXPR",
@@ -296,7 +298,7 @@ def evolve_command(args):
         return 0
     camp, ds = campaign.run_campaign(args.campaign, generations=args.generations, seed=args.seed,
                                      workers=args.workers, scheduler=args.scheduler, out=args.out,
-                                     resume=args.resume, validate=not args.no_validate)
+                                     resume=args.resume, overwrite=args.overwrite, validate=not args.no_validate)
     a = ds.attrs
     print(f"champion: {a['champion_expression']}")
     print(f"readable: {a['champion_readable']}")
