@@ -103,3 +103,9 @@ def test_random_positive_feedback_has_the_random_magnitudes_with_positive_signs(
     random, positive = ds.feedback_weights.sel(feedback="random"), ds.feedback_weights.sel(feedback="random_positive")
     np.testing.assert_allclose(positive, np.abs(random))
     assert (random < 0).any()
+
+
+def test_random_feedback_with_positive_signs_is_uniform_feedback():
+    """Each synapse is normalised by its own rms: a hidden unit's |B| cancels, only its sign is left."""
+    ds = run_hidden(dict(SHORT, trials=3, n_hidden=3, feedbacks=["uniform", "random_positive"]), seed=4)
+    np.testing.assert_allclose(ds.loss.sel(feedback="uniform"), ds.loss.sel(feedback="random_positive"), rtol=1e-6)
