@@ -4,7 +4,7 @@
 
 Prints wall time, simulated seconds per wall second and F1 for each target; the last line is
 ``seconds: X`` with the default-target wall time (target: <= 60 s on the 2-core machine). The settings
-are those of experiments/classify_comparison.toml for nc_memristor. The Cython run is preceded by an
+are SpikingClassifier's defaults with those of experiments/classify_comparison.toml for nc_memristor. The Cython run is preceded by an
 untimed warm-up fit so that one-off compilation (cached on disk afterwards) is not counted; the numpy
 target has no compilation.
 """
@@ -16,23 +16,23 @@ import numpy as np
 
 
 def run(target, X, y):
-    import brian2
-
-    from plastlab.learn.classifier import SpikingClassifier, cross_validate
+    from plastlab.experiments.classification import model_classifier
     from plastlab.experiments.registry import load_experiment
+    from plastlab.learn.classifier import cross_validate
 
-    brian2.prefs.codegen.target = target
     exp = load_experiment(Path(__file__).resolve().parents[1] / "experiments" / "classify_comparison.toml")
-    clf = SpikingClassifier(rule="nc_memristor", **exp.settings("iris", "nc_memristor"))
+    clf = model_classifier(exp, "iris", "nc_memristor").set_params(target=target)
     if target != "numpy":
+        epochs = clf.epochs
         clf.set_params(epochs=1).fit(X[::10], y[::10])  # warm-up: compile once
-        clf.set_params(epochs=exp.settings("iris", "nc_memristor").get("epochs", 5))
+        clf.set_params(epochs=epochs)
     t0 = time.perf_counter()
     ds = cross_validate(clf, X, y, folds=5, seed=0, dataset="iris")
     wall = time.perf_counter() - t0
-    slot = (clf.t_encode + clf.t_gap) * 1e-3
+    s = clf._check_params()
+    slot = (s["t_encode"] + s["t_gap"]) * 1e-3
     n_train = len(X) * 4 / 5
-    simulated = 5 * (n_train * clf.epochs + len(X) / 5) * slot
+    simulated = 5 * (n_train * s["epochs"] + len(X) / 5) * slot  # training epochs + test (calibration not counted)
     print(f"{target:7s}: {wall:6.1f} s wall, {simulated:.0f} s simulated, {simulated / wall:.1f} simulated s per "
           f"wall s, F1 {ds.f1.values.mean():.3f}", flush=True)
     return wall

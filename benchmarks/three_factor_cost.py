@@ -11,20 +11,22 @@ import statistics
 import time
 
 import numpy as np
-from brian2 import defaultclock, ms, prefs
+from brian2 import ms
 
+from plastlab.brian.settings import brian_settings
+from plastlab.learn.superspike import Copy, SuperSpikeNetwork, configure, spike_times_session
 from plastlab.rules.files import load_rule
-from plastlab.learn.superspike import SuperSpikeNetwork, configure, spike_times_session
 
 
 def timed_run(rule_name, trials, seed, inputs=100):
-    cfg = configure(dict(trials=trials, n_inputs=inputs))
+    cfg = configure(dict(trials=trials, n_inputs=inputs, anneal_fraction=1.0))
     rng = np.random.default_rng(seed)
-    session = spike_times_session(cfg, rng, cfg["dt_ms"] / 1000)
-    net = SuperSpikeNetwork(cfg, session, rng, load_rule(rule_name))
-    start = time.perf_counter()
-    net.run()
-    return time.perf_counter() - start, trials * session.trial
+    copy = Copy(seed, "none", spike_times_session(cfg, rng, cfg["dt_ms"] / 1000), rng)
+    with brian_settings(target="cython", dt=cfg["dt_ms"] * ms):
+        net = SuperSpikeNetwork(cfg, [copy], load_rule(rule_name))
+        start = time.perf_counter()
+        net.run(trials)
+        return time.perf_counter() - start, trials * copy.session.trial
 
 
 def main():
@@ -34,8 +36,6 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    prefs.codegen.target = "cython"
-    defaultclock.dt = 0.1 * ms
     for rule in ("superspike", "stdp_additive"):
         timed_run(rule, 1, args.seed, args.inputs)  # warm-up: compile
     timed_run("superspike", 1, args.seed)

@@ -182,23 +182,33 @@ def digits():
     return X / 16.0, y
 
 
-def split(X, y, test_fraction, seed):
-    """A stratified train/test split, reproducible by seed."""
+def split(X, y, fractions, seed):
+    """A stratified train/validation/test split, reproducible by seed: ``fractions`` = (validation, test)."""
     from sklearn.model_selection import train_test_split
-    if not 0 < test_fraction < 1:
-        raise DataError(f"test_fraction must be between 0 and 1, got {test_fraction}")
-    return train_test_split(X, y, test_size=test_fraction, random_state=seed, stratify=y)
+    validation, test = fractions
+    if not (0 < validation < 1 and 0 < test < 1 and validation + test < 1):
+        raise DataError(f"validation and test fractions must be in (0, 1) with a sum below 1, got {fractions}")
+    X_rest, X_test, y_rest, y_test = train_test_split(X, y, test_size=test, random_state=seed, stratify=y)
+    X_train, X_val, y_train, y_val = train_test_split(X_rest, y_rest, test_size=validation / (1 - test),
+                                                      random_state=seed, stratify=y_rest)
+    return X_train, y_train, X_val, y_val, X_test, y_test
 
 
-def load(name, *, seed=0, n_train=None, n_test=None, test_fraction=0.2):
-    """(X_train, y_train, X_test, y_test) for 'yinyang' or 'digits'."""
+#: the fixed Yin-Yang splits: generator seeds of the train, validation and test sets (as the reference data set
+#: ships three fixed files); the same points for every training seed
+YINYANG_SPLIT_SEEDS = (42, 41, 40)
+
+
+def load(name, *, seed=0, n_train=5000, n_validation=1000, n_test=1000, fractions=(0.1, 0.2)):
+    """(X_train, y_train, X_val, y_val, X_test, y_test) for 'yinyang' (fixed generated splits of n_train,
+    n_validation, n_test points, independent of ``seed``) or 'digits' (stratified split by ``seed``, fractions
+    (validation, test))."""
     if name == "yinyang":
-        n_train, n_test = int(n_train or 5000), int(n_test or 1000)
-        X, y = yinyang(n_train, seed=seed)
-        Xt, yt = yinyang(n_test, seed=seed + 10_000)
-        return X, y, Xt, yt
+        parts = []
+        for n, split_seed in zip((n_train, n_validation, n_test), YINYANG_SPLIT_SEEDS):
+            parts += list(yinyang(int(n), seed=split_seed))
+        return tuple(parts)
     if name == "digits":
         X, y = digits()
-        Xtr, Xte, ytr, yte = split(X, y, test_fraction, seed)
-        return Xtr, ytr, Xte, yte
+        return split(X, y, fractions, seed)
     raise DataError(f"unknown dataset '{name}' (known: yinyang, digits)")

@@ -85,15 +85,19 @@ def plot_student_teacher(ds, path=None):
 
 
 def plot_classification(ds, path=None):
-    """Test accuracy per epoch of the dis-inhibitory circuit, with the backprop MLP's accuracy as a line."""
+    """Validation accuracy per epoch, mean ± sd over seeds: the dis-inhibitory circuit and the same network trained
+    by backprop; the title gives the test accuracies (at each seed's best validation epoch)."""
     fig, ax = _subplots(figsize=(6, 4))
-    ax.plot(ds.epoch, 100 * ds.accuracy_epoch, "o-", ms=3, label="dis-inhibitory circuit (test)")
-    ax.plot(ds.epoch, 100 * ds.accuracy_train, ".-", ms=2, lw=0.8, alpha=0.6, label="circuit (train, open loop)")
-    ax.axhline(100 * float(ds.accuracy_bp), color="k", ls="--", lw=1, label="backprop MLP, same shape (test)")
+    _band(ax, ds.epoch, 100 * ds.accuracy_validation.values, label="dis-inhibitory circuit (validation)")
+    title = f"circuit {100 * float(ds.accuracy.mean()):.1f} %"
+    if "accuracy_bp_validation" in ds:
+        _band(ax, ds.epoch, 100 * ds.accuracy_bp_validation.values, label="backprop, same network (validation)",
+              color="k")
+        title += f", backprop {100 * float(ds.accuracy_bp.mean()):.1f} %"
     ax.set_xlabel("epoch")
     ax.set_ylabel("accuracy (%)")
-    ax.set_title(f"{ds.attrs.get('dataset', '')} {ds.attrs.get('sizes', '')}: "
-                 f"{100 * float(ds.accuracy):.1f} % vs {100 * float(ds.accuracy_bp):.1f} % (backprop)", fontsize=9)
+    ax.set_title(f"{ds.attrs.get('dataset', '')} {ds.attrs.get('sizes', '')}, {ds.sizes['seed']} seed(s); test: "
+                 + title, fontsize=9)
     ax.legend(fontsize=8)
     return _finish(fig, path)
 
@@ -122,7 +126,6 @@ def plot_confusion(ds, path=None):
 
 def plot_weights(ds, path=None, *, fold=0):
     """Learned weights of one fold: one row per input feature, receptive fields along x, one panel per neuron."""
-    import json
     w = ds.weights.isel(fold=fold).values
     n_fields = int(ds.attrs.get("n_fields", 0)) or w.shape[0]
     n_feat = max(1, w.shape[0] // n_fields)
@@ -160,24 +163,55 @@ def plot_learning_curve(ds, path=None, *, window=100):
     return _finish(fig, path)
 
 
+def _band(ax, x, values, label=None, color=None):
+    """Mean over seeds as a line, ± 1 sd as a band (a single seed is just its line)."""
+    values = np.atleast_2d(values)
+    mean = values.mean(axis=0)
+    line, = ax.plot(x, mean, lw=1, label=label, color=color)
+    if values.shape[0] > 1:
+        sd = values.std(axis=0, ddof=1)
+        ax.fill_between(x, np.maximum(mean - sd, mean.min() * 0.5 if mean.min() > 0 else 0), mean + sd,
+                        color=line.get_color(), alpha=0.25, lw=0)
+    return line
+
+
+def plot_learning_curves(ds, path=None):
+    """Running reward (EMA 0.05) over episodes, one line per seed, with the solved threshold."""
+    fig, ax = _subplots(figsize=(6, 3.2))
+    for seed in ds.seed.values:
+        ax.plot(ds.episode.values, ds.running_reward.sel(seed=seed).values, lw=1, label=f"seed {seed}")
+    threshold = ds.attrs.get("solved_threshold")
+    if threshold is not None:
+        ax.axhline(threshold, color="k", ls="--", lw=0.8, label=f"{threshold}")
+    ax.set_xlabel("episode")
+    ax.set_ylabel("running reward (EMA 0.05)")
+    ax.set_title(f"CartPole with {ds.attrs.get('rule', '')}: {ds.sizes['seed']} seeds", fontsize=9)
+    ax.legend(fontsize=6, loc="lower right", ncol=2)
+    return _finish(fig, path)
+
+
 def plot_loss(ds, path=None):
-    """Loss per trial (one line per feedback kind where there are several)."""
+    """Loss per trial, mean ± sd over seeds (one line and band per feedback kind where there are several)."""
     fig, ax = _subplots(figsize=(6, 3.5))
+    n_seeds = ds.sizes.get("seed", 1)
     if "feedback" in ds.loss.dims:
         for kind in ds.feedback.values:
-            ax.plot(ds.trial, ds.loss.sel(feedback=kind), lw=1, label=str(kind))
+            _band(ax, ds.trial, ds.loss.sel(feedback=kind).values.reshape(-1, ds.sizes["trial"]), label=str(kind))
         ax.legend(title="feedback")
     else:
-        ax.plot(ds.trial, ds.loss, lw=1)
+        _band(ax, ds.trial, ds.loss.values.reshape(-1, ds.sizes["trial"]))
     ax.set_xlabel("trial")
     ax.set_ylabel(f"loss ({ds.loss.attrs.get('units', '')})")
     ax.set_yscale("log")
-    ax.set_title(ds.attrs.get("task", "") + ": loss per trial")
+    ax.set_title(f"{ds.attrs.get('task', '')}: loss per trial, mean ± sd over {n_seeds} seed(s)")
     return _finish(fig, path)
 
 
 def plot_spike_raster(ds, path=None):
-    """Output spikes in the first and the last trial against the target spike times."""
+    """Output spikes in the first and the last trial against the target spike times (first seed's copy of
+    every feedback kind)."""
+    if "seed" in ds.dims:
+        ds = ds.isel(seed=0)
     rows = list(ds.feedback.values) if "feedback" in ds.dims else [None]
     fig, ax = _subplots(figsize=(7, 1 + 0.9 * len(rows)))
     for k, kind in enumerate(rows):

@@ -103,7 +103,7 @@ graph_cache = graph()
 
 def test_the_checker_sees_imports_inside_functions():
     """The walker must count an import made in a function body (``plastlab evolve`` imports its engine lazily)."""
-    assert "plastlab.evolve.campaign" in imported_modules(PACKAGE / "cli" / "main.py")
+    assert "plastlab.evolve.campaign" in imported_modules(PACKAGE / "cli" / "commands.py")
 
 
 def test_every_subpackage_ships_in_a_plain_install():

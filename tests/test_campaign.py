@@ -153,14 +153,24 @@ def test_a_killed_worker_loses_no_evaluation(tmp_path, reference, cluster):
     assert list(ds["fitness"].values) == list(ref["fitness"].values)
 
 
-def test_sigkill_mid_generation_then_resume_is_identical(tmp_path):
-    path = tiny_campaign(tmp_path, generations=3)
-    full = tmp_path / "full"
-    _, ref = campaign.run_campaign(path, workers=0, out=full, progress=False, validate=False)
-    out = tmp_path / "killed"
+@pytest.fixture(scope="module")
+def three_generations(tmp_path_factory):
+    """The tiny campaign over 3 generations, uninterrupted: what a stopped and resumed run must reproduce."""
+    d = tmp_path_factory.mktemp("three")
+    path = tiny_campaign(d, generations=3)
+    _, ref = campaign.run_campaign(path, workers=0, out=d / "full", progress=False, validate=False)
+    return path, ref
+
+
+@pytest.mark.parametrize("stop", ["SIGKILL", "SIGINT"])
+def test_stopped_mid_generation_then_resume_is_identical(tmp_path, three_generations, stop):
+    """SIGKILL (nothing runs) or Ctrl-C (plastlab stops, says so, exits 130): either way the checkpoint stays the
+    last complete generation, no result file appears, and --resume reproduces the uninterrupted history."""
+    path, ref = three_generations
+    out = tmp_path / "stopped"
     cmd = [sys.executable, "-m", "plastlab.cli", "evolve", str(path), "--workers", "0", "--out", str(out),
            "--no-validate"]
-    proc = subprocess.Popen(cmd, env=ENV, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    proc = subprocess.Popen(cmd, env=ENV, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     ckpt = out / "checkpoint.json"
     deadline = time.time() + 120
@@ -169,9 +179,14 @@ def test_sigkill_mid_generation_then_resume_is_identical(tmp_path):
             break
         time.sleep(0.05)
     time.sleep(0.5)  # now inside generation 2's evaluation
-    assert proc.poll() is None, "the campaign finished before it could be killed"
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    assert proc.poll() is None, "the campaign finished before it could be stopped"
+    if stop == "SIGKILL":
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    else:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 130 and "interrupted by SIGINT" in err, err
     state = json.loads(ckpt.read_text())
     assert 1 <= state["generation"] < 3 and not (out / "campaign.nc").exists()
     resumed = subprocess.run(cmd + ["--resume"], env=ENV, cwd=ROOT, capture_output=True, text=True)

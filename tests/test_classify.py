@@ -8,9 +8,9 @@ from sklearn.preprocessing import StandardScaler
 
 import plastlab
 from plastlab import SpikingClassifier
-from plastlab.errors import RuleError
+from plastlab.errors import ConfigError, RuleError
 
-FAST = dict(epochs=2, dt=0.5, t_gap=5.0)
+FAST = dict(epochs=2, dt=0.5, t_gap=5.0, calibrate=False)  # calibration is tested in test_classifier_checks
 
 
 def blobs(n=16, seed=0):
@@ -29,7 +29,7 @@ def test_learns_two_separated_classes_and_beats_chance():
     te = np.r_[12:16, 28:32]
     clf = SpikingClassifier(rule="nc_memristor", random_state=0, **dict(FAST, epochs=6)).fit(X[tr], y[tr])
     assert set(clf.classes_) == {"low", "high"}
-    assert clf.weights_.shape == (2 * clf.n_fields, 2)
+    assert clf.weights_.shape == (2 * clf.settings_["n_fields"], 2)
     pred, info = clf.predict_details(X[te])
     assert np.mean(pred == y[te]) >= 0.875
     assert info["counts"].shape == (8, 2) and info["silent"] <= 1
@@ -41,7 +41,7 @@ def test_learns_two_separated_classes_and_beats_chance():
     # plasticity is off at test time: predicting does not change the learned weights
     w = clf.weights_.copy()
     clf.predict(X)
-    np.testing.assert_allclose(plastlab.learn.classifier.get_weights(clf.rule_, clf._parts["plastic"]).reshape(w.shape), w)
+    np.testing.assert_allclose(clf._layer.fractions().reshape(w.shape), w)
 
 
 def test_same_seed_same_result_other_seed_other_weights():
@@ -96,9 +96,65 @@ def test_unknown_rule_and_bad_settings():
     X, y = blobs(4)
     with pytest.raises(RuleError):
         SpikingClassifier(rule="no_such_rule_xyz").fit(X, y)
-    with pytest.raises(ValueError, match="decoding"):
+    with pytest.raises(ConfigError, match="'decoding': must be one of"):
         SpikingClassifier(decoding="vote").fit(X, y)
-    with pytest.raises(ValueError, match="2 classes"):
+    with pytest.raises(ValueError, match="at least 2 classes"):
         SpikingClassifier(**FAST).fit(X, np.zeros(len(X)))
     with pytest.raises(ValueError):
         SpikingClassifier(**FAST).fit(np.where(X > 0.5, np.nan, X), y)
+
+
+NS_RULE = """
+[rule]
+name = "stdp_ns"
+summary = "additive STDP on a conductance in nS (a rule whose weight has a unit)"
+
+[parameters]
+gmax = "2*nS"
+lam = 0.03
+alpha = 0.65
+tau_plus = "6*ms"
+tau_minus = "31*ms"
+
+[weight]
+unit = "nS"
+min = "0*nS"
+max = "gmax"
+
+[traces]
+Kplus = "-Kplus/tau_plus"
+Kminus = "-Kminus/tau_minus"
+
+[on_pre]
+statements = ["w = clip(w - alpha*lam*gmax*Kminus, 0*nS, gmax)", "Kplus += 1"]
+
+[on_post]
+statements = ["w = clip(w + lam*gmax*Kplus, 0*nS, gmax)", "Kminus += 1"]
+"""
+
+
+def test_rule_with_a_weight_in_nS_learns_like_its_dimensionless_twin(tmp_path):
+    path = tmp_path / "stdp_ns.toml"
+    path.write_text(NS_RULE)
+    twin = tmp_path / "stdp_1.toml"
+    twin.write_text(NS_RULE.replace('"2*nS"', "2.0").replace('unit = "nS"', 'unit = "1"')
+                    .replace('"0*nS"', '"0"').replace("0*nS", "0").replace('name = "stdp_ns"', 'name = "stdp_1"'))
+    X, y = blobs(8)
+    ns = SpikingClassifier(rule=str(path), random_state=0, **FAST).fit(X, y)
+    one = SpikingClassifier(rule=str(twin), random_state=0, **FAST).fit(X, y)
+    assert ns.rule_.weight.unit != one.rule_.weight.unit
+    assert 0 <= ns.weights_.min() and ns.weights_.max() <= 1 and not np.allclose(ns.weights_, ns.weights_[0, 0])
+    np.testing.assert_allclose(ns.weights_, one.weights_, atol=1e-9)
+    np.testing.assert_array_equal(ns.predict(X), one.predict(X))
+
+
+def test_fit_and_predict_leave_brian2_and_numpy_state_alone():
+    import brian2
+
+    X, y = blobs(4)
+    target, dt = brian2.prefs.codegen.target, brian2.defaultclock.dt
+    np.random.seed(123)
+    state = np.random.get_state()[1].copy()
+    SpikingClassifier(rule="nc_memristor", random_state=0, **FAST).fit(X, y).predict(X)
+    assert brian2.prefs.codegen.target == target and brian2.defaultclock.dt == dt
+    np.testing.assert_array_equal(np.random.get_state()[1], state)

@@ -35,7 +35,7 @@ def test_interrupted_classify_says_so_exits_non_zero_and_writes_nothing(tmp_path
                   "--out", str(tmp_path / "out"), "--no-progress"], tmp_path)
     wait_for_progress(proc, 8)
     proc.send_signal(sig)
-    out, err = proc.communicate(timeout=60)
+    out, err = proc.communicate(timeout=120)
     assert proc.returncode == code, err
     assert f"interrupted by {name}" in err and "Traceback" not in err
     assert not (tmp_path / "out" / "results.nc").exists()
@@ -48,7 +48,7 @@ def test_interrupted_experiment_run_writes_no_summary(tmp_path):
     proc = start(["run", str(exp), "--out", str(tmp_path / "out"), "--no-progress"], tmp_path)
     wait_for_progress(proc, 8)
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130 and "interrupted by SIGINT" in err
     assert not (tmp_path / "out" / "results.nc").exists() and not (tmp_path / "out" / "results.md").exists()
 
@@ -69,7 +69,7 @@ def test_argparse_errors_are_one_line(tmp_path):
 
 
 def test_internal_error_is_short_with_exit_1_and_traceback_on_debug(monkeypatch, capsys):
-    import plastlab.cli.main as cli
+    import plastlab.cli.commands as cli
 
     def broken(args):
         raise ZeroDivisionError("a bug")
@@ -96,7 +96,7 @@ def test_help_imports_nothing_heavy():
     for args in (["--help"], ["evolve", "--help"], ["classify", "--help"], ["rules", "window", "--help"]):
         result = subprocess.run(PLASTLAB + args, env=ENV, capture_output=True, text=True)
         assert result.returncode == 0 and "usage" in result.stdout
-    imported = subprocess.run([sys.executable, "-c", "import sys, plastlab.cli.main; "
+    imported = subprocess.run([sys.executable, "-c", "import sys, plastlab.cli.commands; "
                                "print(sorted(m for m in ('brian2', 'sklearn', 'matplotlib', 'sympy') if m in sys.modules))"],
                               env=ENV, capture_output=True, text=True).stdout.strip()
     assert imported == "[]"
@@ -160,7 +160,7 @@ def test_interrupted_evaluation_prints_no_fitness(tmp_path):
                  tmp_path)
     wait_for_progress(proc, 8)
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130 and "interrupted by SIGINT" in err
     assert "fitness" not in out
 

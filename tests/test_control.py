@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from plastlab.learn.cartpole import train_cartpole
-from plastlab.errors import PlastlabError, RuleError
+from plastlab.errors import ConfigError, RuleError
 
 
 def test_few_episodes_dataset_and_reproducible(tmp_path):
@@ -32,11 +32,11 @@ def test_learning_changes_weights_and_step_cap():
 
 
 def test_refusals():
-    with pytest.raises(PlastlabError, match="unknown setting 'speed'"):
+    with pytest.raises(ConfigError, match="'speed': unknown key"):
         train_cartpole("nc_memristor", episodes=1, speed=3)
-    with pytest.raises(PlastlabError, match="anneal must be"):
+    with pytest.raises(ConfigError, match="'anneal': must be one of"):
         train_cartpole("nc_memristor", episodes=1, anneal="sometimes")
-    with pytest.raises(PlastlabError, match="state_bounds"):
+    with pytest.raises(ConfigError, match="'state_bounds': must be a list of 4"):
         train_cartpole("nc_memristor", episodes=1, state_bounds=[2.4, 1.5, 0.2])
     with pytest.raises(RuleError, match="third factor"):
         train_cartpole("rstdp_eligibility", episodes=1)
@@ -55,3 +55,24 @@ def test_default_settings_learn_to_balance():
     ds = train_cartpole("nc_memristor", episodes=4, seed=0)
     lengths = ds.episode_length.values
     assert lengths[1:].mean() > 150
+
+
+def test_rule_with_a_weight_in_nS_drives_the_controller(tmp_path):
+    from test_classify import NS_RULE
+
+    path = tmp_path / "stdp_ns.toml"
+    path.write_text(NS_RULE)
+    ds = train_cartpole(str(path), episodes=1, seed=0, max_steps=20)
+    assert 1 <= int(ds.episode_length[0]) <= 20
+    assert float(ds.weights.min()) >= 0 and float(ds.weights.max()) <= 1
+
+
+def test_gymnasium_thresholds_and_running_means():
+    ds = train_cartpole("nc_memristor", episodes=3, seed=0, max_steps=30, plasticity=False, w_spread=0.02)
+    fixed = train_cartpole("nc_memristor", episodes=0 + 1, seed=0, max_steps=30, plasticity=False)
+    np.testing.assert_allclose(ds.weights.values, fixed.weights.values)  # no plasticity: weights never change
+    assert ds.attrs["x_threshold"] == 2.4 and abs(ds.attrs["theta_threshold"] - 12 * 2 * 3.14159265 / 360) < 1e-6
+    lengths = ds.episode_length.values
+    np.testing.assert_allclose(ds.mean_100.values, np.cumsum(lengths) / np.arange(1, 4))
+    np.testing.assert_allclose(ds.running_reward.values[1], 0.95 * 0.05 * lengths[0] + 0.05 * lengths[1])
+    assert ds.attrs["episodes_to_solve"] == -1

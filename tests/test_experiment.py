@@ -1,5 +1,7 @@
 """plastlab classify / plastlab run: bad input stops with exit code 2 and one line before any simulation;
 experiment files load and a tiny comparison runs end to end."""
+import json
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -79,13 +81,14 @@ def test_unknown_dataset_and_setting_exit_2(capsys, monkeypatch):
     assert main(["classify", "no_such_data", "--rule", "nc_memristor"]) == 2
     assert "unknown data set 'no_such_data'" in capsys.readouterr().err
     assert main(["classify", "iris", "--rule", "nc_memristor", "--set", "nfields=3"]) == 2
-    assert "unknown classifier setting 'nfields'" in capsys.readouterr().err
+    assert "'nfields': unknown key" in capsys.readouterr().err
     assert main(["classify", "iris", "--rule", "nc_memristor", "--set", "decoding=vote"]) == 2
     assert "decoding" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("name", ["classify_comparison", "classify_quick", "cartpole_nc_memristor",
-                                  "cartpole_ppx_memristor", "cartpole_stdp_additive"])
+                                  "cartpole_ppx_memristor", "cartpole_stdp_additive", "cartpole_stdp_sboev",
+                                  "cartpole_no_plasticity", "cartpole_no_lookahead"])
 def test_repository_experiment_files_load(name):
     exp = load_experiment(REPO / "experiments" / f"{name}.toml")
     assert exp.name == name and exp.seed == 0
@@ -95,10 +98,10 @@ def test_bad_experiment_files(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('[experiment]\nkind = "classification"\ndatasets = ["iris"]\nrules = ["nc_memristor"]\n'
                    '[classifier]\nepoch = 3\n')
-    with pytest.raises(PlastlabError, match="unknown classifier setting 'epoch'"):
+    with pytest.raises(ConfigError, match=r"\[classifier.iris.nc_memristor\]: 'epoch': unknown key"):
         load_experiment(bad)
     bad.write_text('[experiment]\nkind = "cartpole"\nrule = "nc_memristor"\n[controller]\ngainz = 3\n')
-    with pytest.raises(PlastlabError, match="unknown setting 'gainz'"):
+    with pytest.raises(ConfigError, match=r"\[controller\]: 'gainz': unknown key"):
         load_experiment(bad)
     bad.write_text('[experiment]\nkind = "dance"\n')
     with pytest.raises(ConfigError, match=r"\[experiment\]: 'kind': must be one of"):
@@ -178,3 +181,63 @@ def test_results_are_readable_by_others_and_every_dimension_has_coordinates(tmp_
     assert oct(path.stat().st_mode & 0o777) == "0o644"
     ds = xr.open_dataset(path)
     assert list(ds.epoch.values) == [0, 1, 2] and ds.attrs["complete"] == 1
+
+
+def _tiny_data(tmp_path, n=8):
+    rng = np.random.RandomState(0)
+    rows = [f"{a:.3f},{b:.3f},{c}\n" for c, (mx, my) in enumerate([(0.2, 0.3), (0.8, 0.7)])
+            for a, b in rng.normal([mx, my], 0.05, size=(n, 2))]
+    return _csv(tmp_path, "".join(rows))
+
+
+NESTED = ('[experiment]\nname = "nested"\nkind = "classification"\nseed = 0\nfolds = 2\nrepeats = 2\n'
+          'protocol = "nested-cv"\ninner_folds = 2\nbudget = 1\ndatasets = ["{data}"]\n'
+          'rules = ["nc_memristor", "frozen"]\nbaselines = ["logistic_regression"]\n'
+          '[classifier]\nepochs = 2\ndt = 1.0\nt_gap = 0.0\n'
+          '[classifier.frozen]\nrule = "nc_memristor"\nplasticity = false\n'
+          '[search.spiking]\ngain = [60.0, 120.0]\n'
+          '[search.logistic_regression]\nC = [0.1, 1.0]\n')
+
+
+def test_nested_cv_end_to_end(tmp_path):
+    exp = tmp_path / "nested.toml"
+    exp.write_text(NESTED.replace("{data}", _tiny_data(tmp_path)))
+    out = tmp_path / "out"
+    assert main(["run", str(exp), "--out", str(out), "--no-progress"]) == 0
+    res = xr.open_dataset(out / "results.nc")
+    assert res.attrs["protocol"] == "nested-cv" and res.attrs["budget"] == 1 and res.attrs["complete"] == 1
+    assert not (out / "partial.nc").exists()
+    assert res.f1.dims == ("model", "dataset", "repeat", "fold") and res.f1.shape == (3, 1, 2, 2)
+    assert np.isfinite(res.f1.values).all()
+    chosen = [json.loads(c) for c in res.chosen.sel(model="nc_memristor").values.ravel()]
+    assert all(c["gain"] in (60.0, 120.0) for c in chosen)
+    table = (out / "results.md").read_text()
+    assert "Nadeau-Bengio" in table and "| nc_memristor | logistic_regression |" in table
+
+
+def test_corrected_ttest_matches_the_formula():
+    from scipy import stats
+
+    from plastlab.experiments.classification import corrected_ttest
+
+    a, b = np.array([0.9, 0.95, 0.92, 0.97]), np.array([0.88, 0.9, 0.93, 0.9])
+    diff, t, p = corrected_ttest(a, b, n_train=90, n_test=10)
+    d = a - b
+    assert diff == pytest.approx(d.mean())
+    assert t == pytest.approx(d.mean() / np.sqrt((1 / 4 + 10 / 90) * d.var(ddof=1)))
+    assert p == pytest.approx(2 * stats.t.sf(abs(t), 3))
+
+
+@pytest.mark.parametrize("change, message", [
+    (("budget = 1", "budget = 0"), "'budget': must be >= 1"),
+    (("gain = [60.0, 120.0]", "gane = [60.0]"), "'gane': unknown classifier setting in the search space"),
+    (("C = [0.1, 1.0]", "D = [0.1]"), "'D': unknown key"),
+    (("inner_folds = 2", "inner_folds = 5"), "fewer than inner_folds = 5"),
+])
+def test_bad_nested_files_exit_2_before_simulating(tmp_path, capsys, monkeypatch, change, message):
+    _no_simulation(monkeypatch)
+    exp = tmp_path / "nested.toml"
+    exp.write_text(NESTED.replace("{data}", _tiny_data(tmp_path, n=6)).replace(*change))
+    assert main(["run", str(exp), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err

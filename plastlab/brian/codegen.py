@@ -47,6 +47,16 @@ def _unit_name(dim):
     return "1" if dim is DIMENSIONLESS else repr(get_unit(dim))
 
 
+def _dimensional_zero(rule, expr):
+    """``expr`` with zero clip bounds written ``0*UNIT`` when the weight has a unit: SymPy folds "0*nS" into a
+    plain 0, which Brian2 refuses next to a bound in nS."""
+    if rule.weight.unit is DIMENSIONLESS:
+        return expr
+    zero = sp.Mul(sp.Integer(0), sp.Symbol(_unit_name(rule.weight.unit)), evaluate=False)
+    return expr.replace(lambda e: isinstance(e, ex.clip),
+                        lambda e: ex.clip(e.args[0], *(zero if a.is_zero else a for a in e.args[1:])))
+
+
 def _renames(rule):
     """Rule symbols that Brian2 knows by another name: pre/post inputs become neuron variables."""
     return {name: f"{i.variable}_{i.source}" for name, i in rule.inputs.items() if i.source in ("pre", "post")}
@@ -92,7 +102,7 @@ def generate(rule, transmit=None, *, lastspike=(True, True)):
         on_pre += [_statement_code(rule, s, code) for s in rule.on_pre]
         on_post += [_statement_code(rule, s, code) for s in rule.on_post]
     bounded = rule.weight.min != -sp.oo or rule.weight.max != sp.oo
-    clip_each_step = (f"w = clip(w, {code(rule.weight.min)}, {code(rule.weight.max)})"
+    clip_each_step = (f"w = {code(_dimensional_zero(rule, ex.clip(sp.Symbol('w'), rule.weight.min, rule.weight.max)))}"
                       if rule.dw_dt is not None and bounded else None)
     periodic = interval = None
     if rule.periodic is not None:
@@ -113,8 +123,9 @@ def _statement_code(rule, statement, code):
     lo, hi = rule.weight.min, rule.weight.max
     already = isinstance(value, ex.clip) and value.args[1:] == (lo, hi)
     if already or (lo == -sp.oo and hi == sp.oo):
-        return f"w = {code(value)}" if statement.op == "=" else f"w {statement.op} {code(statement.expr)}"
-    return f"w = {code(ex.clip(value, lo, hi))}"
+        return (f"w = {code(_dimensional_zero(rule, value))}" if statement.op == "="
+                else f"w {statement.op} {code(statement.expr)}")
+    return f"w = {code(_dimensional_zero(rule, ex.clip(value, lo, hi)))}"
 
 
 def _window_code(rule, code, rename, lastspike):
@@ -132,7 +143,8 @@ def _window_code(rule, code, rename, lastspike):
             refs[side], seen[side] = f"tlast_{side}_syn", f" * seen_{side}_syn"
             marks[side] = [f"tlast_{side}_syn = t", f"seen_{side}_syn = 1"]
     interval = code(rule.window.max_interval) if rule.window.max_interval is not None else DEFAULT_MAX_INTERVAL
-    lo, hi = code(rule.weight.min), code(rule.weight.max)
+    lo, hi = (code(b) for b in _dimensional_zero(rule, ex.clip(sp.Symbol("w"), rule.weight.min,
+                                                                 rule.weight.max)).args[1:])
 
     def update(branch, delta, other):
         since = f"(t - {refs[other]})"
@@ -150,15 +162,21 @@ def has_lastspike(group):
     return "lastspike" in getattr(group, "variables", {})
 
 
-def synapses(rule, source, target, transmit=None, *, extra_model="", namespace=None, **kwargs):
+def synapses(rule, source, target, transmit=None, *, extra_model="", namespace=None, parameters=None, **kwargs):
     """A ``brian2.Synapses`` from ``source`` to ``target`` running ``rule`` (not yet connected).
 
     ``transmit`` is the effect of a presynaptic spike on the target (``"ge_post += w"``; default: the rule's
     ``[weight] transmit``; ``""``: none on purpose, otherwise a missing transmission warns); ``extra_model`` adds
     model lines, e.g. ``"I_in_post = w*r_pre : 1 (summed)"`` for rate networks; other keyword arguments go to
-    ``brian2.Synapses``. Pre/postsynaptic inputs of the rule must exist in the groups.
+    ``brian2.Synapses``. ``parameters`` sets rule parameters on purpose (e.g. a circuit's per-layer learning
+    rate); ``namespace`` holds the network's own names, which must not clash with the rule's parameters (a
+    silent replacement would change the rule). Pre/postsynaptic inputs of the rule must exist in the groups.
     """
     _check_inputs(rule, source, target)
+    unknown = sorted(set(parameters or {}) - set(rule.parameters))
+    if unknown:
+        raise RuleError(f"rule '{rule.name}' has no parameter '{unknown[0]}' for this network to set",
+                        section="parameters", term=unknown[0])
     clash = sorted(k for k in set(namespace or {}) & set(rule.parameters)
                    if not _same_value(namespace[k], rule.parameters[k]))
     if clash:
@@ -169,7 +187,7 @@ def synapses(rule, source, target, transmit=None, *, extra_model="", namespace=N
         warnings.warn(f"synapses of rule '{rule.name}' have no transmission: w learns but never drives "
                       f"{getattr(target, 'name', 'the target')} (pass transmit=, e.g. 'v_post += w', or declare "
                       "[weight] transmit in the rule)", NoTransmissionWarning, stacklevel=2)
-    names = dict(brian.namespace, **(namespace or {}))
+    names = dict(brian.namespace, **(namespace or {}), **(parameters or {}))
     model = brian.model + ("\n" + extra_model if extra_model else "")
     syn = Synapses(source, target, model=model, on_pre=brian.on_pre or None,
                    on_post=brian.on_post or None, namespace=names, **kwargs)

@@ -1,6 +1,6 @@
 """``plastlab classify`` and ``plastlab run``: the classification / control part of the command line.
 
-Kept apart from :mod:`plastlab.cli.main` (which only registers these commands) so that both grow independently.
+Kept apart from :mod:`plastlab.cli.commands` (which only registers these commands) so that both grow independently.
 Everything that can be checked (data set, rule, settings) is checked before the first simulation; problems
 are PlastlabErrors, which the CLI prints as one line with exit code 2.
 """
@@ -78,6 +78,11 @@ def classify_command(args):
     wall = time.perf_counter() - t0
     ds.attrs["wall_seconds"] = wall
     print(format_fold_table(ds, wall))
+    if ds.attrs.get("silent_warning"):
+        import sys
+
+        print(f"warning: {100 * ds.attrs['silent_fraction']:.0f} % of the test samples made no output neuron fire "
+              "(predicted as the most frequent class)", file=sys.stderr)
     if args.out:
         write_classification_outputs(ds, Path(args.out))
     return 0

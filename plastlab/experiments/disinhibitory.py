@@ -1,9 +1,15 @@
 """Experiments with the dis-inhibitory microcircuit (experiments/disinhibitory_*.toml).
 
 ``run_disinhibitory_experiment(config, out_dir, seed)`` runs one experiment file's settings (the parsed TOML as a
-dict) and writes ``results.nc`` (xarray, provenance in attrs) and PNGs into ``out_dir``. The experiment files say
-``kind = "disinhibitory"`` and ``task = "curves" | "student_teacher" | "classification"``; ``EXPERIMENT_KINDS``
-maps the kind to this function for the ``plastlab run`` dispatcher. Every setting is checked before anything runs.
+dict) and writes ``results.nc`` (xarray, provenance in attrs) and PNGs into ``out_dir``. The files say
+``kind = "disinhibitory"`` and ``task = "curves" | "student_teacher" | "classification"``. Every table is one declared
+schema checked by :func:`plastlab.config.validate` (ConfigError naming file, table and key) before anything runs.
+
+Classification follows the reference protocol: fixed train / validation / test splits, soft targets, minibatches
+of ``batch``; after every epoch the open-loop validation accuracy is measured and the weights of the best epoch are
+kept (early stopping on validation only); the test set is evaluated once, with those weights. The backprop baseline
+is the same network (the circuit's steady-state transfer function and linear readout, same initial weights) trained
+with Adam on the same minibatches, epochs and early stopping. ``seeds`` runs seed, seed+1, ... one after another.
 """
 import time
 from pathlib import Path
@@ -11,160 +17,105 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ..learn.disinhibitory import CircuitParams, DisinhibitoryCircuit, check_rule, init_weights, plasticity_curves
-from ..config import Param
-from ..errors import DataError
+from ..config import Param, validate as check_table
+from ..errors import ConfigError
+from ..learn.disinhibitory import (CIRCUIT, READOUT_OFFER, Adam, CircuitParams, DisinhibitoryCircuit,
+                                   backprop_gradients, check_rule, init_weights, plasticity_curves,
+                                   predict_steady_state)
 from ..store import provenance, write_dataset
 
 TASKS = ("curves", "student_teacher", "classification")
-_SECTIONS = {"experiment", "rule", "circuit", "curves", "student_teacher", "data", "training", "backprop"}
-_KEYS = {
-    "experiment": {"kind", "task", "name", "description", "seed", "codegen"},
-    "rule": {"name", "names"},
-    "curves": {"r_E", "r_I", "t_settle", "t_window"},
-    "student_teacher": {"sizes", "teacher_scale", "f_min", "f_max", "t_baseline", "t_train", "sync_every",
-                        "record_every", "loss_window"},
-    "data": {"dataset", "n_train", "n_test", "test_fraction"},
-    "training": {"sizes", "epochs", "batch", "eta_decay", "target_on", "target_off"},
-    "backprop": {"max_iter", "repeats"},
+_positive = dict(low=0, strict=True)
+#: one declared table per section
+SCHEMAS = {
+    "rule": {"name": Param(str, "disinhibitory"), "names": Param(list, None, nullable=True, low=1, item=Param(str)),
+             "readout": Param(str, "disinhibitory_readout")},
+    "circuit": CIRCUIT,
+    "curves": {"r_E": Param(list, list(np.round(np.linspace(0.05, 6, 60), 4)), low=1, item=Param(float, **_positive)),
+               "r_I": Param(list, [0.5, 1.0, 1.5, 2.0], low=1, item=Param(float, **_positive)),
+               "t_settle": Param(float, 100.0, **_positive), "t_window": Param(float, 1.0, **_positive)},
+    "student_teacher": {"sizes": Param(list, low=2, item=Param(int, low=1)),
+                        "teacher_scale": Param(float, 2.0, **_positive), "f_min": Param(float, 0.2, **_positive),
+                        "f_max": Param(float, 1.0, **_positive), "t_baseline": Param(float, 2000.0, **_positive),
+                        "t_train": Param(float, 20000.0, **_positive), "sync_every": Param(float, 10.0, **_positive),
+                        "record_every": Param(float, 5.0, **_positive),
+                        "loss_window": Param(float, 2000.0, **_positive)},
+    "data": {"dataset": Param(str, choices=("yinyang", "digits")), "n_train": Param(int, 5000, low=3),
+             "n_validation": Param(int, 1000, low=3), "n_test": Param(int, 1000, low=3),
+             "validation_fraction": Param(float, 0.1, **_positive, high=0.5),
+             "test_fraction": Param(float, 0.2, **_positive, high=0.5)},
+    "training": {"sizes": Param(list, low=3, item=Param(int, low=1)), "epochs": Param(int, 20, low=1),
+                 "batch": Param(int, 100, low=1), "soft_target": Param(float, 0.99, low=0, high=1),
+                 "eta_decay": Param(float, 1.0, **_positive, doc="optimizer = sgd: eta *= eta_decay per epoch"),
+                 "seeds": Param(int, 1, low=1, high=100)},
+    "backprop": {"enabled": Param(bool, True), "lr": Param(float, 1e-3, **_positive)},
 }
+TABLES = ("experiment",) + tuple(SCHEMAS)
+HEAD = {"task": Param(str, choices=TASKS), "codegen": Param(str, "numpy", choices=("numpy", "cython"))}
 
 
-def _section(config, name, where):
-    value = config.get(name, {})
-    if not isinstance(value, dict):
-        raise DataError(f"{where}: [{name}] must be a table")
-    unknown = sorted(set(value) - _KEYS.get(name, set(value)))
-    if unknown:
-        raise DataError(f"{where}: unknown key '{unknown[0]}' in [{name}] (known: {', '.join(sorted(_KEYS[name]))})")
-    return value
-
-
-def _number(section, key, default, where, *, integer=False, positive=True, name=None):
-    value = section.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or \
-            (integer and int(value) != value) or (positive and value <= 0):
-        kind = "a positive integer" if integer else ("a positive number" if positive else "a number")
-        raise DataError(f"{where}: [{name}] {key} must be {kind}, got {value!r}")
-    return int(value) if integer else float(value)
-
-
-def _sizes(section, key, where, name):
-    sizes = section.get(key)
-    if not isinstance(sizes, list) or len(sizes) < 2 or not all(
-            isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in sizes):
-        raise DataError(f"{where}: [{name}] {key} must be a list of at least two positive integers (inputs, "
-                        f"..., outputs), got {sizes!r}")
-    return sizes
-
-
-def _numbers(section, key, default, where, name):
-    values = section.get(key, default)
-    if not isinstance(values, list) or not values or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) and v > 0 for v in values):
-        raise DataError(f"{where}: [{name}] {key} must be a non-empty list of positive numbers, got {values!r}")
-    return [float(v) for v in values]
-
-
-def validate(config, where="experiment"):
-    """The experiment's settings, checked and completed with defaults; DataError/RuleError on bad input."""
+def validate(config, where=None):
+    """The experiment's settings, every table checked and completed with defaults; ConfigError / RuleError."""
     if not isinstance(config, dict):
-        raise DataError(f"{where}: the experiment must be a table of sections")
-    unknown = sorted(set(config) - _SECTIONS)
+        raise ConfigError("the experiment must be a table of sections", file=where)
+    unknown = sorted(set(config) - set(TABLES))
     if unknown:
-        raise DataError(f"{where}: unknown section [{unknown[0]}] (known: {', '.join(sorted(_SECTIONS))})")
-    head = _section(config, "experiment", where)
-    if head.get("kind", "disinhibitory") != "disinhibitory":
-        raise DataError(f"{where}: kind = {head.get('kind')!r} is not a dis-inhibitory experiment")
-    task = head.get("task")
-    if task not in TASKS:
-        raise DataError(f"{where}: [experiment] task must be one of {', '.join(TASKS)}, got {task!r}")
-    rule_section = _section(config, "rule", where)
-    names = rule_section.get("names", [rule_section.get("name", "disinhibitory")])
-    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
-        raise DataError(f"{where}: [rule] names must be a list of rule names or paths")
-    rules = [check_rule(n) for n in names]  # RuleError before anything runs
-    circuit = CircuitParams.from_dict(config.get("circuit", {}), where=f"{where}: [circuit]")
-    codegen = head.get("codegen", "numpy")
-    if codegen not in ("numpy", "cython"):
-        raise DataError(f"{where}: [experiment] codegen must be 'numpy' or 'cython', got {codegen!r}")
-    settings = {"task": task, "name": head.get("name", f"disinhibitory_{task}"), "rules": rules, "codegen": codegen,
-                "circuit": circuit, "circuit_table": dict(config.get("circuit", {}))}
+        raise ConfigError(f"unknown table (known: {', '.join(TABLES)})", file=where, section=unknown[0])
+    head = config.get("experiment", {})
+    task, codegen = head.get("task"), head.get("codegen", "numpy")
+    check_table({"task": task, "codegen": codegen}, HEAD, file=where, section="experiment")
+    tables = {name: check_table(config.get(name, {}), SCHEMAS[name], file=where, section=name)
+              for name in SCHEMAS if name in config or name in ("rule", "circuit")}
+    rules = [check_rule(n) for n in (tables["rule"]["names"] or [tables["rule"]["name"]])]  # RuleError now
+    circuit = CircuitParams.from_dict(config.get("circuit", {}), file=where)
+    settings = {"task": task, "name": head.get("name") or f"disinhibitory_{task}", "rules": rules,
+                "codegen": codegen, "circuit": circuit, "readout_rule": tables["rule"]["readout"]}
     if task == "curves":
-        c = _section(config, "curves", where)
-        settings.update(r_E=_numbers(c, "r_E", list(np.round(np.linspace(0.05, 6, 60), 4)), where, "curves"),
-                        r_I=_numbers(c, "r_I", [0.5, 1.0, 1.5, 2.0], where, "curves"),
-                        t_settle=_number(c, "t_settle", 100.0, where, name="curves"),
-                        t_window=_number(c, "t_window", 1.0, where, name="curves"))
+        settings.update(check_table(config.get("curves", {}), SCHEMAS["curves"], file=where, section="curves"))
     elif task == "student_teacher":
-        c = _section(config, "student_teacher", where)
-        if circuit.t_open != 0 or circuit.t_closed != 0:
-            raise DataError(f"{where}: online student-teacher learning has no phases: set [circuit] t_open = "
-                            "t_closed = 0")
-        settings.update(sizes=_sizes(c, "sizes", where, "student_teacher"),
-                        teacher_scale=_number(c, "teacher_scale", 2.0, where, name="student_teacher"),
-                        f_min=_number(c, "f_min", 0.2, where, name="student_teacher"),
-                        f_max=_number(c, "f_max", 1.0, where, name="student_teacher"),
-                        t_baseline=_number(c, "t_baseline", 2000.0, where, name="student_teacher"),
-                        t_train=_number(c, "t_train", 20000.0, where, name="student_teacher"),
-                        sync_every=_number(c, "sync_every", 10.0, where, name="student_teacher"),
-                        record_every=_number(c, "record_every", 5.0, where, name="student_teacher"),
-                        loss_window=_number(c, "loss_window", 2000.0, where, name="student_teacher"))
-        if settings["f_max"] < settings["f_min"]:
-            raise DataError(f"{where}: [student_teacher] f_max < f_min")
-        if settings["loss_window"] > settings["t_train"]:
-            raise DataError(f"{where}: [student_teacher] loss_window is longer than t_train")
+        st = check_table(config.get("student_teacher", {}), SCHEMAS["student_teacher"], file=where,
+                         section="student_teacher")
+        if st["f_max"] < st["f_min"]:
+            raise ConfigError("f_max is below f_min", file=where, section="student_teacher", key="f_max")
+        if st["loss_window"] > st["t_train"]:
+            raise ConfigError("longer than t_train", file=where, section="student_teacher", key="loss_window")
+        settings.update(st)
     else:
-        d, t, b = (_section(config, s, where) for s in ("data", "training", "backprop"))
-        dataset = d.get("dataset")
-        if dataset not in ("yinyang", "digits"):
-            raise DataError(f"{where}: [data] dataset must be 'yinyang' or 'digits', got {dataset!r}")
-        sizes = _sizes(t, "sizes", where, "training")
-        n_in, n_classes = (4, 3) if dataset == "yinyang" else (64, 10)
+        data = check_table(config.get("data", {}), SCHEMAS["data"], file=where, section="data")
+        training = check_table(config.get("training", {}), SCHEMAS["training"], file=where, section="training")
+        backprop = check_table(config.get("backprop", {}), SCHEMAS["backprop"], file=where, section="backprop")
+        n_in, n_classes = (4, 3) if data["dataset"] == "yinyang" else (64, 10)
+        sizes = training["sizes"]
         if sizes[0] != n_in:
-            raise DataError(f"{where}: [training] sizes start with {sizes[0]} inputs but {dataset} has {n_in}")
+            raise ConfigError(f"sizes start with {sizes[0]} inputs but {data['dataset']} has {n_in}", file=where,
+                              section="training", key="sizes")
         if sizes[-1] != n_classes:
-            raise DataError(f"{where}: [training] sizes end with {sizes[-1]} outputs but the targets of {dataset} "
-                            f"have shape (n, {n_classes}) ({n_classes} classes, one-hot)")
-        settings.update(dataset=dataset, sizes=sizes,
-                        n_train=_number(d, "n_train", 5000, where, integer=True, name="data"),
-                        n_test=_number(d, "n_test", 1000, where, integer=True, name="data"),
-                        test_fraction=_number(d, "test_fraction", 0.2, where, name="data"),
-                        epochs=_number(t, "epochs", 20, where, integer=True, name="training"),
-                        batch=_number(t, "batch", 32, where, integer=True, name="training"),
-                        eta_decay=_number(t, "eta_decay", 1.0, where, name="training"),
-                        target_on=_number(t, "target_on", 1.0, where, positive=False, name="training"),
-                        target_off=_number(t, "target_off", 0.0, where, positive=False, name="training"),
-                        bp_max_iter=_number(b, "max_iter", 1000, where, integer=True, name="backprop"),
-                        bp_repeats=_number(b, "repeats", 1, where, integer=True, name="backprop"))
-        if settings["test_fraction"] >= 1:
-            raise DataError(f"{where}: [data] test_fraction must be below 1")
+            raise ConfigError(f"sizes end with {sizes[-1]} outputs but the targets of {data['dataset']} have shape "
+                              f"(n, {n_classes}) ({n_classes} classes, one-hot)", file=where, section="training",
+                              key="sizes")
         if len(rules) != 1:
-            raise DataError(f"{where}: classification trains with one rule; [rule] names lists {len(rules)}")
+            raise ConfigError(f"classification trains with one rule; names lists {len(rules)}", file=where,
+                              section="rule", key="names")
+        check_rule(settings["readout_rule"], READOUT_OFFER)
+        settings.update(data, **training, backprop=backprop["enabled"], bp_lr=backprop["lr"])
     return settings
 
 
-def run_disinhibitory_experiment(config, out_dir, seed=None, *, progress=True):
+def run_disinhibitory_experiment(config, out_dir, seed=None, *, progress=True, where=None):
     """Run one dis-inhibitory experiment; write results.nc and PNGs to out_dir. Returns the Dataset."""
-    settings = validate(config)
+    settings = validate(config, where)
     if seed is None:
         seed = config.get("experiment", {}).get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise DataError(f"seed must be an integer, got {seed!r}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     runner = {"curves": _curves, "student_teacher": _student_teacher, "classification": _classification}
     start = time.time()
     ds = runner[settings["task"]](settings, seed, out_dir, progress)
     ds.attrs.update(provenance(rule=settings["rules"][0], seed=seed, experiment=settings["name"],
-                               task=settings["task"], circuit=settings["circuit"].__dict__,
+                               task=settings["task"], circuit=settings["circuit"].table(),
                                rules=[r.name for r in settings["rules"]], wall_seconds=round(time.time() - start, 1)))
     write_dataset(ds, out_dir / "results.nc")
     return ds
-
-
-TABLES = tuple(sorted(_SECTIONS))
-HEAD = {"task": Param(str, choices=TASKS), "codegen": Param(str, "numpy", choices=("numpy", "cython"))}
 
 
 def load(exp, head, data, path):
@@ -174,7 +125,7 @@ def load(exp, head, data, path):
 
 
 def run(exp, out, *, progress=True):
-    return run_disinhibitory_experiment(exp.config, out, exp.seed, progress=progress)  # prints its summary
+    return run_disinhibitory_experiment(exp.config, out, exp.seed, progress=progress, where=str(exp.path))
 
 
 # --- (a) curve family ---------------------------------------------------------------------------------------
@@ -185,8 +136,7 @@ def _curves(s, seed, out_dir, progress):
     from ..plots import plot_disinhibitory_curves
     rates_E, rates_I = np.array(s["r_E"]), np.array(s["r_I"])
     sim, analytic, mE, mI = [], [], [], []
-    params = CircuitParams(**dict(s["circuit"].__dict__, t_open=0.0, t_closed=0.0, t_plast=0.0, k_p=0.0, k_i=0.0,
-                                  eta_fan_in=0.0))
+    params = CircuitParams(**dict(s["circuit"].table(), k_p=0.0, k_i=0.0, eta_fan_in=0.0))
     for rule in s["rules"]:
         dw, rE, rI = plasticity_curves(rule, rates_E, rates_I, params=params, t_settle=s["t_settle"],
                                        t_window=s["t_window"], codegen=s["codegen"])
@@ -196,7 +146,9 @@ def _curves(s, seed, out_dir, progress):
         grid_E, grid_I = np.meshgrid(rates_E, rates_I)
         u_E, u_I = softplus_inverse(grid_E, params.beta), softplus_inverse(grid_I, params.beta)
         values = dict(rule.parameters, eta=params.eta, gate=1.0, x=1.0)
-        values.update({name: {"r": grid_E, "u_E": u_E, "u_I": u_I, "r_I": grid_I}[spec.variable]
+        neuron = {"r": grid_E, "u_E": u_E, "u_I": u_I, "r_I": grid_I, "theta_lin": params.theta,
+                  "delta_lin": params.delta}
+        values.update({name: neuron[spec.variable]
                        for name, spec in rule.inputs.items() if spec.source == "post" and spec.variable != "plastic"})
         analytic.append(np.broadcast_to(np.asarray(ex.evaluate(rule.dw_dt, values), float), grid_E.shape))
     coords = {"rule": [r.name for r in s["rules"]], "r_I": rates_I, "r_E": rates_E}
@@ -226,7 +178,7 @@ def _student_teacher(s, seed, out_dir, progress):
     student_w = init_weights(sizes, rng, params.init_scale)
     teacher = DisinhibitoryCircuit(sizes, rule=None, params=params, copies=2, weights=teacher_w, inputs="sinusoid",
                                    frequencies=freqs, phases=phases, name="teacher", codegen=s["codegen"])
-    student = DisinhibitoryCircuit(sizes, rule=s["rules"][0], params=params, copies=2, weights=student_w,
+    student = DisinhibitoryCircuit(sizes, rule=s["rules"][0], readout_rule=s["readout_rule"], params=params, copies=2, weights=student_w,
                                    inputs="sinusoid", frequencies=freqs, phases=phases, teacher=teacher,
                                    name="student", codegen=s["codegen"])
     kw = dict(sync_every=s["sync_every"], record_every=s["record_every"])
@@ -260,95 +212,109 @@ def _student_teacher(s, seed, out_dir, progress):
     return ds
 
 
-# --- (c) classification against backprop --------------------------------------------------------------------
+# --- (c) classification against backprop, over seeds, early stopping on validation -------------------------
 
-def _classification(s, seed, out_dir, progress):
+def _targets(y, n_classes, on):
+    T = np.full((len(y), n_classes), (1 - on) / (n_classes - 1))
+    T[np.arange(len(y)), y] = on
+    return T
+
+
+def _circuit_seed(s, split, seed, progress):
+    """One seed of the circuit: per-epoch train/validation accuracy, test accuracy at the best validation epoch."""
     from tqdm import tqdm
-
-    from .. import datasets
-    from ..plots import plot_classification
-    Xtr, ytr, Xte, yte = datasets.load(s["dataset"], seed=seed, n_train=s["n_train"], n_test=s["n_test"],
-                                       test_fraction=s["test_fraction"])
+    Xtr, ytr, Xva, yva, Xte, yte = split
     n_classes = s["sizes"][-1]
-    Ytr = np.full((len(ytr), n_classes), s["target_off"])
-    Ytr[np.arange(len(ytr)), ytr] = s["target_on"]
+    Ttr = _targets(ytr, n_classes, s["soft_target"])
     rng = np.random.default_rng(seed)
-    circuit = DisinhibitoryCircuit(s["sizes"], rule=s["rules"][0], params=s["circuit"], copies=s["batch"],
-                                   seed=seed, name="circuit", codegen=s["codegen"])
+    circuit = DisinhibitoryCircuit(s["sizes"], rule=s["rules"][0], readout_rule=s["readout_rule"],
+                                   params=CircuitParams(**s["circuit"].table()), copies=s["batch"], seed=seed,
+                                   name="circuit", codegen=s["codegen"])
     eta0 = s["circuit"].eta
-    acc, acc_train, mse = [], [], []
-    bar = tqdm(total=s["epochs"] * len(ytr), unit="sample", desc=f"{s['dataset']} (dis-inhibitory)",
+    history, best = [], (-1.0, None, 0)
+    bar = tqdm(total=s["epochs"] * len(ytr), unit="sample", desc=f"{s['dataset']} circuit, seed {seed}",
                disable=not progress)
     for epoch in range(s["epochs"]):
-        circuit.set_eta(eta0 * s["eta_decay"] ** epoch)
+        if s["circuit"].optimizer == "sgd":
+            circuit.set_eta(eta0 * s["eta_decay"] ** epoch)
         order = rng.permutation(len(ytr))
-        out = circuit.present(Xtr[order], Ytr[order], learn=True, progress=bar)
-        acc_train.append(float((out.argmax(1) == ytr[order]).mean()))
-        mse.append(float(((out - Ytr[order]) ** 2).mean()))
-        test_out = circuit.present(Xte)
-        acc.append(float((test_out.argmax(1) == yte).mean()))
-        bar.set_postfix(test_acc=f"{acc[-1]:.3f}")
+        out = circuit.present(Xtr[order], Ttr[order], learn=True, progress=bar)
+        steps = np.mean([b.get("closed", 0) for b in circuit.last_steps])
+        val = float((circuit.present(Xva).argmax(1) == yva).mean())
+        history.append((float((out.argmax(1) == ytr[order]).mean()), val, steps))
+        if val > best[0]:
+            best = (val, [(W.copy(), b.copy()) for W, b in circuit.weights], epoch + 1)
+        bar.set_postfix(val_acc=f"{val:.3f}")
     bar.close()
-    bp = _backprop(s, Xtr, ytr, Xte, yte, seed)
-    ds = xr.Dataset({"accuracy_epoch": (("epoch",), acc, {"long_name": "test accuracy after each epoch"}),
-                     "accuracy_train": (("epoch",), acc_train, {"long_name": "training accuracy (open loop, "
-                                                                             "during the epoch)"}),
-                     "mse_train": (("epoch",), mse),
-                     "accuracy": ((), acc[-1], {"long_name": "test accuracy, dis-inhibitory circuit"}),
-                     "accuracy_bp": ((), float(np.mean(bp)), {"long_name": "test accuracy, same-shape MLP trained "
-                                                                          "by backprop (scikit-learn)"}),
-                     "accuracy_bp_repeats": (("bp_repeat",), bp)},
-                    coords={"epoch": np.arange(1, s["epochs"] + 1), "bp_repeat": np.arange(len(bp))})
-    ds.attrs.update(dataset=s["dataset"], sizes=str(s["sizes"]), n_train=len(ytr), n_test=len(yte),
-                    gap_points=100 * (float(np.mean(bp)) - acc[-1]))
+    circuit.set_weights(best[1])
+    test = float((circuit.present(Xte).argmax(1) == yte).mean())  # the only look at the test set
+    return np.array(history), test, best[2]
+
+
+def _backprop_seed(s, split, seed):
+    """The same network (steady-state transfer function, linear readout, same initial weights) trained by
+    backprop with Adam on the same minibatches and epochs; early stopping on validation; test once."""
+    Xtr, ytr, Xva, yva, Xte, yte = split
+    beta = s["circuit"].beta
+    Ttr = _targets(ytr, s["sizes"][-1], s["soft_target"])
+    rng = np.random.default_rng(seed)
+    weights = init_weights(s["sizes"], np.random.default_rng(seed), s["circuit"].init_scale)
+    adam, history, best = Adam(s["bp_lr"]), [], (-1.0, None, 0)
+    for epoch in range(s["epochs"]):
+        order = rng.permutation(len(ytr))
+        correct = 0
+        for start in range(0, len(order), s["batch"]):
+            idx = order[start:start + s["batch"]]
+            correct += int((predict_steady_state(weights, Xtr[idx], beta).argmax(1) == ytr[idx]).sum())
+            _, grads = backprop_gradients(weights, Xtr[idx], Ttr[idx], beta)
+            flat = adam.step([p for W_b in weights for p in W_b], [g for gW_gb in grads for g in gW_gb])
+            weights = [(flat[2 * k], flat[2 * k + 1] * (k < len(weights) - 1)) for k in range(len(weights))]
+        val = float((predict_steady_state(weights, Xva, beta).argmax(1) == yva).mean())
+        history.append((correct / len(ytr), val))
+        if val > best[0]:
+            best = (val, [(W.copy(), b.copy()) for W, b in weights], epoch + 1)
+    test = float((predict_steady_state(best[1], Xte, beta).argmax(1) == yte).mean())
+    return np.array(history), test, best[2]
+
+
+def _classification(s, seed, out_dir, progress):
+    from .. import datasets
+    from ..plots import plot_classification
+    seeds = list(range(seed, seed + s["seeds"]))
+    circuit, bp = [], []
+    for k in seeds:
+        split = datasets.load(s["dataset"], seed=k, n_train=s["n_train"], n_validation=s["n_validation"],
+                              n_test=s["n_test"], fractions=(s["validation_fraction"], s["test_fraction"]))
+        circuit.append(_circuit_seed(s, split, k, progress))
+        if s["backprop"]:
+            bp.append(_backprop_seed(s, split, k))
+    epochs = np.arange(1, s["epochs"] + 1)
+    stack = lambda runs, col: np.array([r[0][:, col] for r in runs])  # noqa: E731
+    data = {"accuracy_train": (("seed", "epoch"), stack(circuit, 0), {"long_name": "circuit, training accuracy "
+                                                                                  "(open loop, during the epoch)"}),
+            "accuracy_validation": (("seed", "epoch"), stack(circuit, 1), {"long_name": "circuit, validation"}),
+            "closed_loop_steps": (("seed", "epoch"), stack(circuit, 2), {"long_name": "mean closed-loop steps"}),
+            "accuracy": (("seed",), [r[1] for r in circuit], {"long_name": "circuit, test accuracy at the best "
+                                                                           "validation epoch"}),
+            "best_epoch": (("seed",), [r[2] for r in circuit])}
+    if bp:
+        data.update(accuracy_bp_train=(("seed", "epoch"), stack(bp, 0)),
+                    accuracy_bp_validation=(("seed", "epoch"), stack(bp, 1)),
+                    accuracy_bp=(("seed",), [r[1] for r in bp], {"long_name": "same network trained by backprop "
+                                                                               "(Adam), test accuracy"}),
+                    best_epoch_bp=(("seed",), [r[2] for r in bp]))
+    ds = xr.Dataset(data, coords={"seed": seeds, "epoch": epochs})
+    n = len(seeds)
+    sd = lambda v: float(np.std(v, ddof=1)) if n > 1 else 0.0  # noqa: E731
+    acc = ds.accuracy.values
+    ds.attrs.update(dataset=s["dataset"], sizes=str(s["sizes"]), accuracy_mean=float(acc.mean()),
+                    accuracy_sd=sd(acc), n_seeds=n)
+    line = f"{s['dataset']} {s['sizes']} {s['rules'][0].name}: test {100 * acc.mean():.2f} ± {100 * sd(acc):.2f} %"
+    if bp:
+        acc_bp = ds.accuracy_bp.values
+        ds.attrs.update(accuracy_bp_mean=float(acc_bp.mean()), accuracy_bp_sd=sd(acc_bp),
+                        gap_points=100 * float(acc_bp.mean() - acc.mean()))
+        line += f", backprop {100 * acc_bp.mean():.2f} ± {100 * sd(acc_bp):.2f} %"
+    print(line + f" (n = {n} seeds; best validation epochs {ds.best_epoch.values.tolist()})")
     plot_classification(ds, out_dir / f"{s['dataset']}_accuracy.png")
-    print(f"{s['dataset']} {s['sizes']}: dis-inhibitory circuit {100 * acc[-1]:.2f} %, backprop "
-          f"{100 * float(np.mean(bp)):.2f} % (gap {ds.attrs['gap_points']:.2f} points; {len(ytr)} train, "
-          f"{len(yte)} test)")
     return ds
-
-
-def _backprop(s, Xtr, ytr, Xte, yte, seed):
-    """Test accuracy of scikit-learn MLPs with the circuit's hidden layer sizes, trained by backprop (Adam)."""
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.neural_network import MLPClassifier
-    scores = []
-    for k in range(s["bp_repeats"]):
-        mlp = MLPClassifier(hidden_layer_sizes=tuple(s["sizes"][1:-1]), max_iter=s["bp_max_iter"],
-                            random_state=seed + k)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            mlp.fit(Xtr, ytr)
-        scores.append(float(mlp.score(Xte, yte)))
-    return scores
-
-
-def main(argv=None):
-    """python -m plastlab.experiments.disinhibitory FILE.toml --out DIR [--seed N] (until `plastlab run` dispatches here)."""
-    import argparse
-    import sys
-    import tomllib
-
-    from ..errors import PlastlabError
-    parser = argparse.ArgumentParser(prog="python -m plastlab.experiments.disinhibitory")
-    parser.add_argument("file")
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--seed", type=int, default=None)
-    args = parser.parse_args(argv)
-    try:
-        try:
-            config = tomllib.loads(Path(args.file).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
-            raise DataError(f"{args.file}: cannot read experiment: {err}") from None
-        run_disinhibitory_experiment(config, args.out, args.seed)
-    except PlastlabError as err:
-        print(f"plastlab: error: {err}", file=sys.stderr)
-        return 2
-    print(f"wrote {Path(args.out) / 'results.nc'}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,79 +1,88 @@
-"""Closed-loop control: CartPole-v1 (gymnasium, 200-step cap) with a plastic spiking layer.
+"""Closed-loop control: CartPole-v1 (gymnasium, 200-step cap) with a plastic spiking layer (:mod:`plastlab.brian.layer`).
 
-One Brian2 network, one ``Network.run`` for the whole training; a ``network_operation`` at every slot
-boundary closes the loop with the environment. Each environment step is one slot of ``t_encode + t_gap``:
+One Brian2 network, one ``Network.run`` for the whole training; :meth:`CartPoleLearner.step` runs at every slot
+boundary (a ``network_operation``) and closes the loop with the environment. Each environment step is one slot
+of ``t_encode + t_gap`` ms:
 
-* **decision** network: the receptive-field encoded state (4 features) drives 2 action neurons through a
-  static copy of the current plastic weights; the first action neuron to spike chooses the action (no
-  spike: a random action, the only exploration there is);
-* **teaching** network: in the same slot, the previous state is presented again (its input spikes
-  ``teach_lead`` ms late) to a second pair of action neurons through the plastic synapses (the rule), with a
-  teacher current into the neuron of the action that was taken, ``teacher_delay`` ms after the earliest input
-  spike; when the reward signal (distance to failure: pole angle and cart position) says the step moved the
-  system toward failure, the teacher is inverted: the other action's neuron is taught instead. The neuron
-  that is not taught is either held down (``suppress``: its synapses do not change) or, with ``anti_teach``,
-  made to fire at the slot start, before all input spikes of the state (pre after post: its active synapses
-  are depressed), which makes the two action neurons compete for every state;
-* the distance to failure looks ``horizon`` seconds ahead at the current velocities (an action changes
-  the velocities at once, the positions only a step later, so the distance of the positions alone would
-  not depend on the action);
-* optionally (``anneal``) teaching fades with the running episode reward R (exponential moving average of
-  episode lengths, 0.05): ``"amplitude"`` (or true) scales the teacher current by ``1 - R / R_max``,
-  ``"probability"`` skips the teaching presentation of a step with probability ``R / R_max``;
-* ``state_bounds``: half-widths of the receptive-field ranges of x, x_dot, theta, theta_dot (values beyond
-  them map to the outermost field).
+* **decision** layer: the receptive-field encoded state (4 features) drives 2 action neurons through a static
+  copy of the current plastic weights; the first action neuron to spike chooses the action (no spike or a tie:
+  a random action, the only exploration there is);
+* **teaching** layer: in the same slot the previous state is presented again (its input spikes ``teach_lead``
+  ms late) to a second pair of action neurons through the plastic synapses (the rule), with a teacher current
+  into the neuron of the action that was taken, ``teacher_delay`` ms after the earliest input spike; when the
+  step moved the system toward failure (the distance to failure -- pole angle and cart position, relative to
+  the environment's own thresholds -- shrank), the other action's neuron is taught instead. The neuron that is
+  not taught is held down (``suppress``) or, with ``anti_teach``, made to fire at the slot start, before all
+  input spikes (its active synapses are depressed);
+* ``horizon``: the distance to failure is taken ``horizon`` seconds ahead at the current velocities. This is a
+  model-based look-ahead the paper's network did not have; ``horizon = 0`` teaches from the current distance
+  (an action changes the velocities at once and the positions only a step later, so then the teacher sees the
+  action's effect one step late);
+* ``anneal``: teaching fades with the running episode reward R (EMA 0.05): ``"amplitude"`` scales the teacher
+  current by ``1 - R / R_max``, ``"probability"`` skips a teaching presentation with probability ``R / R_max``;
+* ``plasticity = false``: the control without learning (the weights stay at their initial values).
 
-Each output neuron fires at most once per slot, and at each slot start every state variable of the plastic
-synapses except ``w`` (traces, last-spike times) is reset, so presentations do not interact.
+Each output neuron fires at most once per slot; at each slot start the neurons and every state variable of the
+plastic synapses but ``w`` (traces, last-spike times) are reset, so presentations do not interact.
+Success as the Sboev group measures it: the running reward (EMA 0.05 of episode lengths) above 199.9.
 """
 
 import time
 
 import numpy as np
 
-from .classifier import (
-    check_drivable, get_weights, resolve_rule, set_weights, synapse_state_names, transmit_statement,
-    weight_bounds,
-)
+from ..brian.layer import (check_rule, get_weights, initial_fractions, lateral_inhibition, output_neurons,
+                           plastic_synapses, set_weights, static_synapses, synapse_state_names, weight_bounds)
+from ..config import Param, validate
 from .encoding import GaussianRFEncoder
-from ..brian.codegen import synapses
-from ..errors import PlastlabError
 
-THETA_MAX, X_MAX = 0.2095, 2.4
+EMA = 0.05  # the group's running reward: R <- (1 - EMA) R + EMA * episode reward
+SOLVED_MARGIN = 0.1  # solved when the running reward exceeds max_steps - 0.1 (199.9 with the 200-step cap)
 
-DEFAULTS = dict(
-    n_fields=10, sigma=None, t_encode=10.0, drop_late=0.95, t_gap=8.0, dt=0.5, w_init=0.05, w_spread=0.02,
-    gain=40.0, tau_m=4.0, tau_syn=3.0, v_th=8.0, teacher_amp=30.0, teacher_delay=12.0, teacher_duration=4.0,
-    suppress=100.0, anti_teach=True, inhibition=5.0, anneal=False, horizon=0.2, max_steps=200, stop_when_solved=False,
-    state_bounds=(2.4, 1.5, 0.2095, 2.0), teach_lead=2.0,
-)
-ANNEAL_MODES = (False, True, "amplitude", "probability")
+CONTROLLER = {
+    "n_fields": Param(int, 10, low=2, high=200),
+    "sigma": Param(float, None, low=0, strict=True, nullable=True),
+    "t_encode": Param(float, 10.0, low=0, strict=True),
+    "drop_late": Param(float, 0.95, low=0, high=1, strict=True),
+    "t_gap": Param(float, 8.0, low=0),
+    "dt": Param(float, 0.5, low=0, high=5, strict=True),
+    "w_init": Param(float, 0.05, low=0, high=1),
+    "w_spread": Param(float, 0.02, low=0, high=2),
+    "gain": Param(float, 40.0, low=0),
+    "tau_m": Param(float, 4.0, low=0, strict=True),
+    "tau_syn": Param(float, 3.0, low=0, strict=True),
+    "v_th": Param(float, 8.0, low=0, strict=True),
+    "teacher_amp": Param(float, 30.0, low=0),
+    "teacher_delay": Param(float, 12.0, low=0),
+    "teacher_duration": Param(float, 4.0, low=0, strict=True),
+    "teach_lead": Param(float, 2.0, low=0),
+    "suppress": Param(float, 100.0, low=0),
+    "anti_teach": Param(bool, True),
+    "inhibition": Param(float, 5.0, low=0),
+    "anneal": Param(str, "off", choices=("off", "amplitude", "probability")),
+    "horizon": Param(float, 0.2, low=0, high=10),
+    "max_steps": Param(int, 200, low=1, high=100_000),
+    "stop_when_solved": Param(bool, False),
+    "plasticity": Param(bool, True),
+    "state_bounds": Param(list, [2.4, 1.5, 0.2095, 2.0], length=4, item=Param(float, low=0, strict=True)),
+}
 
-NEURON_MODEL = """
-dv/dt = (I - v + teach_amp * int(t >= teach_from) * int(t < teach_until)
-         - suppress_amp * int(t < suppress_until)) / tau_m : 1
-dI/dt = -I / tau_syn : 1
-teach_from : second
-teach_until : second
-suppress_until : second
-teach_amp : 1
-suppress_amp : 1
-fired : 1
-t_first : second
-"""
+
+def controller_settings(settings, *, file=None, section="controller"):
+    """``settings`` checked against the declared table, defaults filled in (ConfigError on any problem)."""
+    settings = dict(settings)
+    if settings.get("anneal") is True or settings.get("anneal") is False:  # older files: anneal = true / false
+        settings["anneal"] = "amplitude" if settings["anneal"] else "off"
+    return validate(settings, CONTROLLER, file=file, section=section)
 
 
-def check_controller_settings(rule, settings, where="controller"):
-    unknown = sorted(set(settings) - set(DEFAULTS))
-    if unknown:
-        raise PlastlabError(f"{where}: unknown setting '{unknown[0]}' (known: {', '.join(sorted(DEFAULTS))})")
-    if "anneal" in settings and settings["anneal"] not in ANNEAL_MODES:
-        raise PlastlabError(f"{where}: anneal must be false, true, 'amplitude' or 'probability', "
-                            f"got {settings['anneal']!r}")
-    if "state_bounds" in settings and (len(settings["state_bounds"]) != 4
-                                       or not all(float(b) > 0 for b in settings["state_bounds"])):
-        raise PlastlabError(f"{where}: state_bounds must be 4 positive half-widths (x, x_dot, theta, theta_dot)")
-    check_drivable(rule, provides={"v": "1", "I": "1"})
+def running_reward(lengths):
+    """The group's running reward after each episode: R <- (1 - 0.05) R + 0.05 * length, from R = 0."""
+    ema, value = np.empty(len(lengths)), 0.0
+    for k, length in enumerate(lengths):
+        value = (1 - EMA) * value + EMA * length
+        ema[k] = value
+    return ema
 
 
 def _raw(group, name):
@@ -81,211 +90,252 @@ def _raw(group, name):
     return group.variables[name].get_value()
 
 
-def train_cartpole(rule, *, episodes=1000, seed=0, progress=False, log=None, **settings):
-    """Train on CartPole-v1 for ``episodes`` episodes; xarray Dataset with ``episode_length`` over ``episode``.
+class CartPoleLearner:
+    """CartPole-v1 with a plastic spiking layer: ``build()``, then ``run(episodes)``, then ``to_dataset()``.
 
-    Reproducible: ``seed`` fixes the environment, Brian2's and numpy's random numbers. ``log``: a list that
+    Reproducible: ``seed`` fixes the environment, the initial weights and the random actions. ``log``: a list that
     receives one ``(previous state, action, taught action, first-spike times)`` tuple per step (diagnostics).
     """
-    import brian2 as b2
-    import gymnasium as gym
-    import xarray as xr
-    from brian2 import ms, second
 
-    from ..store import provenance
+    def __init__(self, rule, *, seed=0, log=None, **settings):
+        self.rule = check_rule(rule, "the CartPole controller")
+        self.p = controller_settings(settings)
+        self.seed = int(seed)
+        self.log = log
+        self.rng = np.random.RandomState(self.seed)
+        self.lengths, self.silent_steps, self.tied_steps = [], [], []
+        self.steps = self.silent = self.ties = self.random_actions = self.decisions = 0
+        self.running = 0.0  # running reward (EMA 0.05), from 0: solving takes at least 149 episodes of 200 steps
+        self.obs = None
+        self.episodes = 0
+        self.wall_seconds = 0.0
 
-    rule = resolve_rule(rule)
-    check_controller_settings(rule, settings)
-    p = dict(DEFAULTS, **settings)
-    rng = np.random.RandomState(seed)
-    b2.seed(seed)
-    env = gym.make("CartPole-v1", max_episode_steps=int(p["max_steps"]))
-    hi_b = np.asarray(p["state_bounds"], dtype=float)
-    enc = GaussianRFEncoder(p["n_fields"], p["sigma"], p["t_encode"], p["drop_late"],
-                            bounds=(-hi_b, hi_b)).fit(np.vstack([-hi_b, hi_b]))
-    n_in, n_out = enc.n_outputs_, 2
-    dt = p["dt"]
-    slot = p["t_encode"] + p["t_gap"]
-    n_per_slot = int(round(slot / dt))
-    slot = n_per_slot * dt
-    clock = b2.Clock(dt * ms, name="ctl_clock")
-    ns = {"tau_m": p["tau_m"] * ms, "tau_syn": p["tau_syn"] * ms, "v_th": p["v_th"]}
+    # ------------------------------------------------------------------ build
+    def build(self):
+        """The environment, the encoder and the Brian2 network (call inside ``brian_settings``)."""
+        import brian2 as b2
+        import gymnasium as gym
+        from brian2 import ms, second
 
-    def inputs(name):
-        g = b2.NeuronGroup(n_in, "t_spike : second", threshold="abs(t - t_spike) < 0.5*dt", clock=clock,
-                           name=name)
-        g.t_spike = -1 * second
-        return g
+        p = self.p
+        self.env = gym.make("CartPole-v1", max_episode_steps=p["max_steps"])
+        # failure thresholds from the environment itself (cart position, pole angle)
+        self.x_max = float(self.env.unwrapped.x_threshold)
+        self.theta_max = float(self.env.unwrapped.theta_threshold_radians)
+        half = np.asarray(p["state_bounds"], dtype=float)
+        self.encoder = GaussianRFEncoder(p["n_fields"], p["sigma"], p["t_encode"], p["drop_late"],
+                                         bounds=(-half, half)).fit(np.vstack([-half, half]))
+        n_in = self.encoder.n_outputs_
+        self.slot = round((p["t_encode"] + p["t_gap"]) / p["dt"]) * p["dt"]
+        clock = b2.Clock(p["dt"] * ms, name="ctl_clock")
+        neuron = dict(tau_m=p["tau_m"], tau_syn=p["tau_syn"], t_ref=10 * self.slot, v_th=p["v_th"],
+                      teacher_amp=p["teacher_amp"], suppress_amp=p["suppress"], clock=clock)
 
-    def outputs(name):
-        g = b2.NeuronGroup(n_out, NEURON_MODEL, threshold="v > v_th and fired == 0",
-                           reset="v = 0\nfired = 1\nt_first = t", method="euler", namespace=ns, clock=clock,
-                           name=name)
-        g.teach_from = g.teach_until = g.suppress_until = -1 * second
-        g.teach_amp, g.suppress_amp = p["teacher_amp"], p["suppress"]
-        return g
+        def inputs(name):  # each input neuron spikes once, at t_spike, set by step()
+            g = b2.NeuronGroup(n_in, "t_spike : second", threshold="abs(t - t_spike) < 0.5*dt", reset="",
+                               clock=clock, name=name)
+            g.t_spike = -1 * second
+            return g
 
-    in_dec, in_teach = inputs("ctl_in_dec"), inputs("ctl_in_teach")
-    out_dec, out_teach = outputs("ctl_out_dec"), outputs("ctl_out_teach")
-    transmit, transmit_ns = transmit_statement(rule, p["gain"] / 4.0)
-    try:
-        plastic = synapses(rule, in_teach, out_teach, transmit=transmit, namespace=transmit_ns, clock=clock,
-                                name="ctl_plastic")
-    except PlastlabError:
-        raise
-    except Exception as exc:
-        raise PlastlabError(f"rule '{rule.name}' cannot drive this network: {str(exc).splitlines()[0]}") from exc
-    plastic.connect()
-    static = b2.Synapses(in_dec, out_dec, "w : 1", on_pre="I_post += transmit_gain * w", clock=clock,
-                         namespace={"transmit_gain": p["gain"] / 4.0}, name="ctl_static")
-    static.connect()
-    inhib = []
-    for g in (out_dec, out_teach):
-        s = b2.Synapses(g, g, on_pre=f"v_post -= {float(p['inhibition'])!r}", clock=clock, name=f"{g.name}_inhib")
-        s.connect(condition="i != j")
-        inhib.append(s)
-    lo, hi = weight_bounds(rule)
-    frac = np.clip(p["w_init"] + p["w_spread"] * (rng.random_sample(len(plastic)) - 0.5), 0, 1)
-    set_weights(rule, plastic, lo + (hi - lo) * frac)
-    # every synaptic state variable but the weight is reset at each slot start
-    state = {k: plastic.variables[k].get_value().copy() for k in synapse_state_names(plastic)}
+        self.in_dec, self.in_teach = inputs("ctl_in_dec"), inputs("ctl_in_teach")
+        self.out_dec, self.out_teach = output_neurons(2, name="ctl_out_dec", **neuron), output_neurons(
+            2, name="ctl_out_teach", **neuron)
+        gain = p["gain"] / 4.0
+        self.plastic = plastic_synapses(self.rule, self.in_teach, self.out_teach, gain=gain, name="ctl_plastic",
+                                        clock=clock)
+        self.plastic.active = p["plasticity"]
+        self.static = static_synapses(self.in_dec, self.out_dec, gain=gain, name="ctl_static", clock=clock)
+        inhib = [lateral_inhibition(g, [0, 1], p["inhibition"], name=f"{g.name}_inhib", clock=clock)
+                 for g in (self.out_dec, self.out_teach)]
+        self.bounds = weight_bounds(self.rule)
+        lo, hi = self.bounds
+        set_weights(self.rule, self.plastic, lo + (hi - lo) * initial_fractions(len(self.plastic), p["w_init"],
+                                                                                 p["w_spread"], self.rng))
+        # every synaptic state variable but the weight goes back to its initial value at each slot start
+        self.pairing_state = {k: _raw(self.plastic, k).copy() for k in synapse_state_names(self.plastic)}
+        def step(t):
+            self.step(t)
 
-    # ------------------------------------------------------------------ the loop, one call per slot
-    lengths, silent_ep, ties_ep = [], [], []
-    loop = dict(obs=None, steps=0, episode=0, random_actions=0, decisions=0, silent=0, ties=0, running=0.0)
-    obs, _ = env.reset(seed=seed)
-    loop["obs"] = obs
-    w_plastic = plastic.variables["w"]
-    w_static = static.variables["w"]
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
+        loop = b2.NetworkOperation(step, clock=b2.Clock(self.slot * ms, name="ctl_loop_clock"), when="start",
+                                   name="ctl_loop")
+        self.net = b2.Network(self.in_dec, self.in_teach, self.out_dec, self.out_teach, self.plastic, self.static,
+                              *inhib, loop)
+        self.obs, _ = self.env.reset(seed=self.seed)
+        return self
 
-        bar = tqdm(total=episodes, desc=f"CartPole {rule.name}", unit="ep")
+    # ------------------------------------------------------------------ one slot
+    def distance(self, s):
+        """Distance to failure (1 at the centre, 0 at a threshold), ``horizon`` seconds ahead."""
+        h = self.p["horizon"]
+        return min(1 - abs(s[2] + h * s[3]) / self.theta_max, 1 - abs(s[0] + h * s[1]) / self.x_max)
 
-    def distance(s):
-        # distance to failure, looking ``horizon`` seconds ahead (at the current velocities): the action
-        # changes the velocities at once but the positions only one step later
-        h = p["horizon"]
-        return min(1 - abs(s[2] + h * s[3]) / THETA_MAX, 1 - abs(s[0] + h * s[1]) / X_MAX)
+    def decide(self):
+        """The action of the previous slot's decision layer: first to spike; silent or tied: random."""
+        first = _raw(self.out_dec, "t_last")
+        fired = first > -1.0  # reset to -1e4 s at each slot start
+        self.decisions += 1
+        if fired.any() and not (fired.all() and first[0] == first[1]):
+            return int(np.argmax(np.where(fired, -first, -np.inf))), first.copy()
+        self.random_actions += 1
+        if fired.any():
+            self.ties += 1
+        else:
+            self.silent += 1
+        return int(self.rng.randint(2)), first.copy()
 
-    def present(group, s, t0):
-        times = enc.transform(s[None, :])[0] + (p["teach_lead"] if group is in_teach else 0.0)
-        ts = _raw(group, "t_spike")
-        ts[:] = np.where(np.isnan(times), -1.0, (t0 + np.round(times / dt) * dt) * 1e-3)
+    def act(self, action, first):
+        """One environment step; returns (state taught, action taught) and closes an ended episode."""
+        prev = self.obs
+        obs, _, terminated, truncated, _ = self.env.step(action)
+        self.steps += 1
+        worse = terminated or self.distance(obs) < self.distance(prev)
+        taught = 1 - action if worse else action
+        if self.log is not None:
+            self.log.append((prev.copy(), action, taught, first))
+        self.obs = obs
+        if terminated or truncated:
+            self.end_episode()
+        return prev, taught
+
+    def end_episode(self):
+        self.lengths.append(self.steps)
+        self.silent_steps.append(self.silent)
+        self.tied_steps.append(self.ties)
+        self.running = (1 - EMA) * self.running + EMA * self.steps
+        self.steps = self.silent = self.ties = 0
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(len=self.lengths[-1], running=f"{self.running:.1f}")
+        self.obs, _ = self.env.reset(seed=int(self.rng.randint(2**31 - 1)))
+
+    @property
+    def solved(self):
+        return self.running > self.p["max_steps"] - SOLVED_MARGIN
+
+    def present(self, group, state, t0, lead=0.0):
+        """The encoded ``state`` as one spike per field in the slot starting at ``t0`` ms; the earliest time."""
+        dt = self.p["dt"]
+        times = self.encoder.transform(state[None, :])[0] + lead
+        _raw(group, "t_spike")[:] = np.where(np.isnan(times), -1.0, (t0 + np.round(times / dt) * dt) * 1e-3)
         return np.nanmin(times) if np.any(~np.isnan(times)) else 0.0
 
-    def reset_outputs(g):
-        _raw(g, "v")[:] = 0
-        _raw(g, "I")[:] = 0
-        _raw(g, "fired")[:] = 0
-        _raw(g, "t_first")[:] = 1e9
-        _raw(g, "teach_from")[:] = -1
-        _raw(g, "teach_until")[:] = -1
-        _raw(g, "suppress_until")[:] = -1
+    def reset_slot(self):
+        for g in (self.out_dec, self.out_teach):
+            for name in ("v", "I"):
+                _raw(g, name)[:] = 0
+            for name in ("t_last", "teach_from", "teach_until", "suppress_until"):
+                _raw(g, name)[:] = -1e4 if name == "t_last" else -1
+        for k, v in self.pairing_state.items():
+            _raw(self.plastic, k)[:] = v
 
-    @b2.network_operation(clock=b2.Clock(slot * ms, name="ctl_loop_clock"), when="start", name="ctl_loop")
-    def step(t):
-        t0 = float(t / ms)
-        teach_target = None
-        if t0 > 0:
-            # 1. the decision of the previous slot
-            first = _raw(out_dec, "t_first")
-            if np.all(first > 1e8):
-                action = int(rng.randint(2))
-                loop["random_actions"] += 1
-                loop["silent"] += 1
-            elif first[0] == first[1]:
-                action = int(rng.randint(2))
-                loop["random_actions"] += 1
-                loop["ties"] += 1
-            else:
-                action = int(np.argmin(first))
-            loop["decisions"] += 1
-            prev = loop["obs"]
-            obs, reward, terminated, truncated, _ = env.step(action)
-            loop["steps"] += 1
-            worse = terminated or distance(obs) < distance(prev)
-            teach_target = (action if not worse else 1 - action, prev)
-            if log is not None:
-                log.append((prev.copy(), action, teach_target[0], first.copy()))
-            if terminated or truncated:
-                lengths.append(loop["steps"])
-                silent_ep.append(loop["silent"])
-                ties_ep.append(loop["ties"])
-                loop["silent"] = loop["ties"] = 0
-                loop["running"] = 0.95 * loop["running"] + 0.05 * loop["steps"] if lengths[:-1] else loop["steps"]
-                loop["steps"] = 0
-                loop["episode"] += 1
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(len=lengths[-1], mean100=f"{np.mean(lengths[-100:]):.1f}")
-                obs, _ = env.reset(seed=int(rng.randint(2**31 - 1)))
-                done = loop["episode"] >= episodes or (
-                    p["stop_when_solved"] and len(lengths) >= 100 and np.mean(lengths[-100:]) >= 195)
-                if done:
-                    step_net.stop()
-                    return
-            loop["obs"] = obs
-        # 2. fresh slot: reset neurons and synaptic pairing state
-        reset_outputs(out_dec)
-        reset_outputs(out_teach)
-        for k, v in state.items():
-            plastic.variables[k].get_value()[:] = v
-        # 3. teaching presentation of the previous state (annealed: skipped with probability R / R_max)
-        if teach_target is not None and p["anneal"] == "probability" and (
-                rng.random_sample() < loop["running"] / p["max_steps"]):
-            teach_target = None
-        if teach_target is not None:
-            target, s_prev = teach_target
-            onset = present(in_teach, s_prev, t0)
-            amp = p["teacher_amp"]
-            if p["anneal"] in (True, "amplitude"):
-                amp *= max(0.0, 1.0 - loop["running"] / p["max_steps"])
-            _raw(out_teach, "teach_amp")[:] = amp
-            # the teacher current starts teacher_delay after the earliest input spike
-            start = t0 + onset + p["teacher_delay"]
-            _raw(out_teach, "teach_from")[target] = start * 1e-3
-            _raw(out_teach, "teach_until")[target] = (start + p["teacher_duration"]) * 1e-3
-            if p["anti_teach"]:
-                # inverted teacher: the other action's neuron fires before the inputs (depression)
-                _raw(out_teach, "teach_from")[1 - target] = t0 * 1e-3
-                _raw(out_teach, "teach_until")[1 - target] = (t0 + p["teacher_duration"]) * 1e-3
-            else:
-                _raw(out_teach, "suppress_until")[1 - target] = (t0 + slot) * 1e-3
+    def teach(self, state, target, t0):
+        """The teaching presentation of ``state`` with ``target`` as the taught action."""
+        p = self.p
+        onset = self.present(self.in_teach, state, t0, lead=p["teach_lead"])
+        amp = p["teacher_amp"]
+        if p["anneal"] == "amplitude":
+            amp *= max(0.0, 1.0 - self.running / p["max_steps"])
+        _raw(self.out_teach, "teach_amp")[:] = amp
+        start = t0 + onset + p["teacher_delay"]  # after the earliest input spike
+        _raw(self.out_teach, "teach_from")[target] = start * 1e-3
+        _raw(self.out_teach, "teach_until")[target] = (start + p["teacher_duration"]) * 1e-3
+        if p["anti_teach"]:  # the other action's neuron fires before the inputs (depression)
+            _raw(self.out_teach, "teach_from")[1 - target] = t0 * 1e-3
+            _raw(self.out_teach, "teach_until")[1 - target] = (t0 + p["teacher_duration"]) * 1e-3
         else:
-            _raw(in_teach, "t_spike")[:] = -1.0
-        # 4. decision presentation of the current state with the current weights
-        w_static.get_value()[:] = (np.asarray(w_plastic.get_value(), dtype=float) - lo) / (hi - lo)
-        present(in_dec, loop["obs"], t0)
+            _raw(self.out_teach, "suppress_until")[1 - target] = (t0 + self.slot) * 1e-3
 
-    step_net = b2.Network(in_dec, in_teach, out_dec, out_teach, plastic, static, *inhib, step)
-    t_start = time.perf_counter()
-    max_slots = episodes * int(p["max_steps"]) + episodes + 2
-    step_net.run(max_slots * slot * ms)
-    wall = time.perf_counter() - t_start
-    if bar is not None:
-        bar.close()
-    env.close()
-    lengths = np.array(lengths, dtype=int)
-    run100 = np.array([lengths[max(0, k - 99):k + 1].mean() for k in range(len(lengths))])
-    ds = xr.Dataset(
-        {
-            "episode_length": (("episode",), lengths, {"long_name": "episode length (steps)"}),
-            "mean_100": (("episode",), run100, {"long_name": "mean length of the last 100 episodes"}),
-            "silent_steps": (("episode",), np.array(silent_ep, dtype=int),
-                             {"long_name": "steps with both action neurons silent (random action)"}),
-            "tied_steps": (("episode",), np.array(ties_ep, dtype=int),
-                           {"long_name": "steps with both first spikes in the same time step (random action)"}),
-        },
-        coords={"episode": np.arange(len(lengths))},
-    )
-    ds["weights"] = (("input", "neuron"), get_weights(rule, plastic).reshape(n_in, n_out),
-                     {"long_name": "learned weights"})
-    ds.attrs.update(provenance(rule=rule, seed=seed, task="CartPole-v1", episodes=episodes,
-                               settings={k: v for k, v in p.items()}, wall_seconds=wall,
-                               simulated_seconds=float(step_net.t / second),
-                               random_actions=loop["random_actions"], decisions=loop["decisions"],
-                               mean_last_100=float(lengths[-100:].mean()) if len(lengths) else float("nan"),
-                               best_mean_100=float(run100.max()) if len(run100) else float("nan")))
-    return ds
+    def step(self, t):
+        """One slot boundary: act on the previous decision, teach it, present the new state."""
+        t0 = float(np.asarray(t)) * 1e3  # seconds -> ms
+        taught = None
+        if t0 > 0:
+            taught = self.act(*self.decide())
+            if self.episodes_done or (self.p["stop_when_solved"] and self.solved):
+                self.net.stop()
+                return
+        self.reset_slot()
+        if taught is not None and self.p["anneal"] == "probability" and (
+                self.rng.random_sample() < self.running / self.p["max_steps"]):
+            taught = None
+        if taught is not None:
+            self.teach(taught[0], taught[1], t0)
+        else:
+            _raw(self.in_teach, "t_spike")[:] = -1.0
+        lo, hi = self.bounds
+        _raw(self.static, "w")[:] = (_raw(self.plastic, "w") - lo) / (hi - lo)
+        self.present(self.in_dec, self.obs, t0)
+
+    @property
+    def episodes_done(self):
+        return len(self.lengths) >= self.episodes
+
+    # ------------------------------------------------------------------ run, results
+    def run(self, episodes, *, progress=False):
+        """Train for ``episodes`` episodes (fewer with ``stop_when_solved``) inside scoped Brian2 settings."""
+        from brian2 import ms
+
+        from ..brian.settings import brian_settings
+
+        self.episodes = int(episodes)
+        self.bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=self.episodes, desc=f"CartPole {self.rule.name}", unit="ep")
+        t_start = time.perf_counter()
+        try:
+            with brian_settings(dt=self.p["dt"] * ms, seed=self.seed):
+                self.build()
+                max_slots = self.episodes * (self.p["max_steps"] + 1) + 2
+                self.net.run(max_slots * self.slot * ms)
+                self.simulated_seconds = float(self.net.t / ms) * 1e-3
+        finally:
+            if self.bar is not None:
+                self.bar.close()
+            if hasattr(self, "env"):
+                self.env.close()
+        self.wall_seconds = time.perf_counter() - t_start
+        return self
+
+    def to_dataset(self):
+        """Episode lengths, running means (100-episode window via xarray's rolling; the EMA 0.05 reward), silent
+        and tied steps over ``episode``; learned weights; settings and provenance in attrs."""
+        import xarray as xr
+
+        from ..store import provenance
+
+        lengths = np.array(self.lengths, dtype=int)
+        ds = xr.Dataset(
+            {
+                "episode_length": (("episode",), lengths, {"long_name": "episode length (steps)"}),
+                "silent_steps": (("episode",), np.array(self.silent_steps, dtype=int),
+                                 {"long_name": "steps with both action neurons silent (random action)"}),
+                "tied_steps": (("episode",), np.array(self.tied_steps, dtype=int),
+                               {"long_name": "steps with both first spikes in the same time step (random action)"}),
+            },
+            coords={"episode": np.arange(len(lengths))},
+        )
+        ds["mean_100"] = ds.episode_length.rolling(episode=100, min_periods=1).mean()
+        ds["mean_100"].attrs["long_name"] = "mean length of the last 100 episodes"
+        ema = running_reward(lengths)
+        ds["running_reward"] = (("episode",), ema, {"long_name": f"running reward (EMA {EMA})"})
+        lo, hi = self.bounds
+        ds["weights"] = (("input", "neuron"), ((get_weights(self.rule, self.plastic) - lo) / (hi - lo)).reshape(-1, 2),
+                         {"long_name": "learned weights as fractions of the rule's range"})
+        threshold = self.p["max_steps"] - SOLVED_MARGIN
+        solved = np.flatnonzero(ema > threshold)
+        ds.attrs.update(provenance(
+            rule=self.rule, seed=self.seed, task="CartPole-v1", episodes=self.episodes, settings=dict(self.p),
+            wall_seconds=self.wall_seconds, simulated_seconds=self.simulated_seconds,
+            random_actions=self.random_actions, decisions=self.decisions,
+            solved_threshold=threshold, x_threshold=self.x_max, theta_threshold=self.theta_max,
+            episodes_to_solve=int(solved[0] + 1) if len(solved) else -1,
+            mean_last_100=float(lengths[-100:].mean()) if len(lengths) else float("nan"),
+            best_mean_100=float(ds.mean_100.max()) if len(lengths) else float("nan")))
+        return ds
+
+
+def train_cartpole(rule, *, episodes=1000, seed=0, progress=False, log=None, **settings):
+    """Train on CartPole-v1 for ``episodes`` episodes; an xarray Dataset (see :meth:`CartPoleLearner.to_dataset`)."""
+    return CartPoleLearner(rule, seed=seed, log=log, **settings).run(episodes, progress=progress).to_dataset()

@@ -1,21 +1,28 @@
 """A scikit-learn classifier made of one plastic layer of LIF neurons trained with any plastlab rule.
 
-Network (Sboev et al. 2021): receptive-field latency-encoded inputs -> all-to-all plastic synapses (the
-rule) -> LIF output neurons, ``neurons_per_class`` per class, with static lateral inhibition between
-classes. While a training pattern is presented, a teacher current drives the neurons of the correct class
-shortly after the pattern's earliest input spike, so they fire after the informative inputs and the rule
-potentiates those. At test time a second, static copy of the synapses carries the learned weights
-(plasticity off) and the teacher stays silent; the class whose neuron fires first wins (``decoding=
-"first_spike"``) or the one with the most spikes (``decoding="count"``).
+Network (Sboev et al. 2021; :mod:`plastlab.brian.layer`): receptive-field latency-encoded inputs -> all-to-all
+plastic synapses (the rule) -> LIF output neurons, ``neurons_per_class`` per class, with static lateral inhibition
+between classes. While a training pattern is presented, a teacher current drives the neurons of the correct
+class ``teacher_delay`` ms after the pattern's earliest input spike. At test time a static copy of the synapses
+carries the learned weights (plasticity off) and the teacher is silent; the class whose neuron fires first wins
+(``decoding="first_spike"``) or the one with the most spikes (``decoding="count"``).
 
-The Brian2 network is built once per ``fit`` and reused: every epoch (and every ``predict``) is a single
-``Network.run`` over all its patterns, presented one after another in slots of ``t_encode + t_gap`` ms.
-At the start of each slot the output neurons and the rule's own synaptic state (traces, last-spike
-times: everything but ``w``) are reset, so patterns do not interact. Objects have fixed names, so a second ``fit`` (another fold)
-reuses the compiled code.
+Two protocols (``protocol``), each a table of settings; a parameter left at None takes its protocol's value:
+
+* ``"plastlab"``: weights start low, the teacher comes shortly after the earliest input, the other classes are
+  held down, every pattern starts from a reset network;
+* ``"sboev"``: the group's protocol (``../shared/reference/temporal-classification.md``): weights start at W_max,
+  the teacher makes the correct neuron spike at once at the earliest input spike, no class is held down,
+  40 fields with sigma^2 = 0.005 on per-sample L2-normalised features, 25 ms per pattern, no reset between
+  patterns. Learning works by depressing the inputs that come late.
+
+The Brian2 network is built once per ``fit`` (inside :func:`plastlab.brian.settings.brian_settings`, so no global
+Brian2 or numpy state changes) and reused: every epoch (and every ``predict``) is one ``Network.run`` over all its
+patterns, presented one after another in slots of ``t_encode + t_gap`` ms.
 """
 
 import time
+import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -23,252 +30,169 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ..brian.layer import build_layer, check_rule, initial_fractions, reset_statement
+from ..brian.layer import NEURON_RESET
+from ..config import Param, validate
 from .encoding import GaussianRFEncoder, PoissonRateEncoder
-from ..brian.codegen import synapses
-from ..errors import PlastlabError, RuleError
-from ..rules.rule import Rule
 
-NEURON_MODEL = """
-dv/dt = int(t - t_last >= t_ref) * (I - v + teach_amp * int(t < teach_until) - suppress_amp * int(t < suppress_until)) / tau_m : 1
-t_last : second
-dI/dt = -I / tau_syn : 1
-teach_until : second
-suppress_until : second
-teach_amp : 1
-suppress_amp : 1
-"""
-# Post-synaptic variables a rule may read from the output neurons ([inputs] source = "post").
-POST_VARIABLES = {"v": "1", "I": "1"}
+CALIBRATION = (1.0, 1.5, 2.25, 3.4, 5.0, 7.5)  # readout gain factors tried when calibrate = True
+SILENT_WARNING = 0.10  # warn when more than this fraction of samples leaves every output neuron silent
 
 
-def resolve_rule(rule):
-    """A Rule from a name, a path or a Rule; RuleError (one line) when it cannot be found or parsed."""
-    if isinstance(rule, str):
-        from ..rules.files import load_rule
-
-        return load_rule(rule)
-    if isinstance(rule, Rule):
-        return rule
-    raise RuleError(f"expected a rule name, a rule file or a Rule, got {type(rule).__name__}")
+class SilentOutputWarning(UserWarning):
+    """Many samples made no output neuron fire: their prediction is the most frequent class, not the network's."""
 
 
-def check_drivable(rule, provides=POST_VARIABLES, modulators=()):
-    """Refuse a rule whose inputs this network does not provide (before anything is simulated)."""
-    for name, inp in getattr(rule, "inputs", {}).items():
-        source = getattr(inp, "source", None)
-        if source == "modulator" and name not in modulators:
-            raise RuleError(
-                f"rule '{rule.name}' needs a third factor '{name}' (source = \"modulator\") that this network "
-                "does not provide; use a two-factor rule (e.g. stdp_additive, nc_memristor, ppx_memristor)"
-            )
-        if source == "post":
-            var = getattr(inp, "variable", None) or name
-            if var not in provides:
-                raise RuleError(
-                    f"rule '{rule.name}' reads the postsynaptic variable '{var}' (input '{name}'), which the "
-                    f"output neurons do not have (they provide: {', '.join(sorted(provides))})"
-                )
+# One declared table: every classifier setting, its type and range (None: the protocol's value).
+def _p(kind, low=None, high=None, **kw):
+    return Param(kind, None, low=low, high=high, nullable=True, **kw)
 
 
-def _as_float(value):
-    """A bound (number, Brian2 quantity or string like 'inf') as a float in the weight's own unit."""
-    try:
-        import brian2
-
-        if isinstance(value, brian2.Quantity):
-            return float(np.asarray(value / brian2.get_unit(value.dim)))
-    except Exception:  # pragma: no cover - brian2 is a hard dependency
-        pass
-    return float(value)
-
-
-def weight_bounds(rule):
-    """(w_min, w_max) as floats in the weight unit; an infinite max becomes 1 for scaling purposes."""
-    lo = _as_float(getattr(rule, "w_min", 0.0))
-    hi = _as_float(getattr(rule, "w_max", 1.0))
-    if not np.isfinite(lo):
-        lo = 0.0
-    if not np.isfinite(hi) or hi <= lo:
-        hi = lo + 1.0
-    return lo, hi
-
-
-def weight_unit_expr(rule):
-    """The weight's unit as Brian2 text ('1' when dimensionless)."""
-    unit = getattr(getattr(rule, "weight", None), "unit", "1")
-    return str(unit) if str(unit).strip() else "1"
-
-
-def transmit_statement(rule, gain):
-    """``I_post += gain * (w - w_min) / (w_max - w_min)``: rules with any weight scale drive alike.
-
-    Returns the statement and its namespace; the numbers live in the namespace, not in the code, so
-    another gain or data set reuses the compiled code.
-    """
-    lo, hi = weight_bounds(rule)
-    unit = weight_unit_expr(rule)
-    w = "w" if unit in ("1", "") else f"(w / ({unit}))"
-    return (f"I_post += transmit_gain * ({w} - transmit_w_min)",
-            {"transmit_gain": gain / (hi - lo), "transmit_w_min": lo})
-
-
-def build_layer(rule, n_in, n_out, *, tau_m, tau_syn, t_ref, v_th, gain, inhibition, group_of, dt, prefix):
-    """The shared network skeleton: inputs, plastic + static synapses, outputs, inhibition, monitors.
-
-    Returns a dict of Brian2 objects (not yet in a Network). ``group_of[k]`` is the class (or action)
-    of output neuron k; inhibition acts between neurons of different groups.
-    """
-    import brian2 as b2
-    from brian2 import ms
-
-    ns = {"tau_m": tau_m * ms, "tau_syn": tau_syn * ms, "v_th": v_th}
-    out = b2.NeuronGroup(
-        n_out, NEURON_MODEL, threshold="v > v_th and t - t_last >= t_ref", reset="v = 0\nt_last = t",
-        method="euler", namespace=dict(ns, t_ref=t_ref * ms), dt=dt * ms, name=f"{prefix}_out",
-    )
-    out.t_last = -1e4 * b2.second
-    out.teach_until = -1 * b2.second
-    out.suppress_until = -1 * b2.second
-    inp = b2.SpikeGeneratorGroup(n_in, np.array([], dtype=int), np.array([]) * ms, dt=dt * ms, name=f"{prefix}_in")
-    transmit, transmit_ns = transmit_statement(rule, gain)
-    try:
-        plastic = synapses(rule, inp, out, transmit=transmit, namespace=transmit_ns, dt=dt * ms,
-                                name=f"{prefix}_plastic")
-    except PlastlabError:
-        raise
-    except Exception as exc:  # Brian2 refusing the compiled rule: name the rule, keep it one line
-        raise RuleError(f"rule '{rule.name}' cannot drive this network: {str(exc).splitlines()[0]}") from exc
-    plastic.connect()
-    state = synapse_state_names(plastic)
-    # the static copy holds weights as fractions of the rule's range
-    static = b2.Synapses(inp, out, "w : 1", on_pre="I_post += transmit_gain * w", dt=dt * ms,
-                         namespace={"transmit_gain": gain}, name=f"{prefix}_static")
-    static.connect()
-    static.active = False
-    group_of = np.asarray(group_of)
-    pre_i, post_j = np.nonzero(group_of[:, None] != group_of[None, :])
-    inhib = b2.Synapses(out, out, on_pre="v_post -= inhibition", namespace={"inhibition": float(inhibition)},
-                        dt=dt * ms, name=f"{prefix}_inhib")
-    if len(pre_i):
-        inhib.connect(i=pre_i, j=post_j)
-    else:
-        inhib.connect(False)
-    mon = b2.SpikeMonitor(out, name=f"{prefix}_outmon")
-    transmit = transmit.replace("transmit_gain", repr(transmit_ns["transmit_gain"])).replace(
-        "transmit_w_min", repr(transmit_ns["transmit_w_min"]))  # as recorded in the results' attrs
-    return dict(out=out, inp=inp, plastic=plastic, static=static, inhib=inhib, mon=mon, transmit=transmit,
-                state=state)
+PARAMS = {
+    "protocol": Param(str, "plastlab", choices=("plastlab", "sboev")),
+    "encoding": _p(str, choices=("latency", "poisson")),
+    "n_fields": _p(int, 2, 1000),
+    "sigma": _p(float, 0, strict=True),
+    "t_encode": _p(float, 0, strict=True),
+    "drop_late": _p(float, 0, 1, strict=False),
+    "scaling": _p(str, choices=("minmax", "quantile", "none")),
+    "sample_norm": _p(str, choices=("none", "l2")),
+    "max_rate": _p(float, 0, strict=True),
+    "epochs": _p(int, 0, 10_000),
+    "neurons_per_class": _p(int, 1, 1000),
+    "w_init": _p(float, 0, 1),
+    "w_spread": _p(float, 0, 2),
+    "gain": _p(float, 0),
+    "tau_m": _p(float, 0, strict=True),
+    "tau_syn": _p(float, 0, strict=True),
+    "t_ref": _p(float, 0),
+    "v_th": _p(float, 0, strict=True),
+    "teacher_amp": _p(float, 0),
+    "teacher_delay": _p(float, 0),
+    "teacher_duration": _p(float, 0, strict=True),
+    "suppress": _p(float, 0),
+    "anti_teach": _p(bool),
+    "inhibition": _p(float, 0),
+    "decoding": _p(str, choices=("first_spike", "count")),
+    "t_gap": _p(float, 0),
+    "dt": _p(float, 0, 5, strict=True),
+    "normalize": _p(bool),
+    "reset": _p(bool),
+    "plasticity": _p(bool),
+    "calibrate": _p(bool),
+    "target": _p(str, choices=("cython", "numpy")),
+}
+PROTOCOLS = {
+    "plastlab": dict(
+        encoding="latency", n_fields=8, sigma=None, t_encode=25.0, drop_late=0.95, scaling="minmax",
+        sample_norm="none", max_rate=200.0, epochs=5, neurons_per_class=1, w_init=0.05, w_spread=0.1, gain=60.0,
+        tau_m=6.0, tau_syn=5.0, t_ref=30.0, v_th=8.0, teacher_amp=30.0, teacher_delay=5.0, teacher_duration=5.0,
+        suppress=100.0, anti_teach=False, inhibition=5.0, decoding="first_spike", t_gap=10.0, dt=0.5,
+        normalize=False, reset=True, plasticity=True, calibrate=True, target="cython"),
+    "sboev": dict(
+        encoding="latency", n_fields=40, sigma=float(np.sqrt(0.005)), t_encode=25.0, drop_late=None, scaling="none",
+        sample_norm="l2", max_rate=200.0, epochs=5, neurons_per_class=1, w_init=1.0, w_spread=0.0, gain=60.0,
+        tau_m=6.0, tau_syn=2.0, t_ref=19.0, v_th=8.0, teacher_amp=1000.0, teacher_delay=0.0, teacher_duration=0.5,
+        suppress=0.0, anti_teach=False, inhibition=5.0, decoding="first_spike", t_gap=0.0, dt=0.5,
+        normalize=False, reset=False, plasticity=True, calibrate=False, target="cython"),
+}
 
 
-def synapse_state_names(syn):
-    """The rule's own per-synapse state (traces, last-spike times, ...): everything but the weight."""
-    skip = {"w", "lastupdate", "i", "j", "N", "N_incoming", "N_outgoing", "delay"}
-    return [k for k, v in syn.variables.items()
-            if not k.startswith("_") and getattr(getattr(v, "owner", None), "name", None) == syn.name and k not in skip
-            and not getattr(v, "read_only", False) and not getattr(v, "constant", False)
-            and hasattr(v, "get_value")]
+def _plain(value):
+    """numpy scalars (from search spaces) as Python numbers, so the table's types apply."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
-def reset_statement(names):
-    """Brian2 code setting each variable back to 0 (``x = 0*x`` keeps its unit)."""
-    return "\n".join(f"{n} = 0*{n}" for n in names)
+def resolve_settings(params, *, where="classifier"):
+    """The classifier's settings: its parameters checked against PARAMS, None filled from the protocol."""
+    table = {k: _plain(v) for k, v in params.items() if k in PARAMS}
+    checked = validate(table, PARAMS, section=where)
+    base = PROTOCOLS[checked["protocol"]]
+    settings = {k: (base[k] if v is None and k in base else v) for k, v in checked.items()}
+    steps = (settings["t_encode"] + settings["t_gap"]) / settings["dt"]
+    if abs(steps - round(steps)) > 1e-9:
+        from ..errors import ConfigError
 
-
-def init_weights(rule, plastic, static, w_init, w_spread, rng):
-    """Weights start at ``w_init`` (a fraction of the weight range) plus uniform noise of ``w_spread``."""
-    lo, hi = weight_bounds(rule)
-    n = len(plastic)
-    frac = np.clip(w_init + w_spread * (rng.random_sample(n) - 0.5), 0.0, 1.0)
-    values = lo + (hi - lo) * frac
-    set_weights(rule, plastic, values)
-    static.w = frac
-
-
-def get_weights(rule, plastic):
-    """Plastic weights as floats in the weight's unit."""
-    import brian2 as b2
-
-    w = plastic.w[:]
-    if isinstance(w, b2.Quantity):
-        unit = b2.get_unit(w.dim)
-        return np.asarray(w / unit, dtype=float)
-    return np.asarray(w, dtype=float)
-
-
-def set_weights(rule, plastic, values):
-    import brian2 as b2
-
-    unit = weight_unit_expr(rule)
-    if unit in ("1", ""):
-        plastic.w = values
-    else:
-        plastic.w = values * b2.get_unit(plastic.variables["w"].dim)
+        raise ConfigError(f"t_encode + t_gap ({settings['t_encode'] + settings['t_gap']} ms) must be a whole number "
+                          f"of dt ({settings['dt']} ms)", section=where)
+    return settings
 
 
 class SpikingClassifier(ClassifierMixin, BaseEstimator):
     """Spiking classifier trained with a plasticity rule from ``rules/`` (or any rule file).
 
-    Parameters (times in ms, voltages/currents in units of the threshold scale)
+    Every parameter but ``rule``, ``protocol``, ``random_state`` and ``progress`` defaults to None: the value of
+    the chosen ``protocol`` (``PROTOCOLS``); the resolved values are ``settings_`` after ``fit``.
+    Times in ms, voltages and currents in units of the threshold scale.
+
+    Parameters
     ----------
     rule : str or Rule
         Rule name (``rules/NAME.toml``), path to a rule file, or a loaded Rule.
+    protocol : {"plastlab", "sboev"}
+        Where the unset parameters come from (see the module docstring).
     encoding : {"latency", "poisson"}
         Gaussian receptive-field latency code (one spike per field) or Poisson rate code.
-    n_fields, sigma, t_encode, drop_late, scaling
-        Encoder settings (see :class:`plastlab.learn.encoding.GaussianRFEncoder`); ``t_encode`` is the window;
-        ``scaling="quantile"`` spreads skewed features (e.g. breast cancer's) over all fields.
+    n_fields, sigma, t_encode, drop_late, scaling, sample_norm
+        Encoder settings (:class:`plastlab.learn.encoding.GaussianRFEncoder`); ``t_encode`` is the window.
     max_rate : float
         Peak rate (Hz) for ``encoding="poisson"``.
     epochs : int
         Passes over the training set (shuffled each epoch).
     neurons_per_class : int
-        Output neurons per class.
     w_init, w_spread : float
         Initial weights as a fraction of the rule's weight range, plus uniform noise of width ``w_spread``.
     gain : float
-        Synaptic current jump for a full-scale weight, times the number of features (the jump per
-        synapse is ``gain / n_features``, so the drive per pattern does not grow with the dimension).
+        Synaptic current jump for a full-scale weight, times the number of features (the jump per synapse is
+        ``gain / n_features``, so the drive per pattern does not grow with the dimension).
     tau_m, tau_syn, t_ref, v_th : float
         LIF membrane and synaptic time constants, refractory period, threshold (rest and reset at 0).
     teacher_amp, teacher_delay, teacher_duration : float
-        Teacher current (in threshold units of drive) injected into the correct class's neurons from
-        ``teacher_delay`` ms after the pattern's earliest input spike, for ``teacher_duration`` ms.
+        Teacher current into the correct class's neurons from ``teacher_delay`` ms after the pattern's earliest
+        input spike, for ``teacher_duration`` ms.
     suppress : float
-        During training, an inhibitory current of this size holds the other classes' neurons down for
-        the whole encoding window (0: off), so that only the taught class's synapses change.
+        During training, an inhibitory current holding the other classes' neurons down for the whole window.
     anti_teach : bool
-        Instead of holding the other classes' neurons down, drive them with the teacher current from the
-        start of the slot, so they fire before the pattern's inputs and the rule depresses (post before
-        pre) their synapses from this pattern: an inverted teacher.
+        Instead, drive the other classes' neurons at the slot start (before the inputs): depression.
     inhibition : float
-        Lateral inhibition: drop of the membrane potential of the other classes' neurons per spike.
+        Lateral inhibition: drop of the other classes' membrane potential per spike.
     decoding : {"first_spike", "count"}
     t_gap : float
-        Silence between patterns (lets traces and pairings fade out).
+        Silence between patterns.
     dt : float
         Simulation time step.
     normalize : bool
-        After each epoch, rescale each output neuron's weights to a common mean (synaptic scaling), so
-        that no class wins only because its neuron collected more total weight.
+        After each epoch, rescale each output neuron's weights to a common mean (synaptic scaling).
+    reset : bool
+        Reset the neurons and the rule's traces at the start of every pattern.
+    plasticity : bool
+        False: the ablation "no plasticity" -- the weights stay at their initial values.
+    calibrate : bool
+        After training, scale the readout gain (plasticity off) by the factor of ``CALIBRATION`` that gives the
+        best accuracy on the training data, trying larger factors only while more than 5 % of the training
+        samples leave every output neuron silent. Uses the training data only.
+    target : {"cython", "numpy"}
+        Brian2's code-generation target for this classifier's network.
     random_state : int, RandomState or None
     progress : bool
         Show a tqdm bar over epochs.
     """
 
-    def __init__(
-        self, rule="nc_memristor", encoding="latency", n_fields=8, sigma=None, t_encode=25.0, drop_late=0.95,
-        scaling="minmax", max_rate=200.0, epochs=5, neurons_per_class=1, w_init=0.05, w_spread=0.1, gain=60.0, tau_m=6.0,
-        tau_syn=5.0, t_ref=30.0, v_th=8.0, teacher_amp=30.0, teacher_delay=5.0, teacher_duration=5.0,
-        suppress=100.0, anti_teach=False, inhibition=5.0, decoding="first_spike", t_gap=10.0, dt=0.5, normalize=False,
-        random_state=None, progress=False,
-    ):
+    def __init__(self, rule="nc_memristor", *, protocol="plastlab", encoding=None, n_fields=None, sigma=None,
+                 t_encode=None, drop_late=None, scaling=None, sample_norm=None, max_rate=None, epochs=None,
+                 neurons_per_class=None, w_init=None, w_spread=None, gain=None, tau_m=None, tau_syn=None, t_ref=None,
+                 v_th=None, teacher_amp=None, teacher_delay=None, teacher_duration=None, suppress=None,
+                 anti_teach=None, inhibition=None, decoding=None, t_gap=None, dt=None, normalize=None, reset=None,
+                 plasticity=None, calibrate=None, target=None, random_state=None, progress=False):
         self.rule = rule
+        self.protocol = protocol
         self.encoding = encoding
         self.n_fields = n_fields
         self.sigma = sigma
         self.t_encode = t_encode
         self.drop_late = drop_late
         self.scaling = scaling
+        self.sample_norm = sample_norm
         self.max_rate = max_rate
         self.epochs = epochs
         self.neurons_per_class = neurons_per_class
@@ -289,232 +213,240 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
         self.t_gap = t_gap
         self.dt = dt
         self.normalize = normalize
+        self.reset = reset
+        self.plasticity = plasticity
+        self.calibrate = calibrate
+        self.target = target
         self.random_state = random_state
         self.progress = progress
 
-    # ------------------------------------------------------------------ checks
-    def _check_params(self):
-        if self.encoding not in ("latency", "poisson"):
-            raise ValueError(f"encoding must be 'latency' or 'poisson', got {self.encoding!r}")
-        if self.decoding not in ("first_spike", "count"):
-            raise ValueError(f"decoding must be 'first_spike' or 'count', got {self.decoding!r}")
-        for name in ("epochs", "neurons_per_class"):
-            v = getattr(self, name)
-            if int(v) != v or v < (0 if name == "epochs" else 1):
-                raise ValueError(f"{name} must be a non-negative integer (>= 1 for neurons_per_class), got {v!r}")
-        for name in ("t_encode", "tau_m", "tau_syn", "v_th", "dt"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
-        if self.t_gap < 0 or self.t_ref < 0:
-            raise ValueError("t_gap and t_ref must be >= 0")
-        steps = (self.t_encode + self.t_gap) / self.dt
-        if abs(steps - round(steps)) > 1e-9:
-            raise ValueError(f"t_encode + t_gap ({self.t_encode + self.t_gap} ms) must be a whole number of dt "
-                             f"({self.dt} ms)")
-
-    def _encoder(self, rng):
-        if self.encoding == "latency":
-            return GaussianRFEncoder(self.n_fields, self.sigma, self.t_encode, self.drop_late, scaling=self.scaling)
-        return PoissonRateEncoder(self.n_fields, self.sigma, self.max_rate, self.t_encode,
-                                  random_state=rng.randint(2**31 - 1), scaling=self.scaling)
-
     # ------------------------------------------------------------------ fit
+    def _check_params(self):
+        """The resolved settings (ConfigError for an unknown value, a wrong type or a value out of range)."""
+        return resolve_settings(self.get_params(deep=False))
+
+    def _encoder(self, s, seed):
+        if s["encoding"] == "latency":
+            return GaussianRFEncoder(s["n_fields"], s["sigma"], s["t_encode"], s["drop_late"], scaling=s["scaling"],
+                                     sample_norm=s["sample_norm"])
+        return PoissonRateEncoder(s["n_fields"], s["sigma"], s["max_rate"], s["t_encode"], random_state=seed,
+                                  scaling=s["scaling"], sample_norm=s["sample_norm"])
+
     def fit(self, X, y):
-        self._check_params()
+        s = self.settings_ = self._check_params()
         X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
         self.classes_, y_idx = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
-            raise ValueError(f"need at least 2 classes to train, got {len(self.classes_)}")
-        rule = resolve_rule(self.rule)
-        check_drivable(rule)
-        self.rule_ = rule
+            raise ValueError(f"need samples of at least 2 classes to train, got 1 class ({self.classes_[0]!r})")
+        self.rule_ = check_rule(self.rule, "the spiking classifier")
         rng = check_random_state(self.random_state)
-        seed = rng.randint(2**31 - 1)
-
-        import brian2 as b2
-        from brian2 import ms
-
-        self.encoder_ = self._encoder(rng).fit(X)
-        n_in = self.encoder_.n_outputs_
-        npc = int(self.neurons_per_class)
-        n_out = len(self.classes_) * npc
+        seed = int(rng.randint(2**31 - 1))
+        self.encoder_ = self._encoder(s, seed).fit(X)
+        npc = s["neurons_per_class"]
         self.group_of_ = np.repeat(np.arange(len(self.classes_)), npc)
-        self.slot_ = float(self.t_encode + self.t_gap)
-        b2.seed(seed)
-        parts = build_layer(
-            rule, n_in, n_out, tau_m=self.tau_m, tau_syn=self.tau_syn, t_ref=self.t_ref, v_th=self.v_th,
-            gain=self.gain / X.shape[1], inhibition=self.inhibition, group_of=self.group_of_, dt=self.dt, prefix="plc",
-        )
-        init_weights(rule, parts["plastic"], parts["static"], self.w_init, self.w_spread, rng)
-        # teacher sources 0..n_out-1 switch the teacher current of neuron k on; sources n_out..2n_out-1
-        # hold neuron k down (suppression of the other classes while a pattern is taught)
-        teacher = b2.SpikeGeneratorGroup(2 * n_out, np.array([], dtype=int), np.array([]) * ms,
-                                         dt=self.dt * ms, name="plc_teacher")
-        teach_syn = b2.Synapses(teacher, parts["out"], on_pre="teach_until_post = t + teach_dur",
-                                namespace={"teach_dur": self.teacher_duration * ms}, dt=self.dt * ms,
-                                name="plc_teach_syn")
-        teach_syn.connect(i=np.arange(n_out), j=np.arange(n_out))
-        supp_syn = b2.Synapses(teacher, parts["out"], on_pre="suppress_until_post = t + suppress_dur",
-                               namespace={"suppress_dur": self.t_encode * ms}, dt=self.dt * ms,
-                               name="plc_supp_syn")
-        supp_syn.connect(i=np.arange(n_out, 2 * n_out), j=np.arange(n_out))
-        reset = parts["out"].run_regularly(
-            "v = 0\nI = 0\nteach_until = -1*second\nsuppress_until = -1*second\nt_last = -10000*second",
-            dt=self.slot_ * ms, when="start", name="plc_reset")
-        resets = [reset]
-        if parts["state"]:  # traces and pairing memory of the rule start afresh with each pattern
-            resets.append(parts["plastic"].run_regularly(reset_statement(parts["state"]), dt=self.slot_ * ms,
-                                                         when="start", name="plc_syn_reset"))
-        net = b2.Network(*(parts[k] for k in ("out", "inp", "plastic", "static", "inhib", "mon")),
-                         teacher, teach_syn, supp_syn, *resets)
-        parts.update(teacher=teacher, teach_syn=teach_syn, net=net)
-        self._parts = parts
-        self.transmit_ = parts["transmit"]
-        parts["out"].teach_amp = self.teacher_amp
-        parts["out"].suppress_amp = self.suppress
-
-        trains = self.encoder_.spike_trains(X)
+        self.prior_class_ = int(np.argmax(np.bincount(y_idx, minlength=len(self.classes_))))
+        initial = initial_fractions(self.encoder_.n_outputs_ * len(self.group_of_), s["w_init"], s["w_spread"], rng)
+        trains = self._trains(X)
         self.n_input_spikes_ = float(np.mean([len(ix) for ix, _ in trains]))
-        epochs = int(self.epochs)
+        epochs = s["epochs"] if s["plasticity"] else 0
         self.train_output_spikes_ = np.zeros(epochs)
         self.train_accuracy_ = np.zeros(epochs)
         t_start = time.perf_counter()
-        bar = None
-        if self.progress:
-            from tqdm.auto import tqdm
+        with self._brian(seed):
+            self._build(initial)
+            bar = None
+            if self.progress:
+                from tqdm.auto import tqdm
 
-            bar = tqdm(total=epochs, desc="epochs", leave=False)
-        for ep in range(epochs):
-            order = rng.permutation(len(X))
-            first, counts = self._present(trains, order, teach=y_idx[order])
-            pred = self._decode(first, counts)
-            self.train_accuracy_[ep] = float(np.mean(pred == y_idx[order]))
-            self.train_output_spikes_[ep] = float(counts.sum(axis=1).mean())
-            if self.normalize:
-                self._normalize()
+                bar = tqdm(total=epochs, desc="epochs", leave=False)
+            for ep in range(epochs):
+                order = rng.permutation(len(X))
+                if s["encoding"] == "poisson":  # fresh Poisson spikes every epoch, reproducible by seed
+                    trains = self._trains(X, random_state=rng)
+                first, counts = self._present(trains, order, teach=y_idx[order])
+                self.train_accuracy_[ep] = float(np.mean(self._decode(first, counts) == y_idx[order]))
+                self.train_output_spikes_[ep] = float(counts.sum(axis=1).mean())
+                if s["normalize"]:
+                    self._normalize()
+                if bar is not None:
+                    bar.set_postfix(train_acc=f"{self.train_accuracy_[ep]:.3f}")
+                    bar.update(1)
             if bar is not None:
-                bar.set_postfix(train_acc=f"{self.train_accuracy_[ep]:.3f}")
-                bar.update(1)
-        if bar is not None:
-            bar.close()
+                bar.close()
+            self.weights_ = self._layer.fractions().reshape(self.encoder_.n_outputs_, len(self.group_of_))
+            self.simulated_seconds_ = float(np.asarray(self._net.t))
+            # frozen passes over the training data: how many samples leave the trained network silent, and
+            # (calibrate) the readout gain that suits the learned weights best on the training data
+            self.readout_scale_, info = self._calibrate(self._trains(X), y_idx)
+        self.train_silent_fraction_ = info["silent"] / len(X)
         self.fit_seconds_ = time.perf_counter() - t_start
-        self.weights_ = get_weights(rule, parts["plastic"]).reshape(n_in, n_out)
-        counts = np.bincount(y_idx, minlength=len(self.classes_))
-        self.prior_class_ = int(np.argmax(counts))
-        self.simulated_seconds_ = float(net.t / b2.second)
+        self._warn_silent(self.train_silent_fraction_, "training")
         return self
 
-    def _normalize(self):
-        lo, hi = weight_bounds(self.rule_)
-        plastic = self._parts["plastic"]
+    def _calibrate(self, trains, y_idx):
+        """The readout gain factor (of CALIBRATION) with the best training accuracy, trying larger factors only
+        while more than 5 % of the training samples stay silent; (factor, info of that pass)."""
+        factors = CALIBRATION if self.settings_["calibrate"] else (1.0,)
+        best = None
+        for factor in factors:
+            self._set_readout_scale(factor)
+            pred, info = self._predict_trains(trains)
+            accuracy = float(np.mean(pred == y_idx))
+            if best is None or accuracy > best[0]:
+                best = (accuracy, factor, info)
+            if info["silent"] <= 0.05 * len(trains):
+                break
+        self._set_readout_scale(best[1])
+        return best[1], best[2]
+
+    def _set_readout_scale(self, factor):
+        self._layer.static.namespace["transmit_gain"] = factor * self.settings_["gain"] / self.n_features_in_
+
+    def _trains(self, X, random_state=None):
+        """Input spikes per sample; Poisson spikes at most one per neuron and time step."""
+        if self.settings_["encoding"] == "poisson":
+            return self.encoder_.spike_trains(X, dt=self.settings_["dt"], random_state=random_state)
+        return self.encoder_.spike_trains(X)
+
+    def _brian(self, seed=None):
+        from brian2 import ms
+
+        from ..brian.settings import brian_settings
+
+        return brian_settings(target=self.settings_["target"], dt=self.settings_["dt"] * ms, seed=seed)
+
+    def _build(self, fractions):
+        """The Brian2 network: the shared layer plus the teacher and the per-pattern reset."""
+        import brian2 as b2
+        from brian2 import ms
+
+        s = self.settings_
         n_out = len(self.group_of_)
-        w = (get_weights(self.rule_, plastic).reshape(-1, n_out) - lo) / (hi - lo)
+        dt = s["dt"] * ms
+        layer = build_layer(self.rule_, self.encoder_.n_outputs_, n_out, tau_m=s["tau_m"], tau_syn=s["tau_syn"],
+                            t_ref=s["t_ref"], v_th=s["v_th"], gain=s["gain"] / self.n_features_in_,
+                            inhibition=s["inhibition"], group_of=self.group_of_, prefix="plc",
+                            teacher_amp=s["teacher_amp"], suppress_amp=s["suppress"], dt=dt)
+        layer.set_fractions(fractions)
+        # teacher sources 0..n_out-1 switch the teacher current of neuron k on; sources n_out..2n_out-1 hold
+        # neuron k down for the rest of the window
+        teacher = b2.SpikeGeneratorGroup(2 * n_out, np.array([], dtype=int), np.array([]) * ms, dt=dt,
+                                         name="plc_teacher")
+        teach = b2.Synapses(teacher, layer.neurons, on_pre="teach_from_post = t\nteach_until_post = t + teach_dur",
+                            namespace={"teach_dur": s["teacher_duration"] * ms}, dt=dt, name="plc_teach_syn")
+        teach.connect(i=np.arange(n_out), j=np.arange(n_out))
+        hold = b2.Synapses(teacher, layer.neurons, on_pre="suppress_until_post = t + suppress_dur",
+                           namespace={"suppress_dur": s["t_encode"] * ms}, dt=dt, name="plc_supp_syn")
+        hold.connect(i=np.arange(n_out, 2 * n_out), j=np.arange(n_out))
+        objects = layer.objects() + [teacher, teach, hold]
+        self.slot_ = float(s["t_encode"] + s["t_gap"])
+        if s["reset"]:
+            objects.append(layer.neurons.run_regularly(NEURON_RESET, dt=self.slot_ * ms, when="start",
+                                                       name="plc_reset"))
+            if layer.state:  # traces and pairing memory of the rule start afresh with each pattern
+                objects.append(layer.plastic.run_regularly(reset_statement(layer.state), dt=self.slot_ * ms,
+                                                           when="start", name="plc_syn_reset"))
+        self._layer, self._teacher, self._net = layer, teacher, b2.Network(*objects)
+        self.transmit_ = layer.transmit
+
+    def _normalize(self):
+        n_out = len(self.group_of_)
+        w = self._layer.fractions().reshape(-1, n_out)
         mean = w.mean(axis=0)
-        target = mean.mean()
-        w = np.clip(w * (target / np.where(mean > 0, mean, 1.0))[None, :], 0.0, 1.0)
-        set_weights(self.rule_, plastic, (lo + (hi - lo) * w).ravel())
+        w = np.clip(w * (mean.mean() / np.where(mean > 0, mean, 1.0))[None, :], 0.0, 1.0)
+        self._layer.set_fractions(w.ravel())
 
     def _present(self, trains, order, teach=None):
         """Run the network once over the patterns ``trains[order]``; return first-spike times (ms from the
         slot start, inf when silent) and spike counts, both (n_patterns, n_out)."""
-        import brian2 as b2
         from brian2 import ms
 
-        p = self._parts
-        net = p["net"]
-        slot = self.slot_
+        s, layer, net = self.settings_, self._layer, self._net
+        slot, dt = self.slot_, s["dt"]
+        n_out = len(self.group_of_)
         t0 = float(net.t / ms)
-        idx, times = [], []
-        t_idx, t_times = [], []
-        for k, s in enumerate(order):
-            ix, tt = trains[s]
+        idx, times, t_idx, t_times = [], [], [], []
+        for k, sample in enumerate(order):
+            ix, tt = trains[sample]
             idx.append(ix)
-            times.append(t0 + k * slot + tt)
-            if teach is not None:
-                onset = (tt.min() if len(tt) else 0.0) + self.teacher_delay
-                members = np.flatnonzero(self.group_of_ == teach[k])
-                t_idx.append(members)
-                t_times.append(np.full(len(members), t0 + k * slot + onset))
-                if self.anti_teach:
-                    # the other classes' neurons are made to fire at the very start of the slot, before
-                    # the inputs: post-before-pre pairs, so the rule depresses their synapses from this pattern
-                    others = np.flatnonzero(self.group_of_ != teach[k])
-                    t_idx.append(others)
-                    t_times.append(np.full(len(others), t0 + k * slot))
-                elif self.suppress > 0:
-                    others = np.flatnonzero(self.group_of_ != teach[k])
-                    t_idx.append(len(self.group_of_) + others)
-                    t_times.append(np.full(len(others), t0 + k * slot))
-        idx = np.concatenate(idx).astype(int) if idx else np.array([], dtype=int)
-        times = np.concatenate(times) if times else np.array([])
-        # keep spike times on the simulation grid and strictly inside their slot
-        times = np.round(times / self.dt) * self.dt
-        p["inp"].set_spikes(idx, times * ms)
-        if teach is not None:
-            p["teacher"].set_spikes(np.concatenate(t_idx).astype(int),
-                                    np.round(np.concatenate(t_times) / self.dt) * self.dt * ms)
+            times.append(t0 + k * slot + np.minimum(np.round(tt / dt) * dt, slot - dt))  # inside the slot
+            if teach is None:
+                continue
+            start = t0 + k * slot
+            members = np.flatnonzero(self.group_of_ == teach[k])
+            others = np.flatnonzero(self.group_of_ != teach[k])
+            t_idx.append(members)
+            t_times.append(np.full(len(members), start + (tt.min() if len(tt) else 0.0) + s["teacher_delay"]))
+            if s["anti_teach"]:  # the other classes fire before the inputs: post-before-pre, depression
+                t_idx.append(others)
+                t_times.append(np.full(len(others), start))
+            elif s["suppress"] > 0:
+                t_idx.append(n_out + others)
+                t_times.append(np.full(len(others), start))
+        on_grid = lambda t: np.round(np.asarray(t) / dt) * dt * ms  # noqa: E731
+        layer.inputs.set_spikes(np.concatenate(idx).astype(int) if idx else np.array([], dtype=int),
+                                on_grid(np.concatenate(times) if times else []))
+        if t_idx:
+            self._teacher.set_spikes(np.concatenate(t_idx).astype(int), on_grid(np.concatenate(t_times)))
         else:
-            p["teacher"].set_spikes(np.array([], dtype=int), np.array([]) * ms)
-        p["plastic"].active = teach is not None
-        p["static"].active = teach is None
-        if teach is None:
-            lo, hi = weight_bounds(self.rule_)
-            p["static"].w = (get_weights(self.rule_, p["plastic"]) - lo) / (hi - lo)
-        mon = p["mon"]
+            self._teacher.set_spikes(np.array([], dtype=int), np.array([]) * ms)
+        layer.freeze(teach is None)
+        mon = layer.monitor
         n_before = mon.num_spikes
         net.run(len(order) * slot * ms)
         si = np.asarray(mon.i[n_before:])
         st = np.asarray(mon.t[n_before:] / ms) - t0
         slot_k = np.minimum((st // slot).astype(int), len(order) - 1)
-        rel = st - slot_k * slot
-        n_out = len(self.group_of_)
         first = np.full((len(order), n_out), np.inf)
         counts = np.zeros((len(order), n_out), dtype=int)
         np.add.at(counts, (slot_k, si), 1)
-        np.minimum.at(first, (slot_k, si), rel)
+        np.minimum.at(first, (slot_k, si), st - slot_k * slot)
         return first, counts
 
     def _decode(self, first, counts):
-        """Class index per pattern from per-neuron first-spike times / counts (per class: best neuron)."""
+        """Class index per pattern from per-neuron first-spike times / counts (per class: its best neuron)."""
         n_cls = len(self.classes_)
-        cls_first = np.full((len(first), n_cls), np.inf)
-        cls_count = np.zeros((len(first), n_cls))
-        for c in range(n_cls):
-            m = self.group_of_ == c
-            cls_first[:, c] = first[:, m].min(axis=1)
-            cls_count[:, c] = counts[:, m].sum(axis=1)
-        prior = getattr(self, "prior_class_", 0)
-        if self.decoding == "first_spike":
+        cls_first = np.stack([first[:, self.group_of_ == c].min(axis=1) for c in range(n_cls)], axis=1)
+        cls_count = np.stack([counts[:, self.group_of_ == c].sum(axis=1) for c in range(n_cls)], axis=1)
+        if self.settings_["decoding"] == "first_spike":
             # earliest first spike; ties broken by spike count, then by class order
-            best = cls_first.min(axis=1, keepdims=True)
-            tied = cls_first == best
-            score = np.where(tied, cls_count, -1.0)
-            pred = np.argmax(score, axis=1)
+            tied = cls_first == cls_first.min(axis=1, keepdims=True)
+            pred = np.argmax(np.where(tied, cls_count, -1.0), axis=1)
         else:
             pred = np.argmax(cls_count, axis=1)
-        silent = counts.sum(axis=1) == 0
-        pred[silent] = prior
+        pred[counts.sum(axis=1) == 0] = self.prior_class_
         return pred
 
     # ------------------------------------------------------------------ predict
+    def _predict_trains(self, trains):
+        first, counts = self._present(trains, np.arange(len(trains)), teach=None)
+        info = dict(first_spike=first, counts=counts, input_spikes=np.array([len(ix) for ix, _ in trains]),
+                    silent=int(np.sum(counts.sum(axis=1) == 0)))
+        return self._decode(first, counts), info
+
     def predict_details(self, X):
-        """Predictions plus what the network did: dict with ``first_spike`` (ms, inf = silent) and
-        ``counts`` per sample and output neuron, ``input_spikes`` per sample and ``silent`` samples."""
+        """Predictions plus what the network did: dict with ``first_spike`` (ms, inf = silent) and ``counts``
+        per sample and output neuron, ``input_spikes`` per sample and the number of ``silent`` samples."""
         check_is_fitted(self, "weights_")
         X = validate_data(self, X, dtype=np.float64, reset=False)
-        trains = self.encoder_.spike_trains(X)
-        first, counts = self._present(trains, np.arange(len(X)), teach=None)
-        pred = self._decode(first, counts)
-        info = dict(
-            first_spike=first, counts=counts,
-            input_spikes=np.array([len(ix) for ix, _ in trains]),
-            silent=int(np.sum(counts.sum(axis=1) == 0)),
-        )
+        with self._brian():
+            if not hasattr(self, "_net"):  # unpickled: rebuild the network around the learned weights
+                self._build(self.weights_.ravel())
+                self._set_readout_scale(self.readout_scale_)
+            pred, info = self._predict_trains(self._trains(X))
+        self._warn_silent(info["silent"] / max(len(X), 1), "test")
         return self.classes_[pred], info
 
     def predict(self, X):
         return self.predict_details(X)[0]
+
+    @staticmethod
+    def _warn_silent(fraction, what):
+        if fraction > SILENT_WARNING:
+            warnings.warn(f"{100 * fraction:.0f} % of the {what} samples made no output neuron fire (predicted as "
+                          "the most frequent class); try a larger gain or a longer teacher_delay",
+                          SilentOutputWarning, stacklevel=3)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -522,10 +454,8 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
     def __getstate__(self):
-        # The Brian2 network cannot be pickled; a pickled classifier keeps its learned weights only.
-        state = self.__dict__.copy()
-        state.pop("_parts", None)
-        return state
+        # The Brian2 network cannot be pickled; predict rebuilds it from the learned weights.
+        return {k: v for k, v in self.__dict__.items() if k not in ("_layer", "_teacher", "_net")}
 
 
 # ---------------------------------------------------------------------- cross-validation -> xarray
@@ -549,58 +479,57 @@ def cross_validate(estimator, X, y, *, folds=5, seed=0, progress=False, dataset=
     classes = np.unique(y)
     splits = list(folds_iter) if folds_iter is not None else list(
         StratifiedKFold(folds, shuffle=True, random_state=seed).split(X, y))
-    f1, conf, in_spk, out_spk, silent, fit_s, pred_s, weights, train_acc = [], [], [], [], [], [], [], [], []
-    iterator = splits
+    rows = []
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(splits), desc=f"{dataset} folds", unit="fold")
-    for k, (tr, te) in enumerate(iterator):
+    for k, (tr, te) in enumerate(splits):
         est = clone(estimator).set_params(random_state=seed + k)
         t0 = time.perf_counter()
-        est.fit(X[tr], y[tr])
-        t1 = time.perf_counter()
-        pred, info = est.predict_details(X[te])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SilentOutputWarning)  # recorded per fold below instead
+            est.fit(X[tr], y[tr])
+            t1 = time.perf_counter()
+            pred, info = est.predict_details(X[te])
         t2 = time.perf_counter()
-        f1.append(f1_score(y[te], pred, average="micro"))
-        conf.append(confusion_matrix(y[te], pred, labels=classes))
-        in_spk.append(info["input_spikes"].mean())
-        out_spk.append(info["counts"].sum(axis=1).mean())
-        silent.append(info["silent"])
-        fit_s.append(t1 - t0)
-        pred_s.append(t2 - t1)
-        weights.append(est.weights_)
-        train_acc.append(est.train_accuracy_)
+        rows.append(dict(f1=f1_score(y[te], pred, average="micro"),
+                         confusion=confusion_matrix(y[te], pred, labels=classes),
+                         input_spikes=info["input_spikes"].mean(), output_spikes=info["counts"].sum(axis=1).mean(),
+                         silent=info["silent"], silent_fraction=info["silent"] / len(te), fit_seconds=t1 - t0,
+                         predict_seconds=t2 - t1, weights=est.weights_, train_accuracy=est.train_accuracy_))
         if bar is not None:
-            bar.set_postfix(f1=f"{f1[-1]:.3f}", mean=f"{np.mean(f1):.3f}")
+            bar.set_postfix(f1=f"{rows[-1]['f1']:.3f}", mean=f"{np.mean([r['f1'] for r in rows]):.3f}")
             bar.update(1)
     if bar is not None:
         bar.close()
-    rule = est.rule_
+    col = lambda key: np.array([r[key] for r in rows])  # noqa: E731
     labels = [str(c) for c in classes]
     ds = xr.Dataset(
         {
-            "f1": (("fold",), np.array(f1), {"long_name": "F1 (micro) on the test fold"}),
-            "confusion": (("fold", "true", "predicted"), np.array(conf), {"long_name": "confusion matrix"}),
-            "input_spikes": (("fold",), np.array(in_spk), {"long_name": "mean input spikes per test sample"}),
-            "output_spikes": (("fold",), np.array(out_spk), {"long_name": "mean output spikes per test sample"}),
-            "silent": (("fold",), np.array(silent), {"long_name": "test samples with no output spike"}),
-            "fit_seconds": (("fold",), np.array(fit_s), {"units": "s"}),
-            "predict_seconds": (("fold",), np.array(pred_s), {"units": "s"}),
-            "train_accuracy": (("fold", "epoch"), np.array(train_acc),
+            "f1": (("fold",), col("f1"), {"long_name": "F1 (micro) on the test fold"}),
+            "confusion": (("fold", "true", "predicted"), col("confusion"), {"long_name": "confusion matrix"}),
+            "input_spikes": (("fold",), col("input_spikes"), {"long_name": "mean input spikes per test sample"}),
+            "output_spikes": (("fold",), col("output_spikes"), {"long_name": "mean output spikes per test sample"}),
+            "silent": (("fold",), col("silent"), {"long_name": "test samples with no output spike"}),
+            "silent_fraction": (("fold",), col("silent_fraction"),
+                                {"long_name": "fraction of test samples with no output spike"}),
+            "fit_seconds": (("fold",), col("fit_seconds"), {"units": "s"}),
+            "predict_seconds": (("fold",), col("predict_seconds"), {"units": "s"}),
+            "train_accuracy": (("fold", "epoch"), col("train_accuracy"),
                                {"long_name": "accuracy of the taught network during training"}),
-            "weights": (("fold", "input", "neuron"), np.array(weights),
-                        {"long_name": "learned weights", "units": weight_unit_expr(rule)}),
+            "weights": (("fold", "input", "neuron"), col("weights"),
+                        {"long_name": "learned weights as fractions of the rule's range", "units": "1"}),
         },
         coords={"fold": np.arange(len(splits)), "true": labels, "predicted": labels,
                 "neuron_class": ("neuron", [labels[g] for g in est.group_of_])},
     )
-    params = {k: v for k, v in estimator.get_params().items() if k not in ("rule", "progress")}
-    ds.attrs.update(provenance(rule=rule, seed=seed, dataset=dataset, folds=len(splits),
-                               estimator="SpikingClassifier", hyperparameters=params,
-                               n_features=X.shape[1], n_fields=estimator.n_fields,
-                               transmit=est.transmit_))
+    silent = float(col("silent").sum() / sum(len(te) for _, te in splits))
+    ds.attrs.update(provenance(rule=est.rule_, seed=seed, dataset=dataset, folds=len(splits),
+                               estimator="SpikingClassifier", hyperparameters=est.settings_,
+                               n_features=X.shape[1], n_fields=est.settings_["n_fields"], transmit=est.transmit_,
+                               silent_fraction=silent, silent_warning=int(silent > SILENT_WARNING)))
     return ds
 
 

@@ -1,42 +1,51 @@
 """Dis-inhibitory control of plasticity (Rossbroich & Zenke 2023) as a rate microcircuit in Brian2.
 
-Every unit of a layer is a microcircuit: an excitatory unit E and an inhibitory interneuron I (Dale's law),
+Every hidden unit is a microcircuit: an excitatory unit E and an inhibitory interneuron I (Dale's law),
 
     tau_E du_E/dt = -u_E + W r_pre + b - phi_I(u_I)          r   = phi_E(u_E)   (what the next layer reads)
     tau_I du_I/dt = -u_I + phi_E(u_E) - top                  r_I = phi_I(u_I)
 
-with phi the soft-ReLU log(1 + exp(beta*u))/beta. A leaky PI controller on the output error e = target - y,
+with phi the soft-ReLU log(1 + exp(beta*u))/beta. As published (``readout = "linear"``), the readout is a linear
+leaky unit without bias that receives the control directly, tau_E dy/dt = -y + W r + c. A leaky PI controller on
+the output error (``error = "softmax"``: e = target - softmax(y), the cross-entropy gradient),
 
     c = k_p e + k_i c_int,      tau_C dc_int/dt = e - lam c_int,
 
-reaches the interneurons as top = Q c: the control *dis-inhibits*. Q is the identity for the output layer and,
-for a hidden layer, the transposed product of the downstream weights (the output Jacobian up to the slopes of
-phi), normalised; it is recomputed from the current weights after every update.
+reaches the interneurons as top = Q c: the control *dis-inhibits*. Q (``feedback = "jacobian"``) is each sample's
+output Jacobian at the open-loop steady state, including the slopes phi_E' and phi_I', normalised to unit norm.
 
-Protocol per sample: open loop (no control) for ``t_open``, closed loop for ``t_closed``, then the weight
-update phase ``t_plast`` in which the layer variable ``plastic`` is 1 (the rule reads it as its gate). The
-feed-forward and bias weights are Synapses compiled from a rule file (``rules/disinhibitory.toml``:
-dw/dt = eta*gate*r_pre*phi_E'(u_E)*(r_E - u_I)) through ``Rule.synapses``; nothing about the rule is coded here.
+Protocol per minibatch (``copies`` samples side by side in the same NeuronGroups): open loop from rest until the
+state stops changing (rms of d(state)/dt below ``atol + rtol * rms(state)``, per second, as the reference code's
+steady-state event; at most ``t_max`` ms), then closed loop from there until steady again, then one step with the
+layer variable ``plastic`` = 1 in which the rule files' dw/dt run (``rules/disinhibitory.toml`` or
+``disinhibitory_linear.toml`` for hidden layers, ``disinhibitory_readout.toml`` for the readout). Each copy's change
+divided by eta*dt is the rule's value; its minibatch mean is handed to Adam (lr 1e-3) as the descent direction.
 
-Speed: a batch of samples runs as parallel copies of the circuit inside the same NeuronGroups. The Brian2
-network is built once and a whole epoch is one ``Network.run``: a ``network_operation`` at every batch
-boundary loads the next batch, resets the state and replaces every copy's weights by the shared weights plus
-the mean of the copies' updates (minibatch learning). Online learning (one copy learning from a stream) uses
-the same machinery with the phases switched off (``t_open = t_closed = 0``: always closed loop and plastic).
+Earlier departures are named options (``CircuitParams``): ``readout = "microcircuit"`` (an E/I output layer with
+bias, feedback q_out * identity), ``error = "difference"`` (target - y), ``feedback = "weights"`` (Q from the weights
+only, no slopes), ``optimizer = "sgd"`` (the rule's raw change with eta / n_pre), ``phases = "fixed"`` (fixed
+t_open / t_closed instead of steady state), ``linearise = "fixed"`` (theta, delta constant instead of the
+linearisation around the minibatch's mean inhibition).
 """
-import gc
 from dataclasses import dataclass, fields
 
 import numpy as np
-from brian2 import Clock, Network, NeuronGroup, Synapses, ms, network_operation, prefs, second
+from brian2 import Clock, Network, NetworkOperation, NeuronGroup, Synapses, ms, network_operation, second
 
+from ..brian.requirements import Offer, require
+from ..brian.settings import brian_settings
+from ..config import Param, validate
+from ..errors import DataError, PlastlabError
 from ..brian.codegen import synapses
-from ..errors import DataError, PlastlabError, RuleError
 from ..rules.files import load_rule
 
-#: variables every circuit layer offers to a rule: pre side "r" (rate), post side these.
-POST_VARIABLES = ("r", "u_E", "u_I", "r_I", "plastic")
+#: variables every hidden layer offers to a rule: pre side "r" (rate), post side these.
+POST_VARIABLES = ("r", "u_E", "u_I", "r_I", "plastic", "theta_lin", "delta_lin")
 PRE_VARIABLES = ("r",)
+HIDDEN_OFFER = Offer(network="the dis-inhibitory circuit", pre=PRE_VARIABLES, post=POST_VARIABLES,
+                     forms=("continuous",), parameters=("eta",), state=False)
+READOUT_OFFER = Offer(network="the circuit's linear readout", pre=PRE_VARIABLES, post=("r", "I_ff", "plastic"),
+                      forms=("continuous",), parameters=("eta",), state=False)
 
 
 def _softplus(u):
@@ -52,114 +61,120 @@ I_ff : 1
 I_b : 1
 I_I : 1
 top : 1
-learn : 1
-plastic = learn*int(t - t0 > t_update - 0.5*dt) : 1
-t0 : second (shared)
+plastic : 1
+theta_lin : 1
+delta_lin : 1
 """
-
+READOUT_EQS = """
+dr/dt = (-r + I_ff + top)/tau_E : 1
+I_ff : 1
+top : 1
+plastic : 1
+"""
 CONTROLLER_EQS = """
 y : 1
-err = target - y : 1
-closed = ctrl_on*int(t - t0 > t_open - 0.5*dt) : 1
+target : 1
 dc_int/dt = closed*(err - lam*c_int)/tau_C : 1
 c = closed*(k_p*err + k_i*c_int) : 1
-ctrl_on : 1
-t0 : second (shared)
+closed : 1
 """
+DIFFERENCE_ERROR = "err = target - y : 1\n"
+#: target - softmax(g y) over the outputs of one copy (Z = sum_k exp(g y_k), y_sum = sum_k y_k arrive through
+#: synapses from the output layer), plus an optional pull of the copy's mean output towards rate_level. Z is 0
+#: only before the first summation (the guard avoids 0/0 there).
+SOFTMAX_ERROR = ("err = target - exp(g_sm*y)/(Z + int(Z <= 0)) + rate_anchor*(rate_level - y_sum/n_out) : 1\n"
+                 "Z : 1\ny_sum : 1\n")
 
-#: the controller's error with ``error_softmax = g > 0``: the cross-entropy gradient target - softmax(g y) over the
-#: outputs of one copy (Z = sum_k exp(g y_k) and y_sum = sum_k y_k arrive through synapses from the output layer),
-#: plus a weak pull ``rate_anchor`` of the copies' mean output rate towards ``rate_level`` (softmax ignores a
-#: common shift of the outputs; the anchor keeps them where phi_E' is not small). Z is 0 only before the first
-#: summation (the guard avoids 0/0 there).
-SOFTMAX_ERROR = "err = target - exp(g_sm*y)/(Z + int(Z <= 0)) + rate_anchor*(rate_level - y_sum/n_out) : 1"
-SOFTMAX_VARIABLES = "Z : 1\ny_sum : 1\n"
+_positive = dict(low=0, strict=True)
+#: the [circuit] table: published values by default, earlier departures as named options
+CIRCUIT = {
+    "tau_E": Param(float, 20.0, **_positive, doc="ms"), "tau_I": Param(float, 5.0, **_positive),
+    "tau_C": Param(float, 100.0, **_positive), "k_p": Param(float, 0.2, low=0), "k_i": Param(float, 0.4, low=0),
+    "lam": Param(float, 1.0, low=0), "beta": Param(float, 1.0, **_positive), "dt": Param(float, 1.0, **_positive),
+    "readout": Param(str, "linear", choices=("linear", "microcircuit")),
+    "error": Param(str, "softmax", choices=("softmax", "difference")),
+    "softmax_gain": Param(float, 1.0, **_positive), "rate_anchor": Param(float, 0.0, low=0),
+    "rate_level": Param(float, 0.0, low=0),
+    "feedback": Param(str, "jacobian", choices=("jacobian", "weights")),
+    "q_norm": Param(float, 1.0, low=0, doc="norm of each Q (jacobian) / mean column norm (weights)"),
+    "q_out": Param(float, 1.0, low=0, doc="microcircuit readout: feedback q_out * identity"),
+    "optimizer": Param(str, "adam", choices=("adam", "sgd")),
+    "lr": Param(float, 1e-3, **_positive, doc="Adam's learning rate"),
+    "eta": Param(float, 1.0, low=0, doc="the rules' eta (1/second); sgd: the learning rate, / n_pre**eta_fan_in"),
+    "eta_fan_in": Param(float, 1.0, low=0),
+    "phases": Param(str, "steady_state", choices=("steady_state", "fixed")),
+    "rtol": Param(float, 1e-3, **_positive), "atol": Param(float, 1e-6, **_positive),
+    "t_max": Param(float, 2000.0, **_positive, doc="ms per phase at most (steady_state)"),
+    "t_open": Param(float, 30.0, low=0, doc="ms (phases = fixed)"), "t_closed": Param(float, 30.0, low=0),
+    "linearise": Param(str, "batch_mean", choices=("batch_mean", "fixed")),
+    "theta": Param(float, 1.5), "delta": Param(float, 1.5), "inhibition_init": Param(float, 0.8, **_positive),
+    "init_scale": Param(float, 1.0, low=0),
+}
 
 
 @dataclass
 class CircuitParams:
-    """Numbers of the microcircuit, its controller and its protocol (times in ms, the rest dimensionless)."""
+    """Numbers and options of the microcircuit, its controller and its protocol (times in ms); see CIRCUIT."""
 
-    tau_E: float = 10.0
+    tau_E: float = 20.0
     tau_I: float = 5.0
-    tau_C: float = 10.0
+    tau_C: float = 100.0
     k_p: float = 0.2
     k_i: float = 0.4
     lam: float = 1.0
     beta: float = 1.0
     dt: float = 1.0
+    readout: str = "linear"
+    error: str = "softmax"
+    softmax_gain: float = 1.0
+    rate_anchor: float = 0.0
+    rate_level: float = 0.0
+    feedback: str = "jacobian"
+    q_norm: float = 1.0
+    q_out: float = 1.0
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    eta: float = 1.0
+    eta_fan_in: float = 1.0
+    phases: str = "steady_state"
+    rtol: float = 1e-3
+    atol: float = 1e-6
+    t_max: float = 2000.0
     t_open: float = 30.0
     t_closed: float = 30.0
-    t_plast: float = 1.0
-    eta: float = 1.0          # the rule's learning rate eta, in 1/second (overrides the rule file's value)
-    eta_fan_in: float = 1.0   # each layer uses eta / n_pre**eta_fan_in (1: normalised by fan-in, 0: plain eta)
-    q_hidden: float = 1.0     # scale of the normalised hidden feedback Q
-    q_out: float = 1.0        # feedback onto the output interneurons (Q = q_out * identity)
-    init_scale: float = 1.0   # initial weights ~ N(0, init_scale^2 / n_pre)
-    error_softmax: float = 0.0  # 0: the controller's error is target - y; g > 0: target - softmax(g y) (see below)
-    rate_anchor: float = 0.0    # with error_softmax: pull of the mean output rate towards rate_level
-    rate_level: float = 0.0
+    linearise: str = "batch_mean"
+    theta: float = 1.5
+    delta: float = 1.5
+    inhibition_init: float = 0.8
+    init_scale: float = 1.0
 
     @classmethod
-    def from_dict(cls, values, *, where="circuit"):
-        values = dict(values or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise DataError(f"{where}: unknown circuit setting '{unknown[0]}' (known: {', '.join(sorted(known))})")
-        out = {}
-        for key, value in values.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
-                raise DataError(f"{where}: circuit setting '{key}' must be a finite number, got {value!r}")
-            out[key] = float(value)
-        params = cls(**out)
-        for key in ("tau_E", "tau_I", "tau_C", "dt", "beta"):
-            if getattr(params, key) <= 0:
-                raise DataError(f"{where}: circuit setting '{key}' must be positive, got {getattr(params, key)}")
-        for key in ("t_open", "t_closed", "t_plast", "lam", "init_scale", "error_softmax", "rate_anchor",
-                    "rate_level"):
-            if getattr(params, key) < 0:
-                raise DataError(f"{where}: circuit setting '{key}' must not be negative")
-        for key in ("t_open", "t_closed", "t_plast"):
+    def from_dict(cls, values, *, file=None, section="circuit"):
+        """Checked through the declared table CIRCUIT (ConfigError naming the key)."""
+        checked = validate(dict(values or {}), CIRCUIT, file=file, section=section)
+        params = cls(**checked)
+        from ..errors import ConfigError
+        if params.dt > min(params.tau_E, params.tau_I):  # Euler's fixed points are the ODEs'; this keeps it stable
+            raise ConfigError(f"dt = {params.dt} ms is too coarse for tau_E = {params.tau_E} ms, tau_I = "
+                              f"{params.tau_I} ms (need dt <= the smallest tau for the Euler rate equations)",
+                              file=file, section=section, key="dt")
+        if params.optimizer == "adam" and params.eta <= 0:
+            raise ConfigError("must be positive with optimizer = 'adam' (the change is divided by it)", file=file,
+                              section=section, key="eta")
+        for key in ("t_open", "t_closed", "t_max"):
             steps = getattr(params, key) / params.dt
             if abs(steps - round(steps)) > 1e-9:
-                raise DataError(f"{where}: {key} = {getattr(params, key)} ms is not a whole number of dt steps "
-                                f"(dt = {params.dt} ms)")
-        if params.dt > 0.5 * min(params.tau_E, params.tau_I):
-            raise DataError(f"{where}: dt = {params.dt} ms is too coarse for tau_E = {params.tau_E} ms, "
-                            f"tau_I = {params.tau_I} ms (need dt <= tau/2 for the Euler rate equations)")
+                raise ConfigError(f"{getattr(params, key)} ms is not a whole number of dt steps (dt = {params.dt} "
+                                  "ms)", file=file, section=section, key=key)
         return params
 
-    @property
-    def t_batch(self):
-        return self.t_open + self.t_closed + self.t_plast
+    def table(self):
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-def check_rule(rule):
+def check_rule(rule, offer=HIDDEN_OFFER):
     """Refuse, before anything is built, a rule this circuit cannot run: one line naming what is missing."""
-    rule = load_rule(rule)
-    if rule.dw_dt is None or rule.window is not None or rule.on_pre or rule.on_post:
-        raise RuleError(f"rule '{rule.name}' is not a continuous (dw_dt) rule: the dis-inhibitory circuit is "
-                        "rate based and has no spikes to trigger [on_pre]/[on_post]/[window] updates",
-                        file=str(rule.source) if rule.source else None, section="continuous")
-    for name, spec in rule.inputs.items():
-        if spec.source == "modulator":
-            raise RuleError(f"rule '{rule.name}' needs the modulator input '{name}', which the dis-inhibitory "
-                            f"circuit does not provide (it offers pre 'r' and post {', '.join(POST_VARIABLES)})",
-                            file=str(rule.source) if rule.source else None, section="inputs", term=name)
-        offered = PRE_VARIABLES if spec.source == "pre" else POST_VARIABLES
-        if spec.variable not in offered:
-            raise RuleError(f"rule '{rule.name}' reads its input '{name}' from the {spec.source}synaptic variable "
-                            f"'{spec.variable}', which the dis-inhibitory circuit does not provide (it offers "
-                            f"{spec.source} {', '.join(offered)})",
-                            file=str(rule.source) if rule.source else None, section="inputs", term=name)
-    if getattr(rule, "state", None) or getattr(rule, "periodic", None) is not None:
-        raise RuleError(f"rule '{rule.name}' has [state]/[periodic] updates, which the circuit does not drive",
-                        file=str(rule.source) if rule.source else None, section="rule")
-    if "eta" not in rule.parameters:
-        raise RuleError(f"rule '{rule.name}' has no parameter 'eta' (the learning rate the circuit sets)",
-                        file=str(rule.source) if rule.source else None, section="parameters", term="eta")
-    return rule
+    return require(load_rule(rule), offer)
 
 
 def softplus(u, beta=1.0):
@@ -167,52 +182,125 @@ def softplus(u, beta=1.0):
     return (np.maximum(beta * u, 0) + np.log1p(np.exp(-np.abs(beta * u)))) / beta
 
 
-def init_weights(sizes, rng, scale=1.0):
+def softplus_slope(u, beta=1.0):
+    return 1 / (1 + np.exp(-beta * np.asarray(u, dtype=float)))
+
+
+def softplus_inverse(r, beta=1.0):
+    r = np.asarray(r, dtype=float)
+    if np.any(r <= 0):
+        raise DataError("rates must be positive to invert the soft-ReLU")
+    return np.where(beta * r > 30, r, np.log(np.expm1(np.minimum(beta * r, 30))) / beta)
+
+
+def linearised_inverse(r0, beta=1.0):
+    """(intercept, slope) of the soft-ReLU's inverse linearised around the rate r0 (first-order Taylor)."""
+    u0 = softplus_inverse(r0, beta)
+    slope = 1 / softplus_slope(u0, beta)
+    return u0 - r0 * slope, slope
+
+
+def init_weights(sizes, rng, scale=1.0, *, readout_bias=False):
     """[(W (n_pre, n_post), b (n_post)), ...] with W ~ N(0, scale^2/n_pre) and b = 0."""
     return [(rng.normal(0.0, scale / np.sqrt(n_pre), size=(n_pre, n_post)), np.zeros(n_post))
             for n_pre, n_post in zip(sizes[:-1], sizes[1:])]
 
 
-def feedback_matrices(weights, q_hidden=1.0):
-    """Q for each hidden layer (n_l, n_out): the transposed product of the downstream weights, normalised so
-    that its columns have mean norm q_hidden."""
+def weight_feedback(weights, q_norm=1.0):
+    """Option ``feedback = "weights"``: Q (n_out, n_l) for each hidden layer from the downstream weights only,
+    normalised so that its rows have mean norm q_norm."""
     out = []
     for layer in range(len(weights) - 1):
         J = np.eye(weights[-1][0].shape[1])
         for W, _ in reversed(weights[layer + 1:]):
             J = W @ J
         norm = np.sqrt((J ** 2).sum(axis=0)).mean()
-        out.append(q_hidden * J / (norm if norm > 0 else 1.0))
+        out.append((q_norm * J / (norm if norm > 0 else 1.0)).T)
     return out
+
+
+def jacobian_feedback(weights, u_E, u_I, beta=1.0, q_norm=1.0):
+    """Published Q: for each hidden layer l and copy, d y / d u_E(l) through the linearised network (slopes
+    phi_E'), times phi_I'(u_I(l)), scaled to Frobenius norm q_norm. ``u_E``/``u_I``: per hidden layer
+    (copies, n_l). Returns per layer (copies, n_out, n_l)."""
+    out = [None] * len(u_E)
+    J = None
+    for layer in reversed(range(len(u_E))):
+        W_next = weights[layer + 1][0]  # (n_l, n_next)
+        D = softplus_slope(u_E[layer], beta)  # (copies, n_l)
+        J = (W_next.T[None] if J is None else np.einsum("bkn,ln->bkl", J, W_next)) * D[:, None, :]
+        Q = J * softplus_slope(u_I[layer], beta)[:, None, :]
+        norm = np.sqrt((Q ** 2).sum(axis=(1, 2), keepdims=True))
+        out[layer] = q_norm * Q / np.where(norm > 0, norm, 1.0)
+    return out
+
+
+class Adam:
+    """Adam (Kingma & Ba 2015) as optax/PyTorch implement it: one moment pair per parameter array."""
+
+    def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+        self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps
+        self.m = self.v = None
+        self.t = 0
+
+    def step(self, params, grads):
+        """New parameters (a list of arrays) after one descent step along ``grads``."""
+        if self.m is None:
+            self.m = [np.zeros_like(p) for p in params]
+            self.v = [np.zeros_like(p) for p in params]
+        self.t += 1
+        out = []
+        for k, (p, g) in enumerate(zip(params, grads)):
+            self.m[k] = self.beta1 * self.m[k] + (1 - self.beta1) * g
+            self.v[k] = self.beta2 * self.v[k] + (1 - self.beta2) * g * g
+            m_hat = self.m[k] / (1 - self.beta1 ** self.t)
+            v_hat = self.v[k] / (1 - self.beta2 ** self.t)
+            out.append(p - self.lr * m_hat / (np.sqrt(v_hat) + self.eps))
+        return out
+
+
+def _dense(B, n_pre, n_post):
+    """i, j of all-to-all connections inside each copy, ordered (copy, pre, post)."""
+    b, p, q = np.meshgrid(np.arange(B), np.arange(n_pre), np.arange(n_post), indexing="ij")
+    return {"i": (b * n_pre + p).ravel(), "j": (b * n_post + q).ravel()}
 
 
 class DisinhibitoryCircuit:
     """A layered dis-inhibitory network in Brian2: ``copies`` parallel copies of ``sizes`` (inputs first).
 
-    ``rule``: name, path or Rule for the plastic feed-forward and bias synapses (``None`` gives a frozen
-    network, e.g. a teacher). ``inputs``: "static" (the input rates are set per sample) or "sinusoid"
-    (r_j = 0.5 + 0.5 sin(2 pi f_j t + phase_j), frequencies and phases given). ``teacher``: another circuit
-    whose output is the target (online student-teacher) instead of per-sample targets.
+    ``rule``: name, path or Rule for the hidden layers' plastic feed-forward and bias synapses (``None`` gives a
+    frozen network, e.g. a teacher); ``readout_rule`` for the linear readout's. ``inputs``: "static" (rates set
+    per sample) or "sinusoid" (r_j = 0.5 + 0.5 sin(2 pi f_j t + phase_j)). ``teacher``: another circuit whose
+    output is the target (online student-teacher). Brian2 objects are built and run inside
+    ``brian_settings(target=codegen)``; nothing process-wide is changed.
     """
 
-    def __init__(self, sizes, *, rule="disinhibitory", params=None, copies=1, seed=0, weights=None,
-                 inputs="static", frequencies=None, phases=None, teacher=None, codegen="numpy", name="circuit"):
+    def __init__(self, sizes, *, rule="disinhibitory", readout_rule="disinhibitory_readout", params=None, copies=1,
+                 seed=0, weights=None, inputs="static", frequencies=None, phases=None, teacher=None,
+                 codegen="numpy", name="circuit"):
         self.sizes = [int(n) for n in sizes]
         if len(self.sizes) < 2 or min(self.sizes) < 1:
             raise DataError(f"{name}: layer sizes must be at least [n_in, n_out] with positive sizes, got {sizes}")
         self.params = params if isinstance(params, CircuitParams) else CircuitParams.from_dict(params)
+        self.linear = self.params.readout == "linear"
+        if self.linear and len(self.sizes) < 3:
+            raise DataError(f"{name}: a linear readout needs at least one hidden layer (sizes {sizes})")
         self.rule = check_rule(rule) if rule is not None else None
+        self.readout_rule = (check_rule(readout_rule, READOUT_OFFER) if rule is not None and self.linear
+                             else self.rule)
         if self.rule is not None and "beta" in self.rule.parameters and \
                 abs(float(self.rule.parameters["beta"]) - self.params.beta) > 1e-12:
             raise PlastlabError(f"{name}: rule '{self.rule.name}' assumes beta = {self.rule.parameters['beta']} "
                                 f"but the circuit's soft-ReLU has beta = {self.params.beta}")
-        self.copies, self.name, self.teacher = int(copies), name, teacher
+        self.copies, self.name, self.teacher, self.codegen = int(copies), name, teacher, codegen
         self.rng = np.random.default_rng(seed)
         weights = weights if weights is not None else init_weights(self.sizes, self.rng, self.params.init_scale)
         self._check_weights(weights)
         self.weights = [(np.array(W, float), np.array(b, float)) for W, b in weights]
-        prefs.codegen.target = codegen
-        self._build(inputs, frequencies, phases)
+        self.optimizer = Adam(self.params.lr) if self.params.optimizer == "adam" else None
+        self.inhibition = [np.full(n, self.params.inhibition_init) for n in self.sizes[1:-1]]
+        with brian_settings(target=codegen):
+            self._build(inputs, frequencies, phases)
         self.history = []
 
     # --- construction -----------------------------------------------------------------------------------
@@ -229,10 +317,8 @@ class DisinhibitoryCircuit:
         p, B = self.params, self.copies
         self.clock = Clock(dt=p.dt * ms, name=f"{self.name}_clock")
         ns = dict(tau_E=p.tau_E * ms, tau_I=p.tau_I * ms, tau_C=p.tau_C * ms, k_p=p.k_p, k_i=p.k_i, lam=p.lam,
-                  beta=p.beta, t_open=p.t_open * ms, t_update=(p.t_open + p.t_closed) * ms)
-        if p.error_softmax > 0:
-            ns.update(g_sm=p.error_softmax, rate_anchor=p.rate_anchor, rate_level=p.rate_level,
-                      n_out=float(self.sizes[-1]))
+                  beta=p.beta, g_sm=p.softmax_gain, rate_anchor=p.rate_anchor, rate_level=p.rate_level,
+                  n_out=float(self.sizes[-1]))
         self.namespace = ns
         n_in = self.sizes[0]
         if inputs == "static":
@@ -248,149 +334,200 @@ class DisinhibitoryCircuit:
         self.bias.r = 1
         self.layers, self.ff, self.fb, self.b_syn = [], [], [], []
         pre = self.inp
+        n_layers = len(self.sizes) - 1
         for k, n in enumerate(self.sizes[1:]):
-            rule_ns = dict(ns, eta=self._layer_eta(k, p.eta) / second)
-            g = NeuronGroup(n * B, LAYER_EQS, method="euler", namespace=ns, clock=self.clock,
-                            name=f"{self.name}_layer{k}")
-            g.learn = 0
-            g.t0 = -1e6 * second  # never plastic until a batch starts
+            readout = self.linear and k == n_layers - 1
+            rule = self.readout_rule if readout else self.rule
+            if rule is not None:  # the learning rate this layer runs the rule with (set_eta changes it later)
+                rule = rule.with_parameters(eta=self._layer_eta(k) / second)
+            g = NeuronGroup(n * B, READOUT_EQS if readout else LAYER_EQS, method="euler", namespace=ns,
+                            clock=self.clock, name=f"{self.name}_layer{k}")
+            if not readout:
+                g.theta_lin, g.delta_lin = p.theta, p.delta
             self.layers.append(g)
-            n_pre = pre.N // B
-            self.ff.append(self._plastic(pre, g, "I_ff_post = w*r_pre : 1 (summed)", rule_ns,
-                                         *self._dense(B, n_pre, n), f"{self.name}_ff{k}"))
-            self.b_syn.append(self._plastic(self.bias, g, "I_b_post = w*r_pre : 1 (summed)", rule_ns,
-                                            np.zeros(n * B, int), np.arange(n * B), f"{self.name}_bias{k}"))
+            self.ff.append(self._plastic(rule, pre, g, "I_ff_post = w*r_pre : 1 (summed)", ns,
+                                         _dense(B, pre.N // B, n), f"{self.name}_ff{k}"))
+            if not readout:  # the published readout has no bias
+                self.b_syn.append(self._plastic(rule, self.bias, g, "I_b_post = w*r_pre : 1 (summed)", ns,
+                                                {"i": np.zeros(n * B, int), "j": np.arange(n * B)},
+                                                f"{self.name}_bias{k}"))
             pre = g
         self.out = self.layers[-1]
+        self.hidden = self.layers[:-1]  # E/I layers fed back through Q (a microcircuit readout gets q_out * 1)
         objects = [self.inp, self.bias, *self.layers, *self.ff, *self.b_syn]
         self.ctrl = None
-        if self.rule is not None:  # a learner: controller on its output, feedback onto every layer
-            n_out = self.sizes[-1]
-            eqs = CONTROLLER_EQS + "target : 1"
-            if p.error_softmax > 0:
-                eqs = eqs.replace("err = target - y : 1", SOFTMAX_ERROR) + "\n" + SOFTMAX_VARIABLES
-            self.ctrl = NeuronGroup(n_out * B, eqs, method="euler", namespace=ns,
-                                    clock=self.clock, name=f"{self.name}_controller")
-            self.ctrl.t0 = -1e6 * second
-            readout = Synapses(self.out, self.ctrl, "y_post = r_pre : 1 (summed)", namespace=ns, clock=self.clock,
-                               name=f"{self.name}_readout")
-            readout.connect(j="i")
-            objects += [self.ctrl, readout]
-            if p.error_softmax > 0:  # per copy: Z = sum_k exp(g y_k), y_sum = sum_k y_k, read from the same rates
-                softmax = Synapses(self.out, self.ctrl, "Z_post = exp(g_sm*r_pre) : 1 (summed)\n"
-                                   "y_sum_post = r_pre : 1 (summed)", namespace=ns, clock=self.clock,
-                                   name=f"{self.name}_softmax")
-                pre, post = self._dense(B, n_out, n_out)
-                softmax.connect(i=pre, j=post)
-                objects.append(softmax)
-            if self.teacher is not None:
-                if self.teacher.sizes[-1] != n_out or self.teacher.copies != B:
-                    raise DataError(f"{self.name}: teacher output {self.teacher.sizes[-1]} x {self.teacher.copies} "
-                                    f"copies does not match {n_out} x {B}")
-                tsyn = Synapses(self.teacher.out, self.ctrl, "target_post = r_pre : 1 (summed)",
-                                namespace=ns, clock=self.clock, name=f"{self.name}_teacher_target")
-                tsyn.connect(j="i")
-                objects += [tsyn]
-            for k, g in enumerate(self.layers):
-                n = self.sizes[k + 1]
-                fb = Synapses(self.ctrl, g, "q : 1\ntop_post = q*c_pre : 1 (summed)", namespace=ns, clock=self.clock,
-                              name=f"{self.name}_feedback{k}")
-                fb.connect(i=self._dense(B, n_out, n)[0], j=self._dense(B, n_out, n)[1])
-                self.fb.append(fb)
-                objects.append(fb)
+        if self.rule is not None:
+            objects += self._controller(ns)
         self._objects = objects
         self.net = None
         self._perm = [self._permutation(s, pre_n, post_n)
                       for s, pre_n, post_n in zip(self.ff, self.sizes[:-1], self.sizes[1:])]
         self._set_weights_all(self.weights)
-        self._update_feedback()
+        self._set_static_feedback()
 
-    def _layer_eta(self, k, eta):
-        return eta / self.sizes[k] ** self.params.eta_fan_in
+    def _controller(self, ns):
+        """The PI controller on the output, its feedback onto every layer (and the target from a teacher)."""
+        p, B, n_out = self.params, self.copies, self.sizes[-1]
+        eqs = CONTROLLER_EQS + (SOFTMAX_ERROR if p.error == "softmax" else DIFFERENCE_ERROR)
+        self.ctrl = NeuronGroup(n_out * B, eqs, method="euler", namespace=ns, clock=self.clock,
+                                name=f"{self.name}_controller")
+        read = Synapses(self.out, self.ctrl, "y_post = r_pre : 1 (summed)", namespace=ns, clock=self.clock,
+                        name=f"{self.name}_readout_to_controller")
+        read.connect(j="i")
+        objects = [self.ctrl, read]
+        if p.error == "softmax":  # per copy: Z = sum_k exp(g y_k), y_sum = sum_k y_k
+            softmax = Synapses(self.out, self.ctrl, "Z_post = exp(g_sm*r_pre) : 1 (summed)\n"
+                               "y_sum_post = r_pre : 1 (summed)", namespace=ns, clock=self.clock,
+                               name=f"{self.name}_softmax")
+            softmax.connect(**_dense(B, n_out, n_out))
+            objects.append(softmax)
+        if self.teacher is not None:
+            if self.teacher.sizes[-1] != n_out or self.teacher.copies != B:
+                raise DataError(f"{self.name}: teacher output {self.teacher.sizes[-1]} x {self.teacher.copies} "
+                                f"copies does not match {n_out} x {B}")
+            tsyn = Synapses(self.teacher.out, self.ctrl, "target_post = r_pre : 1 (summed)", namespace=ns,
+                            clock=self.clock, name=f"{self.name}_teacher_target")
+            tsyn.connect(j="i")
+            objects.append(tsyn)
+        for k, g in enumerate(self.layers):
+            n = self.sizes[k + 1]
+            fb = Synapses(self.ctrl, g, "q : 1\ntop_post = q*c_pre : 1 (summed)", namespace=ns, clock=self.clock,
+                          name=f"{self.name}_feedback{k}")
+            fb.connect(**_dense(B, n_out, n))
+            self.fb.append(fb)
+            objects.append(fb)
+        return objects
+
+    def _layer_eta(self, k):
+        """The rules' eta: with Adam only a scale (the change is divided by eta*dt again); with sgd eta/n_pre."""
+        p = self.params
+        return p.eta if p.optimizer == "adam" else p.eta / self.sizes[k] ** p.eta_fan_in
 
     def set_eta(self, eta):
-        """Change the learning rate (1/second) for the next runs, e.g. per epoch."""
+        """Change the rules' learning rate (1/second) for the next runs (optimizer = "sgd")."""
         self.params.eta = float(eta)
-        for k, (ff, bs) in enumerate(zip(self.ff, self.b_syn)):
-            for syn in (ff, bs):
-                syn.namespace["eta"] = self._layer_eta(k, eta) / second
+        for k, syn in enumerate(self.ff):
+            syn.namespace["eta"] = self._layer_eta(k) / second
+        for k, syn in enumerate(self.b_syn):
+            syn.namespace["eta"] = self._layer_eta(k) / second
 
-    def _plastic(self, pre, post, summed, rule_ns, i, j, name):
-        if self.rule is None:
-            syn = Synapses(pre, post, "w : 1\n" + summed, namespace=rule_ns, clock=self.clock, name=name)
+    def _plastic(self, rule, pre, post, summed, namespace, connections, name):
+        if rule is None:
+            syn = Synapses(pre, post, "w : 1\n" + summed, namespace=namespace, clock=self.clock, name=name)
         else:
-            syn = synapses(self.rule, pre, post, extra_model=summed, namespace=rule_ns, method="euler",
-                                     clock=self.clock, name=name)
-        syn.connect(i=i, j=j)
+            syn = synapses(rule, pre, post, extra_model=summed, namespace=namespace, method="euler",
+                           clock=self.clock, name=name)
+        syn.connect(**connections)
         return syn
-
-    @staticmethod
-    def _dense(B, n_pre, n_post):
-        """i, j of all-to-all connections inside each copy, ordered (copy, pre, post)."""
-        b, p, q = np.meshgrid(np.arange(B), np.arange(n_pre), np.arange(n_post), indexing="ij")
-        return (b * n_pre + p).ravel(), (b * n_post + q).ravel()
 
     def _permutation(self, syn, n_pre, n_post):
         i, j = np.asarray(syn.i[:]), np.asarray(syn.j[:])
-        flat = ((i // n_pre) * n_pre + i % n_pre) * n_post + j % n_post
+        flat = i * n_post + j % n_post
         if not np.array_equal(np.sort(flat), np.arange(self.copies * n_pre * n_post)):
             raise PlastlabError(f"{self.name}: unexpected synapse layout in {syn.name}")
         return np.argsort(flat)
 
-    # --- weights ----------------------------------------------------------------------------------------
+    # --- weights and feedback ---------------------------------------------------------------------------
 
     def _w_arrays(self, k):
-        """(feed-forward w as (copies, n_pre, n_post) copy, bias w as (copies, n_post)) of layer k."""
+        """(feed-forward w as (copies, n_pre, n_post), bias w as (copies, n_post)) of layer k."""
         wv = self.ff[k].variables["w"].get_value()
-        bv = self.b_syn[k].variables["w"].get_value()
         n_pre, n_post = self.sizes[k], self.sizes[k + 1]
-        return wv[self._perm[k]].reshape(self.copies, n_pre, n_post), bv.reshape(self.copies, n_post)
+        W = wv[self._perm[k]].reshape(self.copies, n_pre, n_post)
+        if k < len(self.b_syn):
+            return W, self.b_syn[k].variables["w"].get_value().reshape(self.copies, n_post)
+        return W, np.zeros((self.copies, n_post))
 
     def _set_weights_all(self, weights):
         for k, (W, b) in enumerate(weights):
             wv = self.ff[k].variables["w"].get_value()
-            full = np.broadcast_to(W, (self.copies,) + W.shape).reshape(-1)
-            wv[self._perm[k]] = full
-            self.b_syn[k].variables["w"].get_value()[:] = np.tile(b, self.copies)
+            wv[self._perm[k]] = np.broadcast_to(W, (self.copies,) + W.shape).reshape(-1)
+            if k < len(self.b_syn):
+                self.b_syn[k].variables["w"].get_value()[:] = np.tile(b, self.copies)
 
-    def _update_feedback(self):
+    def set_weights(self, weights):
+        """Replace the shared weights (e.g. by the best epoch's), in every copy."""
+        self._check_weights(weights)
+        self.weights = [(np.array(W, float), np.array(b, float)) for W, b in weights]
+        self._set_weights_all(self.weights)
+        self._set_static_feedback()
+
+    def _set_q(self, k, Q):
+        """Feedback onto layer k: Q of shape (n_out, n) (all copies) or (copies, n_out, n)."""
+        fb, n, n_out = self.fb[k], self.sizes[k + 1], self.sizes[-1]
+        Q = np.broadcast_to(Q, (self.copies, n_out, n))
+        i, j = np.asarray(fb.i[:]), np.asarray(fb.j[:])
+        fb.variables["q"].get_value()[:] = Q[i // n_out, i % n_out, j % n]
+
+    def _set_static_feedback(self):
+        """Feedback that does not depend on the state: the readout's own, and Q from the weights (option)."""
         if self.ctrl is None:
             return
-        Qs = feedback_matrices(self.weights, self.params.q_hidden)
-        B, n_out = self.copies, self.sizes[-1]
-        for k, fb in enumerate(self.fb):
-            n = self.sizes[k + 1]
-            if k == len(self.layers) - 1:
-                Q = self.params.q_out * np.eye(n_out)
-            else:
-                Q = Qs[k]
-            # synapse (copy, pre=controller unit kk, post=unit q) has weight Q[q, kk]
-            i, j = np.asarray(fb.i[:]), np.asarray(fb.j[:])
-            fb.variables["q"].get_value()[:] = Q[j % n, i % n_out]
+        p = self.params
+        self._set_q(len(self.layers) - 1, (1.0 if self.linear else p.q_out) * np.eye(self.sizes[-1]))
+        if p.feedback == "weights":
+            for k, Q in enumerate(weight_feedback(self.weights, p.q_norm)):
+                self._set_q(k, Q)
 
-    def _absorb_updates(self, learning):
-        """Shared weights += mean over learning copies of each copy's change; every copy gets the result."""
+    def _state_feedback(self, valid):
+        """Published Q from each copy's current (open-loop steady) state; and the linearisation point of the
+        linear-threshold rule: the minibatch's mean inhibition per neuron."""
+        p = self.params
+        u_E = [np.asarray(g.u_E[:]).reshape(self.copies, -1) for g in self.hidden]
+        u_I = [np.asarray(g.u_I[:]).reshape(self.copies, -1) for g in self.hidden]
+        if p.feedback == "jacobian":
+            for k, Q in enumerate(jacobian_feedback(self.weights, u_E, u_I, p.beta, p.q_norm)):
+                self._set_q(k, Q)
+        if p.linearise == "batch_mean" and np.any(valid):
+            for k, g in enumerate(self.hidden):
+                self.inhibition[k] = softplus(u_I[k][valid], p.beta).mean(axis=0)
+                theta, delta = linearised_inverse(self.inhibition[k], p.beta)
+                g.theta_lin, g.delta_lin = np.tile(theta, self.copies), np.tile(delta, self.copies)
+
+    def _absorb(self, learning):
+        """Apply the rule's minibatch-mean change: Adam on it (published) or as it is (sgd)."""
         if not np.any(learning):
             return
-        new = []
+        params, directions = [], []
         for k, (W, b) in enumerate(self.weights):
             Wc, bc = self._w_arrays(k)
-            new.append((W + (Wc[learning] - W).mean(axis=0), b + (bc[learning] - b).mean(axis=0)))
-        if not all(np.all(np.isfinite(W)) and np.all(np.isfinite(b)) for W, b in new):
-            raise PlastlabError(f"{self.name}: weights became non-finite (learning rate eta = {self.params.eta} "
-                                "too large?)")
-        self.weights = new
-        self._set_weights_all(new)
-        self._update_feedback()
+            params += [W, b]
+            directions += [(Wc[learning] - W).mean(axis=0), (bc[learning] - b).mean(axis=0)]
+        if self.optimizer is not None:
+            scale = [self._layer_eta(k) * self.params.dt * 1e-3 for k in range(len(self.weights)) for _ in (0, 1)]
+            new = self.optimizer.step(params, [-d / s for d, s in zip(directions, scale)])
+        else:
+            new = [p + d for p, d in zip(params, directions)]
+        if not all(np.all(np.isfinite(x)) for x in new):
+            raise PlastlabError(f"{self.name}: weights became non-finite (learning rate too large?)")
+        self.weights = [(new[2 * k], new[2 * k + 1]) for k in range(len(self.weights))]
+        self._set_weights_all(self.weights)
+        if self.params.feedback == "weights":
+            self._set_static_feedback()
 
     # --- running ----------------------------------------------------------------------------------------
 
+    def _state(self, with_controller):
+        """(copies, n_state): every dynamic variable, to test for a steady state."""
+        parts = []
+        for g in self.layers:
+            for name in ("u_E", "u_I") if "u_E" in g.variables else ("r",):
+                parts.append(g.variables[name].get_value().reshape(self.copies, -1))
+        if with_controller:
+            parts.append(self.ctrl.variables["c_int"].get_value().reshape(self.copies, -1))
+        return np.concatenate(parts, axis=1).copy()
+
     def _reset_state(self):
         for g in self.layers:
-            g.u_E = 0
-            g.u_I = 0
+            if "u_E" in g.variables:
+                g.u_E = 0
+                g.u_I = 0
+            else:
+                g.r = 0
+            g.plastic = 0
         if self.ctrl is not None:
             self.ctrl.c_int = 0
+            self.ctrl.closed = 0
 
     def _network(self):
         """The one Brian2 Network of this circuit (built on first use, reused for every batch and epoch)."""
@@ -403,25 +540,60 @@ class DisinhibitoryCircuit:
     def _run(self, duration, extra):
         net = self._network()
         net.add(*extra)
-        gc.collect()
-        gc.freeze()  # Network.run calls gc.collect() every run; freezing the built objects keeps that cheap
         try:
-            net.run(duration, namespace={})
+            with brian_settings(target=self.codegen):
+                net.run(duration, namespace={})
         finally:
-            gc.unfreeze()
             net.remove(*extra)
 
     def present(self, X, Y=None, *, learn=False, progress=None):
         """Present samples X (n, n_in) in batches of ``copies``: open loop, then (learn=True) closed loop
-        towards targets Y (n, n_out) and the weight update. One Brian2 run for all batches.
+        towards targets Y (n, n_out) and the weight update.
 
-        Returns the open-loop outputs (n, n_out) read at the end of each sample's open-loop phase."""
+        The dynamics of all batches run in one Brian2 run that stops at each plastic step; that step is a run of
+        its own in which the rules' dw/dt is integrated (with the gate at 0 it changes nothing, so it is not
+        computed in between: the same result at a fraction of the cost for large layers).
+        Returns the open-loop outputs (n, n_out) at the open-loop steady state; ``self.last_steps`` holds the
+        steps each phase took per batch."""
+        X, Y = self._check_samples(X, Y, learn)
+        n, B = X.shape[0], self.copies
+        phases = _Phases(self, X, Y, learn, progress)
+        max_steps = -(-n // B) * (phases.max_open + (phases.max_closed + 1 if learn else 0)) + 1
+        op = NetworkOperation(phases.step, clock=self.clock, when="end", name=f"{self.name}_phases")
+        phases.load(0)
+        net = self._network()
+        net.add(op)
+        try:
+            with brian_settings(target=self.codegen):
+                self._integrate_rules(False)
+                while not phases.done and max_steps > 0:
+                    start = self.clock.t_
+                    net.run(max_steps * self.params.dt * ms, namespace={})
+                    max_steps -= int(round((self.clock.t_ - start) / (self.params.dt * 1e-3)))
+                    if phases.phase == "update" and not phases.done:
+                        self._integrate_rules(True)
+                        net.run(self.params.dt * ms, namespace={})
+                        self._integrate_rules(False)
+                        max_steps -= 1
+        finally:
+            self._integrate_rules(True)
+            net.remove(op)
+        if not phases.done:
+            raise PlastlabError(f"{self.name}: the protocol did not finish (internal error)")
+        self.last_steps = phases.steps
+        return phases.outputs
+
+    def _integrate_rules(self, on):
+        """Switch the plastic synapses' dw/dt integration on or off (read by Brian2 at the start of a run)."""
+        if self.rule is not None:
+            for syn in self.ff + self.b_syn:
+                syn.state_updater.active = on
+
+    def _check_samples(self, X, Y, learn):
         X = np.asarray(X, dtype=float)
-        n_in, n_out, B, p = self.sizes[0], self.sizes[-1], self.copies, self.params
+        n_in, n_out = self.sizes[0], self.sizes[-1]
         if "f" in self.inp.variables:
             raise DataError(f"{self.name}: this circuit reads sinusoidal input streams; use run_online")
-        if p.t_open <= 0:
-            raise DataError(f"{self.name}: presenting samples needs an open-loop phase: t_open > 0")
         if X.ndim != 2 or X.shape[1] != n_in:
             raise DataError(f"{self.name}: inputs have shape {X.shape}, expected (n_samples, {n_in})")
         if not np.all(np.isfinite(X)):
@@ -435,69 +607,13 @@ class DisinhibitoryCircuit:
                                 f"({X.shape[0]}, {n_out}) for {X.shape[0]} samples and {n_out} outputs")
             if not np.all(np.isfinite(Y)):
                 raise DataError(f"{self.name}: targets contain NaN or infinite values")
-        n = X.shape[0]
-        n_batches = -(-n // B)
-        t_open = p.t_open * ms
-        t_batch = (p.t_batch if learn else p.t_open) * ms
-        outputs = np.zeros((n, n_out))
-        state = {"step": 0, "open_read": False}
-
-        def load(k, now):
-            idx = np.arange(k * B, min((k + 1) * B, n))
-            valid = np.zeros(B, bool)
-            valid[:len(idx)] = True
-            Xb = np.zeros((B, n_in))
-            Xb[:len(idx)] = X[idx]
-            self.inp.r = Xb.ravel()
-            self._reset_state()
-            for g in self.layers:
-                g.t0 = now
-                g.learn = np.repeat(valid & learn, g.N // B).astype(float)
-            if self.ctrl is not None:
-                self.ctrl.t0 = now
-                self.ctrl.ctrl_on = np.repeat(valid & learn, n_out).astype(float)
-                if learn:
-                    Yb = np.zeros((B, n_out))
-                    Yb[:len(idx)] = Y[idx]
-                    self.ctrl.target = Yb.ravel()
-            state.update(idx=idx, valid=valid, open_read=False, t0=now)
-
-        def read_open():
-            outputs[state["idx"]] = np.asarray(self.out.r[:]).reshape(B, n_out)[:len(state["idx"])]
-            state["open_read"] = True
-
-        def finish():
-            if not state["open_read"]:
-                read_open()
-            if learn:
-                self._absorb_updates(state["valid"])
-            if progress is not None:
-                progress.update(len(state["idx"]))
-
-        steps_batch = int(round(float(t_batch / self.clock.dt)))
-        steps_open = int(round(float(t_open / self.clock.dt)))
-
-        @network_operation(when="start", clock=self.clock, name=f"{self.name}_batches")
-        def batches(t):
-            # counts steps on the circuit's own clock, so batches start wherever the previous run ended
-            step = state["step"]
-            if step % steps_batch == 0:
-                if step > 0:
-                    finish()
-                load(step // steps_batch, float(t / second) * second)  # a copy: t is a view on the clock
-            elif learn and step % steps_batch == steps_open:
-                read_open()  # the state at the end of the open-loop phase, before the controller acts
-            state["step"] = step + 1
-
-        extra = [batches]
-        self._run(n_batches * t_batch, extra)
-        finish()
-        return outputs
+        return X, Y
 
     def run_online(self, duration, *, learn=True, sync_every=10.0, record_every=5.0, progress=None):
         """Online learning from a stream (``inputs="sinusoid"`` and a ``teacher``): copy 0 runs closed loop
         and plastic all the time; every other copy is an open-loop probe whose weights follow copy 0 every
-        ``sync_every`` ms (so its output is the student's own prediction on the current input).
+        ``sync_every`` ms (so its output is the student's own prediction on the current input). Weight changes
+        are applied as they are (the rule's continuous dw/dt); Q follows copy 0's state at every sync.
 
         Returns (times in s, probe outputs (n, n_out), teacher outputs (n, n_out), closed-loop outputs), sampled
         every ``record_every`` ms. One Brian2 run; call again to continue."""
@@ -505,22 +621,20 @@ class DisinhibitoryCircuit:
             raise PlastlabError(f"{self.name}: online learning needs a rule and a teacher circuit")
         if self.copies < 2:
             raise DataError(f"{self.name}: online learning needs copies >= 2 (copy 0 learns, the others probe)")
-        if self.params.t_open != 0 or self.params.t_closed != 0:
-            raise DataError(f"{self.name}: online learning runs without phases: set t_open = t_closed = 0")
         B, n_out = self.copies, self.sizes[-1]
         learning = np.zeros(B, bool)
         learning[0] = True
         for g in self.layers:
-            g.t0 = 0 * second
-            g.learn = np.repeat(learning & learn, g.N // B).astype(float)
-        self.ctrl.t0 = 0 * second
-        self.ctrl.ctrl_on = np.repeat(learning, n_out).astype(float)
+            g.plastic = np.repeat(learning & learn, g.N // B).astype(float)
+        self.ctrl.closed = np.repeat(learning, n_out).astype(float)
         rows = []
+        optimizer, self.optimizer = self.optimizer, None  # online: the rule's change as it is
 
         @network_operation(dt=sync_every * ms, when="end", name=f"{self.name}_sync")
         def sync(t):
             if learn:
-                self._absorb_updates(learning)
+                self._absorb(learning)
+            self._state_feedback(learning)
             if progress is not None:
                 progress.update(sync_every)
 
@@ -530,29 +644,107 @@ class DisinhibitoryCircuit:
             target = np.asarray(self.teacher.out.r[:]).reshape(B, n_out)  # the teacher now (ctrl.target lags a step)
             rows.append((float(t / second), y[1].copy(), target[1].copy(), y[0].copy()))
 
-        self._run(duration * ms, [sync, record])
+        try:
+            self._state_feedback(learning)
+            self._run(duration * ms, [sync, record])
+        finally:
+            self.optimizer = optimizer
         times = np.array([r[0] for r in rows])
         return times, np.array([r[1] for r in rows]), np.array([r[2] for r in rows]), np.array([r[3] for r in rows])
 
 
-def softplus_inverse(r, beta=1.0):
-    r = np.asarray(r, dtype=float)
-    if np.any(r <= 0):
-        raise DataError("rates must be positive to invert the soft-ReLU")
-    return np.where(beta * r > 30, r, np.log(np.expm1(beta * r)) / beta)
+class _Phases:
+    """The per-batch protocol as a small state machine driven by a network_operation at the end of each step:
+    load -> open loop (to steady state) -> [closed loop (to steady state) -> one plastic step -> absorb] -> next."""
+
+    def __init__(self, circuit, X, Y, learn, progress):
+        self.c, self.X, self.Y, self.learn, self.progress = circuit, X, Y, learn, progress
+        p = circuit.params
+        steady = p.phases == "steady_state"
+        self.max_open = int(round((p.t_max if steady else p.t_open) / p.dt))
+        self.max_closed = int(round((p.t_max if steady else p.t_closed) / p.dt))
+        self.steady, self.dt_s = steady, p.dt * 1e-3
+        self.outputs = np.zeros((X.shape[0], circuit.sizes[-1]))
+        self.n_batches = -(-X.shape[0] // circuit.copies)
+        self.steps, self.done = [], False
+
+    def load(self, k):
+        c, B, n_out = self.c, self.c.copies, self.c.sizes[-1]
+        idx = np.arange(k * B, min((k + 1) * B, self.X.shape[0]))
+        self.k, self.idx = k, idx
+        self.valid = np.zeros(B, bool)
+        self.valid[:len(idx)] = True
+        Xb = np.zeros((B, c.sizes[0]))
+        Xb[:len(idx)] = self.X[idx]
+        c.inp.r = Xb.ravel()
+        c._reset_state()
+        if self.learn:
+            Yb = np.zeros((B, n_out))
+            Yb[:len(idx)] = self.Y[idx]
+            c.ctrl.target = Yb.ravel()
+        self.phase, self.count, self.previous = "open", 0, c._state(False)
+        self.batch_steps = {}
+
+    def _steady(self, with_controller):
+        now = self.c._state(with_controller)
+        previous, self.previous = self.previous, now
+        if not self.steady or previous.shape != now.shape:
+            return False
+        rate = (now - previous)[self.valid] / self.dt_s
+        rms = lambda a: np.sqrt((a ** 2).mean(axis=1))  # noqa: E731
+        return bool(np.all(rms(rate) <= self.c.params.atol + self.c.params.rtol * rms(now[self.valid])))
+
+    def step(self, t):
+        if self.done:
+            return
+        self.count += 1
+        c = self.c
+        if self.phase == "open":
+            if self._steady(False) or self.count >= self.max_open:
+                self.batch_steps["open"] = self.count
+                self.outputs[self.idx] = np.asarray(c.out.r[:]).reshape(c.copies, -1)[:len(self.idx)]
+                if not self.learn:
+                    return self._next()
+                c._state_feedback(self.valid)
+                c.ctrl.closed = np.repeat(self.valid, c.sizes[-1]).astype(float)
+                self.phase, self.count, self.previous = "closed", 0, c._state(True)
+        elif self.phase == "closed":
+            if self._steady(True) or self.count >= self.max_closed:
+                self.batch_steps["closed"] = self.count
+                for g in c.layers:
+                    g.plastic = np.repeat(self.valid, g.N // c.copies).astype(float)
+                self.phase = "update"
+                c.net.stop()  # the plastic step runs on its own (see present)
+        else:  # one plastic step done
+            for g in c.layers:
+                g.plastic = 0
+            c._absorb(self.valid)
+            self._next()
+
+    def _next(self):
+        self.steps.append(self.batch_steps)
+        if self.progress is not None:
+            self.progress.update(len(self.idx))
+        if self.k + 1 < self.n_batches:
+            self.load(self.k + 1)
+        else:
+            self.done = True
+            self.c.net.stop()
 
 
 def plasticity_curves(rule, r_E, r_I, *, params=None, t_settle=100.0, t_window=1.0, codegen="numpy"):
     """Δw of one synapse (presynaptic rate 1) on a microcircuit held at each (r_I, r_E), top-down input removed.
 
-    Every (r_I, r_E) pair is one unit of a single Brian2 layer: its feed-forward drive and an extra input to
+    Every (r_I, r_E) pair is one unit of a single Brian2 E/I layer: its feed-forward drive and an extra input to
     its interneuron are chosen so that the open-loop steady state has exactly these rates; the circuit settles
-    for ``t_settle`` ms without plasticity, then the rule runs for ``t_window`` ms. Returns (Δw / t_window in
-    1/second, measured r_E, measured r_I), each of shape (len(r_I), len(r_E))."""
+    for ``t_settle`` ms without plasticity, then the rule runs for ``t_window`` ms. The linear-threshold rule uses
+    the constant (theta, delta) of ``params`` here. Returns (Δw / t_window in 1/second, measured r_E, measured
+    r_I), each of shape (len(r_I), len(r_E))."""
     r_E, r_I = np.atleast_1d(np.asarray(r_E, float)), np.atleast_1d(np.asarray(r_I, float))
-    params = params if isinstance(params, CircuitParams) else CircuitParams.from_dict(
-        dict({"t_open": 0.0, "t_closed": 0.0, "t_plast": 0.0, "k_p": 0.0, "k_i": 0.0, "eta_fan_in": 0.0},
-             **(params or {})))
+    table = dict({"k_p": 0.0, "k_i": 0.0, "eta_fan_in": 0.0}, **(params.table() if isinstance(params, CircuitParams)
+                                                                 else params or {}))
+    params = CircuitParams.from_dict(dict(table, readout="microcircuit", optimizer="sgd", linearise="fixed",
+                                          phases="fixed", feedback="weights"))
     beta = params.beta
     grid_E, grid_I = np.meshgrid(r_E, r_I)
     u_E, u_I = softplus_inverse(grid_E, beta), softplus_inverse(grid_I, beta)
@@ -565,14 +757,59 @@ def plasticity_curves(rule, r_E, r_I, *, params=None, t_settle=100.0, t_window=1
     layer.I_I = (u_I - grid_E).ravel()
     circuit.inp.r = 1.0
     layer.u_E, layer.u_I = u_E.ravel(), u_I.ravel()
-    layer.t0 = 0 * second
-    circuit.ctrl.ctrl_on = 0
-    layer.learn = 0
+    layer.plastic = 0
     circuit._run(t_settle * ms, [])
     measured_E, measured_I = np.asarray(layer.r[:]).copy(), np.asarray(layer.r_I[:]).copy()
     w0 = circuit._w_arrays(0)[0][0, 0].copy()
-    layer.learn = 1
+    layer.plastic = 1
     circuit._run(t_window * ms, [])
     dw = (circuit._w_arrays(0)[0][0, 0] - w0) / (t_window * 1e-3)
     shape = grid_E.shape
     return dw.reshape(shape), measured_E.reshape(shape), measured_I.reshape(shape)
+
+
+# --- the same network trained by backprop (the baseline) ---------------------------------------------------------
+
+def steady_state_forward(weights, X, beta=1.0, *, tol=1e-12, max_iter=100):
+    """The circuit's open-loop steady state: per hidden layer u_E solving u_E + phi(phi(u_E)) = a (a = W r + b,
+    Newton from u_E = a/2, monotone), r = phi(u_E); the readout y = W r (linear, no bias).
+
+    Returns (y, cache) with the per-layer (a, u_E, u_I, r) for :func:`backprop_gradients`."""
+    r, cache = np.asarray(X, float), []
+    for W, b in weights[:-1]:
+        a = r @ W + b
+        u = np.minimum(a, a / 2)
+        for _ in range(max_iter):
+            u_I = softplus(u, beta)
+            f = u + softplus(u_I, beta) - a
+            step = f / (1 + softplus_slope(u_I, beta) * softplus_slope(u, beta))
+            u = u - step
+            if np.max(np.abs(step), initial=0) < tol:
+                break
+        cache.append((r, u, softplus(u, beta)))
+        r = softplus(u, beta)
+    return r @ weights[-1][0], cache + [(r, None, None)]
+
+
+def backprop_gradients(weights, X, T, beta=1.0):
+    """Loss and exact gradients [(dW, db), ...] of the softmax cross-entropy of the steady-state network
+    (implicit differentiation of the E/I fixed point: du_E/da = 1 / (1 + phi'(u_I) phi'(u_E)))."""
+    y, cache = steady_state_forward(weights, X, beta)
+    z = y - y.max(axis=1, keepdims=True)
+    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    loss = float(-(T * np.log(np.maximum(p, 1e-300))).sum(axis=1).mean())
+    delta = (p * T.sum(axis=1, keepdims=True) - T) / len(y)  # d loss / d y
+    r_last = cache[-1][0]
+    grads = [(r_last.T @ delta, np.zeros(weights[-1][0].shape[1]))]
+    back = delta @ weights[-1][0].T  # d loss / d r of the last hidden layer
+    for layer in reversed(range(len(weights) - 1)):
+        r_in, u, u_I = cache[layer]
+        slope = softplus_slope(u, beta)
+        da = back * slope / (1 + softplus_slope(u_I, beta) * slope)
+        grads.insert(0, (r_in.T @ da, da.sum(axis=0)))
+        back = da @ weights[layer][0].T
+    return loss, grads
+
+
+def predict_steady_state(weights, X, beta=1.0):
+    return steady_state_forward(weights, X, beta)[0]

@@ -19,17 +19,29 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 
-SCALINGS = ("minmax", "quantile")
+SCALINGS = ("minmax", "quantile", "none")
+SAMPLE_NORMS = (None, "none", "l2")
 
 
 class _RangeScaler(BaseEstimator):
-    """Per-feature scaling to [0, 1] learned in ``fit`` (min-max range or quantiles); values are clipped to
-    [0, 1] after scaling."""
+    """Per-feature scaling to [0, 1] learned in ``fit`` (min-max range, quantiles, or none: the values as they
+    are); values are clipped to [0, 1] after scaling. ``sample_norm="l2"`` first divides each sample by its
+    Euclidean norm (scikit-learn's ``normalize``, as the Sboev group does)."""
+
+    def _normalized(self, X):
+        if self.sample_norm == "l2":
+            from sklearn.preprocessing import normalize
+
+            return normalize(X)
+        return X
 
     def _fit_range(self, X, bounds=None):
         X = validate_data(self, X, dtype=np.float64, ensure_all_finite=True)
         if self.scaling not in SCALINGS:
             raise ValueError(f"scaling must be one of {', '.join(SCALINGS)}, got {self.scaling!r}")
+        if self.sample_norm not in SAMPLE_NORMS:
+            raise ValueError(f"sample_norm must be 'none' or 'l2', got {self.sample_norm!r}")
+        X = self._normalized(X)
         if self.scaling == "quantile":
             if bounds is not None:
                 raise ValueError("bounds apply to scaling='minmax' only")
@@ -40,6 +52,8 @@ class _RangeScaler(BaseEstimator):
             lo, hi = bounds
             lo = np.broadcast_to(np.asarray(lo, dtype=float), (X.shape[1],)).copy()
             hi = np.broadcast_to(np.asarray(hi, dtype=float), (X.shape[1],)).copy()
+        elif self.scaling == "none":
+            lo, hi = np.zeros(X.shape[1]), np.ones(X.shape[1])
         else:
             lo, hi = X.min(axis=0), X.max(axis=0)
         span = hi - lo
@@ -49,7 +63,7 @@ class _RangeScaler(BaseEstimator):
 
     def _scaled(self, X):
         check_is_fitted(self, "data_min_")
-        X = validate_data(self, X, dtype=np.float64, reset=False, ensure_all_finite=True)
+        X = self._normalized(validate_data(self, X, dtype=np.float64, reset=False, ensure_all_finite=True))
         if self.scaling == "quantile":
             return np.clip(self.quantiles_.transform(X), 0.0, 1.0)
         return np.clip((X - self.data_min_) / self.data_range_, 0.0, 1.0)
@@ -76,17 +90,21 @@ class GaussianRFEncoder(TransformerMixin, _RangeScaler):
     bounds : None or (lo, hi)
         Fixed feature bounds instead of learning them from the data (scalars or one value per feature;
         ``scaling="minmax"`` only).
-    scaling : {"minmax", "quantile"}
-        How ``fit`` maps each feature to [0, 1]: its min-max range, or its quantiles (ranks).
+    scaling : {"minmax", "quantile", "none"}
+        How ``fit`` maps each feature to [0, 1]: its min-max range, its quantiles (ranks), or not at all.
+    sample_norm : {"none", "l2"}
+        Divide each sample by its L2 norm before scaling.
     """
 
-    def __init__(self, n_fields=20, sigma=None, t_max=25.0, drop_late=0.95, bounds=None, scaling="minmax"):
+    def __init__(self, n_fields=20, sigma=None, t_max=25.0, drop_late=0.95, bounds=None, scaling="minmax",
+                 sample_norm="none"):
         self.n_fields = n_fields
         self.sigma = sigma
         self.t_max = t_max
         self.drop_late = drop_late
         self.bounds = bounds
         self.scaling = scaling
+        self.sample_norm = sample_norm
 
     def _check_params(self):
         if int(self.n_fields) != self.n_fields or self.n_fields < 2:
@@ -145,12 +163,12 @@ class PoissonRateEncoder(TransformerMixin, _RangeScaler):
     """Poisson rate encoder: each feature drives ``n_fields`` neurons (Gaussian fields as above, or one
     neuron per feature with ``n_fields=1``) whose rate is ``max_rate * response`` Hz during ``duration`` ms.
 
-    ``transform`` gives the rates; ``spike_trains`` draws the spikes with ``random_state`` (the same seed
-    gives the same spikes).
+    ``transform`` gives the rates; ``spike_trains`` draws the spikes from ``random_state`` afresh at every call
+    (the same data give the same spikes), or from the generator it is given.
     """
 
     def __init__(self, n_fields=1, sigma=None, max_rate=200.0, duration=25.0, random_state=None, bounds=None,
-                 scaling="minmax"):
+                 scaling="minmax", sample_norm="none"):
         self.n_fields = n_fields
         self.sigma = sigma
         self.max_rate = max_rate
@@ -158,6 +176,7 @@ class PoissonRateEncoder(TransformerMixin, _RangeScaler):
         self.random_state = random_state
         self.bounds = bounds
         self.scaling = scaling
+        self.sample_norm = sample_norm
 
     def fit(self, X, y=None):
         if int(self.n_fields) != self.n_fields or self.n_fields < 1:
@@ -168,7 +187,7 @@ class PoissonRateEncoder(TransformerMixin, _RangeScaler):
         n = int(self.n_fields)
         self.centres_ = np.linspace(0.0, 1.0, n) if n > 1 else None
         self.n_outputs_ = self.n_features_in_ * n
-        self.rng_ = check_random_state(self.random_state)
+        self.seed_ = int(check_random_state(self.random_state).randint(2**31 - 1))
         return self
 
     def transform(self, X):
@@ -182,14 +201,17 @@ class PoissonRateEncoder(TransformerMixin, _RangeScaler):
         g = np.exp(-((Xs[:, :, None] - self.centres_[None, None, :]) ** 2) / (2 * sigma**2))
         return self.max_rate * g.reshape(len(Xs), -1)
 
-    def spike_trains(self, X, dt=0.1):
-        """One ``(indices, times_ms)`` pair per sample; at most one spike per neuron per ``dt`` ms bin."""
+    def spike_trains(self, X, dt=0.1, random_state=None):
+        """One ``(indices, times_ms)`` pair per sample; at most one spike per neuron per ``dt`` ms bin.
+
+        Without ``random_state`` the spikes come from the seed drawn at ``fit``: repeatable."""
         rates = self.transform(X)
+        rng = np.random.RandomState(self.seed_) if random_state is None else check_random_state(random_state)
         n_bins = max(1, int(round(self.duration / dt)))
         out = []
         for r in rates:
             p = np.clip(r * dt * 1e-3, 0.0, 1.0)
-            hits = self.rng_.random_sample((n_bins, len(r))) < p[None, :]
+            hits = rng.random_sample((n_bins, len(r))) < p[None, :]
             b, idx = np.nonzero(hits)
             out.append((idx, b * dt))
         return out

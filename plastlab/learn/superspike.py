@@ -7,19 +7,29 @@ output spike train filtered by the same alpha kernel as the eligibility trace; a
 errors fed back through fixed weights B (symmetric: B = W^T, random, or uniform).
 
 The loss is the van Rossum distance between output and target trains with that kernel, i.e. ∫ err² dt over a
-trial, integrated exactly by Brian2 alongside the network. Each task builds its network once and runs all
-trials in one call: inputs and targets are generated for the whole session up front.
+trial, integrated exactly by Brian2 alongside the network.
+
+Seeds (and, for the hidden task, feedback kinds) run as independent *copies* inside one Brian2 network: every
+copy has its own inputs, targets, weights and feedback drawn from ``numpy.random.default_rng(seed)`` in the same
+order as a network of one copy, and copies share no synapse, so a copy's result does not depend on the others
+(tested). Small networks are dominated by Brian2's per-step overhead, so five copies cost little more than one.
+
+Defaults are the reference code's operating point: η = 1e-3 (÷10 after ``anneal_fraction`` of the trials),
+100 mV per unit weight (w_max = 0.1 → a 10 mV jump of the synaptic current).
 """
 import json
 from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
-from brian2 import (Hz, Network, NeuronGroup, SpikeGeneratorGroup, SpikeMonitor, StateMonitor, Synapses,
-                    defaultclock, mV, ms, network_operation, prefs, second)
+from brian2 import Network, NetworkOperation, NeuronGroup, SpikeGeneratorGroup, SpikeMonitor, StateMonitor, \
+    Synapses, mV, ms, second
 
+from ..brian.requirements import Offer, require
+from ..brian.settings import brian_settings
+from ..config import Param, validate
+from ..errors import ConfigError, PlastlabError
 from ..brian.codegen import synapses
-from ..errors import PlastlabError
 from ..rules.files import load_rule
 from ..store import provenance
 
@@ -32,7 +42,62 @@ derr1/dt = -err1/tau_rise : 1
 derr/dt = (err1 - err)/tau_decay : 1
 dloss/dt = err**2 : second
 """
-FEEDBACK = ("symmetric", "random", "uniform")
+FEEDBACK = ("symmetric", "random", "uniform", "random_positive")
+TASK_NAMES = ("spike_times", "hidden", "xor")
+#: what a SuperSpike network offers a rule: the postsynaptic membrane potential and error, nothing from outside
+OFFER = Offer(network="the SuperSpike network", pre=(), post=("v", "err"), modulators=())
+
+_pair = Param(list, length=2, item=Param(float))
+#: the [settings] table of a SuperSpike experiment (defaults: the reference code's operating point)
+SETTINGS = {
+    "n_inputs": Param(int, 100, low=1), "rate_hz": Param(float, 5.0, low=0, strict=True),
+    "trial_ms": Param(float, 500.0, low=0, strict=True), "n_target_spikes": Param(int, 5, low=1),
+    "n_outputs": Param(int, 1, low=1), "trials": Param(int, 1000, low=1),
+    "w_scale_mV": Param(float, 100.0, low=0, strict=True, doc="synaptic current jump per unit weight"),
+    "w_init": Param(list, [0.0, 0.01], length=2, item=Param(float), doc="output weights ~ N(mean, sd)"),
+    "w_init_hidden": Param(list, [0.03, 0.02], length=2, item=Param(float)),
+    "dt_ms": Param(float, 0.1, low=0, strict=True), "codegen": Param(str, "cython", choices=("numpy", "cython")),
+    "rule": Param(str, "superspike"), "rule_parameters": Param(dict, {}),
+    "n_hidden": Param(int, 0, low=0), "feedback": Param(str, "symmetric", choices=FEEDBACK),
+    "feedbacks": Param(list, None, nullable=True, low=1, item=Param(str, choices=FEEDBACK)),
+    "feedback_scale": Param(float, 1.0, low=0, strict=True, doc="sd of random B, value of uniform B"),
+    "seeds": Param(int, 1, low=1, high=64, doc="copies with seeds seed, seed+1, ..."),
+    "tolerance_ms": Param(float, 2.0, low=0, strict=True),
+    "anneal_fraction": Param(float, 0.6, low=0, high=1), "anneal_factor": Param(float, 0.1, low=0),
+    "test_trials": Param(int, 200, low=1), "early_ms": Param(float, 20.0, low=0), "late_ms": Param(float, 40.0, low=0),
+    "reference_ms": Param(float, 5.0, low=0), "jitter_ms": Param(float, 1.0, low=0),
+    "target_ms": Param(float, 70.0, low=0), "window_ms": Param(float, 5.0, low=0, strict=True),
+}
+#: the XOR task's own defaults where they differ
+XOR_DEFAULTS = dict(trial_ms=100.0, n_outputs=2, n_hidden=100, trials=2000)
+DEFAULTS = {key: p.default for key, p in SETTINGS.items()}
+
+
+def configure(config, *, file=None):
+    """The settings of one task (``config["task"]``), checked against SETTINGS with defaults filled in.
+
+    Raises ConfigError naming the key before anything is simulated; the rule is checked against the network."""
+    config = dict(config)
+    task = config.pop("task", "spike_times")
+    if task not in TASK_NAMES:
+        raise ConfigError(f"unknown SuperSpike task '{task}' (known: {', '.join(TASK_NAMES)})", file=file,
+                          section="experiment", key="task")
+    given = validate(config, SETTINGS, file=file, section="settings")
+    if task == "xor":
+        given.update({k: v for k, v in XOR_DEFAULTS.items() if k not in config})
+    if task == "hidden" and not given["n_hidden"]:
+        given["n_hidden"] = 4
+    given["task"] = task
+    if given["trial_ms"] / given["dt_ms"] != round(given["trial_ms"] / given["dt_ms"]):
+        raise ConfigError("trial_ms must be a whole number of time steps", file=file, section="settings",
+                          key="trial_ms")
+    _rule(given)  # RuleError now, not after building
+    return given
+
+
+def _rule(cfg):
+    rule = require(load_rule(cfg["rule"]), OFFER)
+    return rule.with_parameters(**cfg["rule_parameters"]) if cfg["rule_parameters"] else rule
 
 
 @dataclass
@@ -90,86 +155,136 @@ def xor_session(cfg, rng, dt, n_trials):
                    labels=np.array([(p >> 1) ^ (p & 1) for p in labels]))
 
 
-class SuperSpikeNetwork:
-    """Inputs -> (optional hidden layer) -> outputs, all plastic with the SuperSpike rule; built once."""
+@dataclass
+class Copy:
+    """One independent network inside the shared Brian2 groups: its seed, feedback kind and session."""
 
-    def __init__(self, cfg, session, rng, rule):
-        self.cfg, self.session = cfg, session
+    seed: int
+    feedback: str
+    session: Session = None
+    rng: np.random.Generator = None
+
+
+def _within(copies, n_pre, n_post):
+    """i, j of all-to-all connections inside each copy, ordered (copy, pre, post)."""
+    c, p, q = np.meshgrid(np.arange(copies), np.arange(n_pre), np.arange(n_post), indexing="ij")
+    return {"i": (c * n_pre + p).ravel(), "j": (c * n_post + q).ravel()}
+
+
+def _merge(sessions, n_in, n_out):
+    """One SpikeGeneratorGroup's spikes (and one target group's) for all copies, indices offset per copy."""
+    cat = lambda parts: np.concatenate(parts) if parts else np.array([])  # noqa: E731
+    return (cat([s.input_indices + c * n_in for c, s in enumerate(sessions)]),
+            cat([s.input_times for s in sessions]),
+            cat([s.target_indices + c * n_out for c, s in enumerate(sessions)]),
+            cat([s.target_times for s in sessions]))
+
+
+class SuperSpikeNetwork:
+    """Inputs -> (optional hidden layer) -> outputs, all plastic with the SuperSpike rule, for every copy; built
+    once. ``copies`` is a list of :class:`Copy` whose sessions are filled (their rng already used for them)."""
+
+    def __init__(self, cfg, copies, rule):
+        self.cfg, self.copies = cfg, copies
+        C, n_in, n_out, n_hid = len(copies), cfg["n_inputs"], cfg["n_outputs"], cfg["n_hidden"]
+        self.session = copies[0].session
         names = dict(EL=-60 * mV, tau_mem=10 * ms, tau_syn=5 * ms, tau_rise=5 * ms, tau_decay=10 * ms,
                      theta=-50 * mV, w_scale=cfg["w_scale_mV"] * mV)
         threshold, refractory = "v > theta", 5 * ms
-        self.inputs = SpikeGeneratorGroup(cfg["n_inputs"], session.input_indices, session.input_times * second)
-        self.outputs = NeuronGroup(cfg["n_outputs"], NEURON + OUTPUT_ERROR, threshold=threshold,
+        in_i, in_t, tg_i, tg_t = _merge([c.session for c in copies], n_in, n_out)
+        self.inputs = SpikeGeneratorGroup(n_in * C, in_i, in_t * second, name="inputs")
+        self.outputs = NeuronGroup(n_out * C, NEURON + OUTPUT_ERROR, threshold=threshold,
                                    reset="v = EL; err1 -= 1", refractory=refractory, method="euler",
                                    namespace=names, name="outputs")
         self.outputs.v = names["EL"]
-        self.target = SpikeGeneratorGroup(cfg["n_outputs"], session.target_indices, session.target_times * second)
-        self.teach = Synapses(self.target, self.outputs, on_pre="err1_post += 1")
+        self.target = SpikeGeneratorGroup(n_out * C, tg_i, tg_t * second, name="targets")
+        self.teach = Synapses(self.target, self.outputs, on_pre="err1_post += 1", name="teach")
         self.teach.connect(j="i")
         objects = [self.inputs, self.outputs, self.target, self.teach]
         transmit = "I_post += w*w_scale"
-        if cfg.get("n_hidden"):
-            self.hidden = NeuronGroup(cfg["n_hidden"], NEURON + "err : 1", threshold=threshold, reset="v = EL",
+        self.w_in = None
+        if n_hid:
+            self.hidden = NeuronGroup(n_hid * C, NEURON + "err : 1", threshold=threshold, reset="v = EL",
                                       refractory=refractory, method="exact", namespace=names, name="hidden")
             self.hidden.v = names["EL"]
             self.w_in = synapses(rule, self.inputs, self.hidden, transmit, namespace=names, name="w_in")
             self.w_out = synapses(rule, self.hidden, self.outputs, transmit, namespace=names, name="w_out")
             self.feedback = Synapses(self.outputs, self.hidden, "B : 1\nerr_post = B*err_pre : 1 (summed)",
                                      name="feedback")
-            self.w_in.connect()
-            self.w_out.connect()
-            self.feedback.connect()
+            self.w_in.connect(**_within(C, n_in, n_hid))
+            self.w_out.connect(**_within(C, n_hid, n_out))
+            self.feedback.connect(**_within(C, n_out, n_hid))
             objects += [self.hidden, self.w_in, self.w_out, self.feedback]
-            self._initialise(self.w_in, rng, cfg["w_init_hidden"])
-            self._initialise(self.w_out, rng, cfg["w_init"])
-            objects += self._feedback(cfg["feedback"], rng, rule)
+            self._initialise(self.w_in, cfg["w_init_hidden"])
+            self._initialise(self.w_out, cfg["w_init"])
+            objects += self._feedback(rule)
         else:
             self.w_out = synapses(rule, self.inputs, self.outputs, transmit, namespace=names, name="w_out")
-            self.w_out.connect()
+            self.w_out.connect(**_within(C, n_in, n_out))
             objects.append(self.w_out)
-            self._initialise(self.w_out, rng, cfg["w_init"])
+            self._initialise(self.w_out, cfg["w_init"])
         self.initial_w = np.array(self.w_out.w[:])
         self.spikes = SpikeMonitor(self.outputs)
-        self.loss = StateMonitor(self.outputs, "loss", record=True, dt=session.trial * second)
+        self.loss = StateMonitor(self.outputs, "loss", record=True, dt=self.session.trial * second)
         self.net = Network(*objects, self.spikes, self.loss)
 
-    @staticmethod
-    def _initialise(syn, rng, spec):
-        mean, std = spec
-        syn.w = np.clip(rng.normal(mean, std, len(syn)), -0.1, 0.1)
+    def _per_copy(self, values):
+        """Split a synapse array ordered (copy, pre, post) into one block per copy."""
+        return np.split(np.asarray(values), len(self.copies))
 
-    def _feedback(self, kind, rng, rule):
-        """B for the hidden layer's error: symmetric tracks W^T at each weight update."""
-        if kind not in FEEDBACK:
-            raise PlastlabError(f"feedback must be one of {', '.join(FEEDBACK)}, got '{kind}'")
-        if kind == "uniform":
-            self.feedback.B = 1.0
-            return []
-        if kind == "random":
-            self.feedback.B = rng.normal(0, 1, len(self.feedback))
+    def _initialise(self, syn, spec):
+        mean, std = spec
+        size = len(syn) // len(self.copies)
+        syn.w = np.concatenate([np.clip(c.rng.normal(mean, std, size), -0.1, 0.1) for c in self.copies])
+
+    def _feedback(self, rule):
+        """B for the hidden layer's error, per copy: symmetric tracks W^T at each weight update, random is fixed
+        N(0, feedback_scale²), uniform is feedback_scale, random_positive is |random| (the same magnitudes, every
+        sign positive: a control for what the signs of random B do)."""
+        scale, size = self.cfg["feedback_scale"], len(self.feedback) // len(self.copies)
+        blocks = []
+        for c in self.copies:
+            if c.feedback in ("random", "random_positive"):
+                B = c.rng.normal(0, scale, size)
+                blocks.append(np.abs(B) if c.feedback == "random_positive" else B)
+            else:
+                blocks.append(np.full(size, scale))
+        self.feedback.B = np.concatenate(blocks)
+        symmetric = np.repeat([c.feedback == "symmetric" for c in self.copies], size)
+        if not symmetric.any():
             return []
         order = self._transpose_order()
 
         def symmetric_feedback():
-            self.feedback.B = np.asarray(self.w_out.w[:])[order]
+            B = np.asarray(self.feedback.B[:])
+            B[symmetric] = np.asarray(self.w_out.w[:])[order][symmetric]
+            self.feedback.B = B
 
         symmetric_feedback()
-        return [network_operation(symmetric_feedback, dt=rule.parameters["T_update"], when="end")]
+        # after the periodic weight update of the same step (order 1): B is W^T as soon as W changes
+        return [NetworkOperation(symmetric_feedback, dt=rule.parameters["T_update"], when="end", order=1,
+                                 name="symmetric_feedback")]
 
     def _transpose_order(self):
         """Index into w_out (hidden i -> output j) for each feedback synapse (output j -> hidden i)."""
-        lookup = {(i, j): k for k, (i, j) in enumerate(zip(self.w_out.i[:], self.w_out.j[:]))}
-        return np.array([lookup[(i, j)] for j, i in zip(self.feedback.i[:], self.feedback.j[:])])
+        n_out = self.cfg["n_outputs"]
+        w_i, w_j = np.asarray(self.w_out.i[:]), np.asarray(self.w_out.j[:])
+        flat = w_i * (n_out * len(self.copies)) + w_j
+        lookup = np.argsort(flat)
+        wanted = np.asarray(self.feedback.j[:]) * (n_out * len(self.copies)) + np.asarray(self.feedback.i[:])
+        return lookup[np.searchsorted(flat[lookup], wanted)]
 
-    def run(self, report=None):
-        """All trials; the learning rate drops by ``anneal_factor`` after ``anneal_fraction`` of them."""
-        trials = self.session.n_trials
+    def plastic(self):
+        return [syn for syn in (self.w_in, self.w_out) if syn is not None]
+
+    def run(self, trials, report=None):
+        """``trials`` trials; the learning rate drops by ``anneal_factor`` after ``anneal_fraction`` of them."""
         first = int(round(trials * self.cfg["anneal_fraction"]))
-        plastic = [obj for obj in (self.w_out, getattr(self, "w_in", None)) if obj is not None]
+        plastic = self.plastic()
         eta = plastic[0].namespace.get("eta")
         if eta is None or first >= trials:
             self.net.run(trials * self.session.trial * second, namespace={}, report=report)
-            return self._loss_per_trial()
+            return self.loss_per_trial(trials)
         for count, rate in ((first, eta), (trials - first, eta * self.cfg["anneal_factor"])):
             for syn in plastic:
                 syn.namespace["eta"] = rate
@@ -177,20 +292,29 @@ class SuperSpikeNetwork:
                 self.net.run(count * self.session.trial * second, namespace={}, report=report)
         for syn in plastic:
             syn.namespace["eta"] = eta
-        return self._loss_per_trial()
+        return self.loss_per_trial(trials)
 
-    def _loss_per_trial(self):
+    def freeze(self):
+        """Plasticity off: the periodic weight updates are contained objects of the Synapses (not in the
+        Network's own list), so they are switched off there."""
+        for syn in self.plastic():
+            for obj in syn.contained_objects:
+                if obj.name.endswith("_periodic"):
+                    obj.active = False
+
+    def loss_per_trial(self, trials):
+        """(copies, trials): ∫ err² dt over each trial, summed over each copy's outputs."""
         loss = np.asarray(self.loss.loss / second)  # (outputs, samples at trial starts)
         ends = np.concatenate([loss[:, 1:], np.asarray(self.outputs.loss / second)[:, None]], axis=1)
-        per_trial = (ends - loss).sum(axis=0)[: self.session.n_trials]
-        return per_trial
+        per_output = (ends - loss)[:, :trials]
+        return per_output.reshape(len(self.copies), self.cfg["n_outputs"], -1).sum(axis=1)
 
-
-def trial_spikes(monitor, trial, k):
-    """Output spike times (s, relative to trial start) in trial k, per output neuron."""
-    t, i = np.asarray(monitor.t / second), np.asarray(monitor.i)
-    inside = (t >= k * trial) & (t < (k + 1) * trial)
-    return [np.sort(t[inside & (i == n)] - k * trial) for n in range(int(i.max(initial=0)) + 1)]
+    def copy_spikes(self, k):
+        """(spike times in s, output index within the copy) of copy k."""
+        n_out = self.cfg["n_outputs"]
+        t, i = np.asarray(self.spikes.t / second), np.asarray(self.spikes.i)
+        mine = i // n_out == k
+        return t[mine], i[mine] % n_out
 
 
 def match_targets(spikes, targets, tolerance):
@@ -205,82 +329,80 @@ def match_targets(spikes, targets, tolerance):
     return matched, len(unused)
 
 
-DEFAULTS = dict(n_inputs=100, rate_hz=5.0, trial_ms=500.0, n_target_spikes=5, n_outputs=1, trials=400,
-                w_scale_mV=100.0, w_init=(0.0, 0.01), w_init_hidden=(0.03, 0.02), dt_ms=0.1, codegen="cython",
-                rule="superspike", rule_parameters={}, n_hidden=0, feedback="symmetric", tolerance_ms=2.0,
-                anneal_fraction=1.0, anneal_factor=0.1)
+def _copies(cfg, seed, kinds, make_session):
+    copies = []
+    for kind in kinds:
+        for s in range(seed, seed + cfg["seeds"]):
+            rng = np.random.default_rng(s)
+            copies.append(Copy(s, kind, make_session(rng), rng))
+    return copies
 
 
-def configure(config):
-    cfg = dict(DEFAULTS, **config)
-    unknown = sorted(set(cfg) - set(DEFAULTS) - set(XOR_DEFAULTS) - {"task", "kind", "name", "feedbacks",
-                                                                     "test_trials"})
-    if unknown:
-        raise PlastlabError(f"unknown setting '{unknown[0]}' for a SuperSpike experiment")
-    if cfg.get("task") == "xor":
-        cfg = dict(XOR_DEFAULTS, **config)
-    return cfg
-
-
-XOR_DEFAULTS = dict(DEFAULTS, trial_ms=100.0, n_outputs=2, n_hidden=100, trials=2000, test_trials=200,
-                    early_ms=20.0, late_ms=40.0, reference_ms=5.0, jitter_ms=1.0, target_ms=70.0,
-                    window_ms=5.0)
-
-
-def _prepare(cfg):
-    rule = load_rule(cfg["rule"])
-    if rule.third_factors:
-        raise PlastlabError(f"rule '{rule.name}' needs the third factor '{rule.third_factors[0]}', which this "
-                            "network does not provide (it gives the postsynaptic neurons v and err)")
-    if cfg["rule_parameters"]:
-        rule = rule.with_parameters(**cfg["rule_parameters"])
-    prefs.codegen.target = cfg["codegen"]
-    defaultclock.dt = cfg["dt_ms"] * ms
-    return rule
+def _build_and_run(cfg, copies, trials, report, test_trials=0):
+    rule = _rule(cfg)
+    with brian_settings(target=cfg["codegen"], dt=cfg["dt_ms"] * ms):
+        net = SuperSpikeNetwork(cfg, copies, rule)
+        loss = net.run(trials, report)
+        test = None
+        if test_trials:
+            net.freeze()
+            trained = [np.array(syn.w[:]) for syn in net.plastic()]
+            net.net.run(test_trials * net.session.trial * second, namespace={})
+            test = max(float(np.max(np.abs(syn.w[:] - w), initial=0)) for syn, w in zip(net.plastic(), trained))
+    return rule, net, loss, test
 
 
 def run_spike_times(config, seed=0, report=None):
-    """Tasks (a) (no hidden layer) and (b) (``n_hidden`` > 0, ``feedback``): loss per trial, spikes, targets."""
-    cfg = configure(config)
-    rule = _prepare(cfg)
-    rng = np.random.default_rng(seed)
-    session = spike_times_session(cfg, rng, cfg["dt_ms"] / 1000)
-    net = SuperSpikeNetwork(cfg, session, rng, rule)
-    loss = net.run(report)
+    """Tasks (a) (no hidden layer) and (b) (``n_hidden`` > 0): loss over (feedback, seed, trial), first and last
+    trial's output spikes, and the hidden task's weights and feedback at the end (to relate learning to B)."""
+    cfg = configure(dict(config, task=config.get("task", "spike_times")))
+    kinds = (cfg["feedbacks"] or [cfg["feedback"]]) if cfg["n_hidden"] else ["none"]
+    dt = cfg["dt_ms"] / 1000
+    copies = _copies(cfg, seed, kinds, lambda rng: spike_times_session(cfg, rng, dt))
+    rule, net, loss, _ = _build_and_run(cfg, copies, cfg["trials"], report)
+    session, tol = net.session, cfg["tolerance_ms"] / 1000
     targets = session.target_times[: cfg["n_target_spikes"]]
-    last = trial_spikes(net.spikes, session.trial, session.n_trials - 1)[0] if len(net.spikes.t) else np.array([])
-    initial = trial_spikes(net.spikes, session.trial, 0)[0] if len(net.spikes.t) else np.array([])
-    matched, extra = match_targets(list(last), targets, cfg["tolerance_ms"] / 1000)
-    return _spike_times_dataset(cfg, rule, seed, loss, targets, initial, last, matched, extra)
-
-
-def _spike_times_dataset(cfg, rule, seed, loss, targets, initial, last, matched, extra):
-    spikes_dim = max(len(initial), len(last), 1)
-    pad = lambda a: np.pad(np.asarray(a, float) * 1000, (0, spikes_dim - len(a)), constant_values=np.nan)  # noqa
-    ds = xr.Dataset(
-        {"loss": ("trial", loss, {"long_name": "van Rossum loss (∫ err² dt)", "units": "s"}),
-         "target_times": ("target", np.asarray(targets) * 1000, {"units": "ms"}),
-         "output_times_first": ("spike", pad(initial), {"units": "ms", "long_name": "output spikes, first trial"}),
-         "output_times_last": ("spike", pad(last), {"units": "ms", "long_name": "output spikes, last trial"})},
-        coords={"trial": np.arange(len(loss))},
-        attrs=provenance(rule, seed, task=cfg.get("task", "spike_times"), settings=cfg, matched_targets=matched,
-                         extra_spikes=extra, loss_reduction=float(1 - loss[-1] / loss[0]) if loss[0] > 0 else 0.0))
+    first, last, matched, extra = [], [], [], []
+    for k in range(len(copies)):
+        t, _ = net.copy_spikes(k)
+        first.append(np.sort(t[t < session.trial]))
+        last.append(np.sort(t[t >= (cfg["trials"] - 1) * session.trial]) - (cfg["trials"] - 1) * session.trial)
+        m, e = match_targets(list(last[-1]), targets, tol)
+        matched.append(m)
+        extra.append(e)
+    shape = (len(kinds), cfg["seeds"])
+    n_spk = max([len(a) for a in first + last] + [1])
+    pad = lambda a: np.pad(np.asarray(a, float) * 1000, (0, n_spk - len(a)), constant_values=np.nan)  # noqa: E731
+    dims = ("feedback", "seed")
+    data = {"loss": (dims + ("trial",), loss.reshape(shape + (-1,)),
+                     {"long_name": "van Rossum loss (∫ err² dt)", "units": "s"}),
+            "target_times": ("target", np.asarray(targets) * 1000, {"units": "ms"}),
+            "output_times_first": (dims + ("spike",), np.array([pad(a) for a in first]).reshape(shape + (-1,)),
+                                   {"units": "ms", "long_name": "output spikes, first trial"}),
+            "output_times_last": (dims + ("spike",), np.array([pad(a) for a in last]).reshape(shape + (-1,)),
+                                  {"units": "ms", "long_name": "output spikes, last trial"}),
+            "matched_targets": (dims, np.reshape(matched, shape)),
+            "extra_spikes": (dims, np.reshape(extra, shape))}
+    if cfg["n_hidden"]:
+        n_hid = cfg["n_hidden"] * cfg["n_outputs"]
+        w_out = np.asarray(net.w_out.w[:]).reshape(shape + (n_hid,))
+        B = np.asarray(net.feedback.B[:])[net._transpose_order()].reshape(shape + (n_hid,))
+        data.update(w_out_final=(dims + ("hidden",), w_out, {"long_name": "hidden -> output weights, end"}),
+                    w_out_initial=(dims + ("hidden",), net.initial_w.reshape(shape + (n_hid,))),
+                    feedback_weights=(dims + ("hidden",), B, {"long_name": "B (output -> hidden), end"}))
+    ds = xr.Dataset(data, coords={"feedback": kinds, "seed": np.arange(seed, seed + cfg["seeds"]),
+                                  "trial": np.arange(cfg["trials"])})
+    ds["loss_reduction"] = 1 - ds.loss.isel(trial=-1) / ds.loss.isel(trial=0)
+    ds.loss_reduction.attrs["long_name"] = "1 - loss(last trial) / loss(first trial)"
+    ds.attrs.update(provenance(rule, seed, task=cfg["task"], settings=cfg, seeds=cfg["seeds"]))
+    if not cfg["n_hidden"]:
+        ds = ds.squeeze("feedback", drop=True)
     return ds
 
 
 def run_hidden(config, seed=0, report=None):
-    """Task (b) for each feedback kind in ``feedbacks``: loss over (feedback, trial)."""
-    cfg = configure(config)
-    results = []
-    for kind in cfg.get("feedbacks", [cfg["feedback"]]):
-        results.append(run_spike_times(dict(config, feedback=kind, n_hidden=cfg["n_hidden"] or 4), seed, report)
-                       .expand_dims(feedback=[kind]))
-    combined = xr.concat(results, dim="feedback", data_vars=["loss", "output_times_first", "output_times_last"],
-                         combine_attrs="drop_conflicts")
-    combined["target_times"] = results[0].target_times.isel(feedback=0, drop=True)  # the same for every kind
-    for name in ("matched_targets", "extra_spikes", "loss_reduction"):
-        combined[name] = ("feedback", [r.attrs[name] for r in results])
-    return combined
+    """Task (b): the 5-spike target through ``n_hidden`` (default 4) hidden units, for each of ``feedbacks``."""
+    return run_spike_times(dict(config, task="hidden"), seed, report)
 
 
 def run_xor(config, seed=0, report=None):
@@ -290,63 +412,46 @@ def run_xor(config, seed=0, report=None):
     and the other output stays silent (``accuracy``). ``accuracy_count`` is the looser rule "the correct output
     spikes more often than the other" (ties, e.g. both silent, count as wrong)."""
     cfg = configure(dict(config, task="xor"))
-    rule = _prepare(cfg)
-    rng = np.random.default_rng(seed)
     train, test = cfg["trials"], cfg["test_trials"]
-    session = xor_session(cfg, rng, cfg["dt_ms"] / 1000, train + test)
-    net = SuperSpikeNetwork(cfg, session, rng, rule)
-    net.session.n_trials = train  # the session holds test trials too: train on the first ones only
-    loss = net.run(report)
-    plastic = [net.w_in, net.w_out]
-    for syn in plastic:  # plasticity off for testing: no more periodic weight updates (the run_regularly
-        for obj in syn.contained_objects:  # objects belong to the Synapses, not to the Network's own list)
-            if obj.name.endswith("_periodic"):
-                obj.active = False
-    trained = [np.array(syn.w[:]) for syn in plastic]
-    net.net.run(test * session.trial * second, namespace={})
-    test_weight_change = max(float(np.max(np.abs(syn.w[:] - w), initial=0)) for syn, w in zip(plastic, trained))
-    trials = range(train, train + test)
-    counts = spike_counts(net.spikes, session.trial, cfg["n_outputs"], trials)
-    predicted = np.where(counts[:, 0] == counts[:, 1], -1, np.argmax(counts, axis=1))
-    labels = session.labels[train:]
-    first = first_spikes(net.spikes, session.trial, cfg["n_outputs"], trials) * 1000
-    rows = np.arange(test)
-    in_window = np.abs(first[rows, labels] - cfg["target_ms"]) <= cfg["window_ms"]
-    others_silent = counts.sum(axis=1) == counts[rows, labels]
-    correct = in_window & others_silent
-    return xr.Dataset(
-        {"loss": ("trial", loss, {"long_name": "van Rossum loss (∫ err² dt)", "units": "s"}),
-         "test_label": ("test_trial", labels), "test_predicted": ("test_trial", predicted),
-         "test_counts": (("test_trial", "output"), counts),
-         "test_first_spike": (("test_trial", "output"), first, {"units": "ms", "long_name": "first output spike"}),
-         "test_correct": ("test_trial", correct)},
-        coords={"trial": np.arange(train), "test_trial": np.arange(test), "output": np.arange(cfg["n_outputs"])},
-        attrs=provenance(rule, seed, task="xor", settings=cfg, accuracy=float(np.mean(correct)),
-                         accuracy_count=float(np.mean(predicted == labels)),
-                         test_weight_change=test_weight_change))
+    dt = cfg["dt_ms"] / 1000
+    copies = _copies(cfg, seed, [cfg["feedback"]], lambda rng: xor_session(cfg, rng, dt, train + test))
+    rule, net, loss, change = _build_and_run(cfg, copies, train, report, test_trials=test)
+    n_out, trial = cfg["n_outputs"], net.session.trial
+    rows, results = np.arange(test), []
+    for k, c in enumerate(copies):
+        t, i = net.copy_spikes(k)
+        counts, first = _test_spikes(t, i, trial, n_out, train, test)
+        labels = c.session.labels[train:]
+        predicted = np.where(counts[:, 0] == counts[:, 1], -1, np.argmax(counts, axis=1))
+        in_window = np.abs(first[rows, labels] - cfg["target_ms"]) <= cfg["window_ms"]
+        correct = in_window & (counts.sum(axis=1) == counts[rows, labels])
+        results.append((labels, predicted, counts, first, correct))
+    stack = lambda k: np.array([r[k] for r in results])  # noqa: E731
+    ds = xr.Dataset(
+        {"loss": (("seed", "trial"), loss, {"long_name": "van Rossum loss (∫ err² dt)", "units": "s"}),
+         "test_label": (("seed", "test_trial"), stack(0)), "test_predicted": (("seed", "test_trial"), stack(1)),
+         "test_counts": (("seed", "test_trial", "output"), stack(2)),
+         "test_first_spike": (("seed", "test_trial", "output"), stack(3),
+                              {"units": "ms", "long_name": "first output spike"}),
+         "test_correct": (("seed", "test_trial"), stack(4))},
+        coords={"seed": [c.seed for c in copies], "trial": np.arange(train), "test_trial": np.arange(test),
+                "output": np.arange(n_out)})
+    ds["accuracy"] = ds.test_correct.mean("test_trial")
+    ds["accuracy_count"] = (ds.test_predicted == ds.test_label).mean("test_trial")
+    ds.attrs.update(provenance(rule, seed, task="xor", settings=cfg, seeds=cfg["seeds"], test_weight_change=change))
+    return ds
 
 
-def _trial_spikes(monitor, trial, trials):
-    """(row, neuron, time within the trial in s) of the spikes in the consecutive ``trials``."""
-    t, i = np.asarray(monitor.t / second), np.asarray(monitor.i)
+def _test_spikes(t, i, trial, n_outputs, train, test):
+    """Spike counts and first spike times (ms, NaN when silent) per test trial and output."""
     k = np.floor(t / trial + 1e-9).astype(int)
-    inside = (k >= trials[0]) & (k < trials[0] + len(trials))
-    return k[inside] - trials[0], i[inside], t[inside] - k[inside] * trial
-
-
-def first_spikes(monitor, trial, n_outputs, trials):
-    """First spike time (s, relative to trial start) per trial and output; NaN when the output is silent."""
-    row, neuron, t = _trial_spikes(monitor, trial, trials)
-    first = np.full((len(trials), n_outputs), np.inf)
-    np.minimum.at(first, (row, neuron), t)
-    return np.where(np.isinf(first), np.nan, first)
-
-
-def spike_counts(monitor, trial, n_outputs, trials):
-    row, neuron, _ = _trial_spikes(monitor, trial, trials)
-    counts = np.zeros((len(trials), n_outputs), int)
+    inside = (k >= train) & (k < train + test)
+    row, neuron, when = k[inside] - train, i[inside], t[inside] - k[inside] * trial
+    counts = np.zeros((test, n_outputs), int)
     np.add.at(counts, (row, neuron), 1)
-    return counts
+    first = np.full((test, n_outputs), np.inf)
+    np.minimum.at(first, (row, neuron), when)
+    return counts, np.where(np.isinf(first), np.nan, first) * 1000
 
 
 TASKS = {"spike_times": run_spike_times, "hidden": run_hidden, "xor": run_xor}
@@ -369,16 +474,24 @@ def run_experiment(task, settings, out_dir, seed=0, report=None):
     return ds
 
 
+def _mean_sd(values, fmt="{:.1%}"):
+    values = np.asarray(values, float).ravel()
+    sd = values.std(ddof=1) if len(values) > 1 else 0.0
+    return f"{fmt.format(values.mean())} ± {fmt.format(sd)} (n = {len(values)})"
+
+
 def summary(ds):
-    """One line per result: what the issue's targets ask about."""
-    if "accuracy" in ds.attrs:
+    """One line per result, mean ± sd over seeds: what the issue's targets ask about."""
+    if "accuracy" in ds:
         settings = json.loads(ds.attrs.get("settings", "{}"))
-        return (f"test accuracy {ds.attrs['accuracy']:.3f} on {ds.sizes['test_trial']} trials (correct output spikes "
-                f"within ±{settings.get('window_ms', '?')} ms of {settings.get('target_ms', '?')} ms, the other silent);"
-                f" {ds.attrs.get('accuracy_count', float('nan')):.3f} by spike count")
-    if "feedback" in ds.dims:
-        return "; ".join(f"{k}: loss reduced {float(r):.1%}, {int(m)}/{ds.sizes['target']} targets matched, "
-                         f"{int(e)} extra" for k, r, m, e in zip(ds.feedback.values, ds.loss_reduction.values,
-                                                                 ds.matched_targets.values, ds.extra_spikes.values))
-    return (f"loss reduced {ds.attrs['loss_reduction']:.1%}; {ds.attrs['matched_targets']}/{ds.sizes['target']} "
-            f"target spikes matched within ±{ds.attrs.get('tolerance_ms', 2)} ms, {ds.attrs['extra_spikes']} extra")
+        return (f"test accuracy {_mean_sd(ds.accuracy)} (correct output spikes within ±{settings.get('window_ms')} "
+                f"ms of {settings.get('target_ms')} ms, the other silent); by spike count "
+                f"{_mean_sd(ds.accuracy_count)}")
+    kinds = list(ds.feedback.values) if "feedback" in ds.dims else [None]
+    lines = []
+    for kind in kinds:
+        pick = (lambda v: v.sel(feedback=kind)) if kind is not None else (lambda v: v)  # noqa: E731
+        lines.append(f"{kind + ': ' if kind else ''}loss reduced {_mean_sd(pick(ds.loss_reduction))}; targets "
+                     f"matched {_mean_sd(pick(ds.matched_targets), '{:.2f}')} of {ds.sizes['target']}, extra "
+                     f"{_mean_sd(pick(ds.extra_spikes), '{:.2f}')}")
+    return "\n".join(lines)

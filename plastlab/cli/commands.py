@@ -34,13 +34,13 @@ def main(argv=None):
     argv = _join_negative_ranges(sys.argv[1:] if argv is None else list(argv))
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not hasattr(args, "handler"):
-        parser.print_help()
-        return 2
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not hasattr(args, "handler"):
+            parser.print_help()
+            return 2
         refuse_brian_preferences_here()
         check_common_options(args)
         _interrupts_stop_the_program()

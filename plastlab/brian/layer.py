@@ -1,0 +1,253 @@
+"""The shared spiking layer: LIF output neurons with teacher and suppression currents, lateral inhibition,
+plastic synapses running a rule and a static copy of their weights, and the weight bookkeeping around them.
+
+The classifier (:mod:`plastlab.learn.classifier`) and the CartPole controller (:mod:`plastlab.learn.cartpole`)
+are both "encoded inputs -> one plastic all-to-all layer -> LIF neurons, first spike wins"; this module is that
+layer, written once. Weights of any rule (dimensionless or with a unit such as nS) are handled here as floats in
+the weight's own unit and as fractions of the rule's range ``[w_min, w_max]``, so every rule drives the layer
+alike: a presynaptic spike adds ``gain * (w - w_min) / (w_max - w_min)`` to the synaptic current.
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..rules.rule import Rule
+from ..errors import PlastlabError, RuleError
+from .requirements import Offer, require
+
+__all__ = ["NEURON_MODEL", "POST_VARIABLES", "layer_offer", "check_rule", "resolve_rule", "output_neurons",
+           "plastic_synapses", "static_synapses", "lateral_inhibition", "weight_bounds", "get_weights",
+           "set_weights", "initial_fractions", "synapse_state_names", "reset_statement", "Layer", "build_layer"]
+
+# LIF neuron in units of the threshold scale (rest and reset at 0). The teacher current flows in
+# [teach_from, teach_until), the suppression current until suppress_until; refractory after a spike for t_ref
+# (t_ref at least one slot: one spike per slot).
+NEURON_MODEL = """
+dv/dt = int(t - t_last >= t_ref) * (I - v + teach_amp * int(t >= teach_from) * int(t < teach_until)
+        - suppress_amp * int(t < suppress_until)) / tau_m : 1
+dI/dt = -I / tau_syn : 1
+t_last : second
+teach_from : second
+teach_until : second
+suppress_until : second
+teach_amp : 1
+suppress_amp : 1
+"""
+NEURON_RESET = "v = 0\nI = 0\nteach_from = -1*second\nteach_until = -1*second\nsuppress_until = -1*second\n" \
+               "t_last = -10000*second"
+# Post-synaptic variables a rule may read from the output neurons ([inputs] source = "post").
+POST_VARIABLES = ("v", "I")
+
+
+def layer_offer(network):
+    """What the layer offers a rule: two-factor rules (no third factor) that may read v or I of the neurons."""
+    return Offer(network=network, post=frozenset(POST_VARIABLES))
+
+
+def resolve_rule(rule):
+    """A Rule from a name, a path or a Rule; RuleError (one line) when it cannot be found or parsed."""
+    if isinstance(rule, str):
+        from ..rules.files import load_rule
+
+        return load_rule(rule)
+    if isinstance(rule, Rule):
+        return rule
+    raise RuleError(f"expected a rule name, a rule file or a Rule, got {type(rule).__name__}")
+
+
+def check_rule(rule, network):
+    """The rule resolved and checked against what the layer offers (before anything is simulated)."""
+    return require(resolve_rule(rule), layer_offer(network))
+
+
+# ---------------------------------------------------------------------- weights as floats and fractions
+def _weight_unit(rule):
+    """The weight's Brian2 unit (1 when dimensionless)."""
+    from brian2 import get_unit
+    from brian2.units.fundamentalunits import DIMENSIONLESS
+
+    dim = rule.weight.unit
+    return 1.0 if dim is DIMENSIONLESS else get_unit(dim)
+
+
+def _as_float(value):
+    """A bound (number or Brian2 quantity) as a float in its base unit."""
+    import brian2
+
+    if isinstance(value, brian2.Quantity):
+        return float(np.asarray(value / brian2.get_unit(value.dim)))
+    return float(value)
+
+
+def weight_bounds(rule):
+    """(w_min, w_max) as floats in the weight's base unit; infinite bounds become a unit range for scaling."""
+    lo, hi = _as_float(rule.w_min), _as_float(rule.w_max)
+    if not np.isfinite(lo):
+        lo = 0.0
+    if not np.isfinite(hi) or hi <= lo:
+        hi = lo + 1.0
+    return lo, hi
+
+
+def get_weights(rule, synapses):
+    """Plastic weights as floats in the weight's base unit."""
+    return np.asarray(synapses.variables["w"].get_value(), dtype=float).copy()
+
+
+def set_weights(rule, synapses, values):
+    synapses.variables["w"].set_value(np.asarray(values, dtype=float))
+
+
+def initial_fractions(n, w_init, w_spread, rng):
+    """Initial weights as fractions of the range: ``w_init`` plus uniform noise of width ``w_spread``."""
+    return np.clip(w_init + w_spread * (rng.random_sample(n) - 0.5), 0.0, 1.0)
+
+
+def synapse_state_names(syn):
+    """The rule's own per-synapse state (traces, last-spike times, ...): everything but the weight."""
+    skip = {"w", "lastupdate", "i", "j", "N", "N_incoming", "N_outgoing", "delay"}
+    return [k for k, v in syn.variables.items()
+            if not k.startswith("_") and getattr(getattr(v, "owner", None), "name", None) == syn.name and k not in skip
+            and not getattr(v, "read_only", False) and not getattr(v, "constant", False)
+            and hasattr(v, "get_value")]
+
+
+def reset_statement(names):
+    """Brian2 code setting each variable back to 0 (``x = 0*x`` keeps its unit)."""
+    return "\n".join(f"{n} = 0*{n}" for n in names)
+
+
+# ---------------------------------------------------------------------- the Brian2 pieces
+def output_neurons(n, *, tau_m, tau_syn, t_ref, v_th, teacher_amp, suppress_amp, name, **where):
+    """``n`` LIF neurons (times in ms); ``where`` is ``dt=`` or ``clock=`` for Brian2."""
+    import brian2 as b2
+    from brian2 import ms, second
+
+    out = b2.NeuronGroup(n, NEURON_MODEL, threshold="v > v_th and t - t_last >= t_ref", reset="v = 0\nt_last = t",
+                         method="euler", name=name, **where,
+                         namespace={"tau_m": tau_m * ms, "tau_syn": tau_syn * ms, "v_th": v_th, "t_ref": t_ref * ms})
+    out.t_last = -1e4 * second
+    out.teach_from = out.teach_until = out.suppress_until = -1 * second
+    out.teach_amp, out.suppress_amp = teacher_amp, suppress_amp
+    return out
+
+
+def transmit_statement(rule, gain):
+    """``I_post += gain * (w - w_min) / (w_max - w_min)`` for a weight of any unit, and its namespace.
+
+    The numbers live in the namespace, not in the code, so another gain, data set or rule parameter reuses the
+    compiled code; dividing by ``w_unit`` (the weight's base unit, e.g. siemens) makes any weight a plain number.
+    """
+    lo, hi = weight_bounds(rule)
+    return ("I_post += transmit_gain * (w / w_unit - transmit_w_min)",
+            {"transmit_gain": gain / (hi - lo), "transmit_w_min": lo, "w_unit": _weight_unit(rule)})
+
+
+def plastic_synapses(rule, source, target, *, gain, name, **where):
+    """All-to-all synapses running ``rule``; a rule Brian2 refuses becomes one-line RuleError."""
+    from .codegen import synapses
+
+    transmit, namespace = transmit_statement(rule, gain)
+    try:
+        syn = synapses(rule, source, target, transmit=transmit, namespace=namespace, name=name, **where)
+    except PlastlabError:
+        raise
+    except Exception as exc:  # Brian2 refusing the compiled rule: name the rule, keep it one line
+        raise RuleError(f"rule '{rule.name}' cannot drive this network: {str(exc).splitlines()[0]}") from exc
+    syn.connect()
+    return syn
+
+
+def static_synapses(source, target, *, gain, name, **where):
+    """All-to-all synapses with fixed weights ``w`` (fractions of the rule's range): plasticity off."""
+    import brian2 as b2
+
+    syn = b2.Synapses(source, target, "w : 1", on_pre="I_post += transmit_gain * w", namespace={"transmit_gain": gain},
+                      name=name, **where)
+    syn.connect()
+    return syn
+
+
+def lateral_inhibition(neurons, group_of, strength, *, name, **where):
+    """Each spike lowers the potential of the neurons of the other groups (classes, actions) by ``strength``."""
+    import brian2 as b2
+
+    group_of = np.asarray(group_of)
+    pre_i, post_j = np.nonzero(group_of[:, None] != group_of[None, :])
+    syn = b2.Synapses(neurons, neurons, on_pre="v_post -= inhibition", namespace={"inhibition": float(strength)},
+                      name=name, **where)
+    if len(pre_i):
+        syn.connect(i=pre_i, j=post_j)
+    else:
+        syn.connect(False)
+    return syn
+
+
+@dataclass
+class Layer:
+    """Inputs -> plastic (learning) and static (frozen copy) synapses -> LIF neurons with lateral inhibition."""
+
+    rule: object
+    inputs: object
+    neurons: object
+    plastic: object
+    static: object
+    inhibition: object
+    monitor: object
+    state: list = field(default_factory=list)
+
+    @property
+    def bounds(self):
+        return weight_bounds(self.rule)
+
+    def objects(self):
+        return [self.inputs, self.neurons, self.plastic, self.static, self.inhibition, self.monitor]
+
+    def weights(self):
+        return get_weights(self.rule, self.plastic)
+
+    def fractions(self):
+        """The plastic weights as fractions of the rule's range."""
+        lo, hi = self.bounds
+        return (self.weights() - lo) / (hi - lo)
+
+    def set_fractions(self, frac):
+        lo, hi = self.bounds
+        set_weights(self.rule, self.plastic, lo + (hi - lo) * np.asarray(frac, dtype=float))
+        self.static.variables["w"].set_value(np.asarray(frac, dtype=float))
+
+    def freeze(self, frozen):
+        """Plasticity off (the static copy carries the current weights) or on."""
+        if frozen:
+            self.static.variables["w"].set_value(self.fractions())
+        self.plastic.active = not frozen
+        self.static.active = frozen
+
+    @property
+    def transmit(self):
+        """The transmit code with its numbers, as recorded in results' attrs."""
+        code, ns = transmit_statement(self.rule, 1.0)
+        gain = self.plastic.namespace["transmit_gain"]
+        return code.replace("transmit_gain", repr(gain)).replace("transmit_w_min", repr(ns["transmit_w_min"]))
+
+
+def build_layer(rule, n_in, n_out, *, tau_m, tau_syn, t_ref, v_th, gain, inhibition, group_of, prefix,
+                teacher_amp=0.0, suppress_amp=0.0, inputs=None, **where):
+    """The layer's Brian2 objects (not yet in a Network); ``inputs`` defaults to a SpikeGeneratorGroup.
+
+    ``group_of[k]`` is the class (or action) of output neuron k; inhibition acts between different groups.
+    """
+    import brian2 as b2
+    from brian2 import ms
+
+    if inputs is None:
+        inputs = b2.SpikeGeneratorGroup(n_in, np.array([], dtype=int), np.array([]) * ms, name=f"{prefix}_in",
+                                        **where)
+    neurons = output_neurons(n_out, tau_m=tau_m, tau_syn=tau_syn, t_ref=t_ref, v_th=v_th, teacher_amp=teacher_amp,
+                             suppress_amp=suppress_amp, name=f"{prefix}_out", **where)
+    plastic = plastic_synapses(rule, inputs, neurons, gain=gain, name=f"{prefix}_plastic", **where)
+    static = static_synapses(inputs, neurons, gain=gain, name=f"{prefix}_static", **where)
+    static.active = False
+    inhib = lateral_inhibition(neurons, group_of, inhibition, name=f"{prefix}_inhib", **where)
+    monitor = b2.SpikeMonitor(neurons, name=f"{prefix}_outmon")
+    return Layer(rule, inputs, neurons, plastic, static, inhib, monitor, synapse_state_names(plastic))
