@@ -38,7 +38,7 @@ GP_SCHEMA = {
     "init_max_depth": Param(int, 3, low=0),
     "mutation_max_depth": Param(int, 2, low=0),
     "max_height": Param(int, 5, low=1),
-    "max_size": Param(int, 21, low=1),
+    "max_size": Param(int, 21, low=3, high=200, doc="nodes of a tree (3: one operator and two leaves)"),
     "constants": Param(list, [1], item=Param(float)),
     "operators": Param(list, ["add", "sub", "mul", "div"], low=1, item=Param(str, choices=tuple(gp.SYMBOLIC))),
 }
@@ -78,6 +78,10 @@ def load_campaign(path):
     spec = {"name": head["name"] or path.stem, "family": head["family"], "seed": head["seed"],
             "generations": head["generations"], "source": str(path)}
     spec["gp"] = validate(data["gp"], GP_SCHEMA, file=path, section="gp")
+    g = spec["gp"]
+    if not g["init_min_depth"] <= g["init_max_depth"] <= g["max_height"]:
+        raise ConfigError("needs init_min_depth <= init_max_depth <= max_height (no tree could be grown)",
+                          file=path, section="gp", key="init_max_depth")
     spec["family_params"] = family.params_with_defaults(data["family"], file=path)
     inst = validate(data["instances"], INSTANCES_SCHEMA, file=path, section="instances")
     spec["train_seeds"], spec["validation_seeds"] = inst["train_seeds"], inst["validation_seeds"]
