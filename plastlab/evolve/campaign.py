@@ -552,6 +552,8 @@ def evaluate_expression(path, text, *, instances="train"):
                             f"are {inputs}") from None
     expr = sp.Tuple(*parts) if outputs else parts[0]
     seeds = spec["train_seeds"] if instances == "train" else spec["validation_seeds"]
+    print(f"evaluating on {len(seeds)} {instances} instances of the {spec['family']} family "
+          f"(one Brian2 network; the first run compiles it) ...", file=sys.stderr, flush=True)
     result = evaluate_task(spec["family"], [expr], seeds, spec["family_params"])[0]
     return expr, result
 
