@@ -24,7 +24,6 @@ import time
 import numpy as np
 
 from ..config import REQUIRED, Param, validate
-from ..errors import PlastlabError
 from .common import fail as _fail
 
 BASELINES = ("logistic_regression", "svc")

@@ -274,7 +274,7 @@ def run(p, insts, plasticity, record_w=None):
     """Simulate all candidates x instances: total reward per candidate and instance, final weights,
     zero-denominator counts, the fraction of trials with action +1 and (``record_w`` ms) weight trajectories."""
     import brian2 as b2
-    from brian2 import Hz, ms, second
+    from brian2 import Hz, ms
 
     from ...brian.settings import brian_settings
 
