@@ -30,7 +30,8 @@ def load_dataset(name_or_path, *, folds=None):
     if key in BUILTIN:
         import sklearn.datasets
 
-        X, y = getattr(sklearn.datasets, BUILTIN[key])(return_X_y=True)
+        data = getattr(sklearn.datasets, BUILTIN[key])()
+        X, y = data.data, np.asarray(data.target_names)[data.target]  # class names, not 0, 1, 2
         name = key
     else:
         path = Path(key)

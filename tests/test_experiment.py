@@ -241,3 +241,10 @@ def test_bad_nested_files_exit_2_before_simulating(tmp_path, capsys, monkeypatch
     assert main(["run", str(exp), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err
+
+
+def test_builtin_data_sets_name_their_classes():
+    from plastlab.datasets import load_dataset
+
+    _, y, _ = load_dataset("iris", folds=5)
+    assert sorted(set(y)) == ["setosa", "versicolor", "virginica"]
