@@ -238,3 +238,26 @@ def test_a_campaign_directory_is_not_overwritten_without_asking(tmp_path, capsys
     assert main(["evolve", str(path), "--out", str(out), "--workers", "0", "--resume"]) == 2
     assert "damaged checkpoint" in capsys.readouterr().err
     assert (out / "checkpoint.json").read_text() == "{}"
+
+
+@pytest.mark.parametrize("section, line, message", [
+    ("[gp]", "max_size = 1", "'max_size': must be >= 3"),
+    ("[gp]", "tournament = 0", "'tournament': must be >= 1"),
+    ("[gp]", 'cxpb = "0.5"', "'cxpb': must be a number"),
+    ("[instances]", "validation_seeds = []", "'validation_seeds': must list at least 1"),
+    ("[family]", "eta = nan", "'eta': must be a finite number"),
+    ("[family]", "t_drop = 1000.0", "'t_drop': t_drop (1000.0 s) must be shorter"),
+    ("[campaign]", 'name = "x/../../../../y"', "'name': 'x/../../../../y' is not allowed"),
+])
+def test_bad_campaign_files_are_refused_before_anything_runs(tmp_path, capsys, section, line, message):
+    import re
+
+    text = (ROOT / "evolve" / "error.toml").read_text()
+    key = line.split("=")[0].strip()
+    text = re.sub(rf"^{key}\s*=.*$\n", "", text, flags=re.M).replace(section, f"{section}\n{line}", 1)
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    assert main(["evolve", str(path), "--workers", "0", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()

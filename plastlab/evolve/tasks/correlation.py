@@ -52,7 +52,7 @@ SCHEMA = {
     "w0_mean": Param(float, 0.384, doc="initial weight (one scalar per instance), in units of W_max"),
     "w0_sd": Param(float, 0.1, low=0.0),
     "tau_trace": Param(float, 20.0, low=0.0, strict=True, doc="ms"),
-    "lam": Param(float, 0.01),
+    "lam": Param(float, 0.01, low=0.0, strict=True),
     "alpha": Param(float, 1.0),
     "clip_both": Param(bool, False, doc="clip every update to [0, 1] (the authors' homeostatic synapse)"),
     "t_ref": Param(float, 2.0, low=0.0, doc="ms: refractory period (NEST iaf_psc_delta default); input arriving "

@@ -78,7 +78,13 @@ def reference():
 
 
 def params_with_defaults(params=None, *, file=None):
-    return with_defaults(NAME, SCHEMA, params, file=file)
+    p = with_defaults(NAME, SCHEMA, params, file=file)
+    if p["t_drop"] >= p["duration"]:
+        from ...errors import ConfigError
+
+        raise ConfigError(f"t_drop ({p['t_drop']} s) must be shorter than duration ({p['duration']} s): nothing "
+                          "would be scored", file=file, section="family", key="t_drop")
+    return p
 
 
 def rule_document(expr, name, summary, params=None, *, nonce=None):
