@@ -11,6 +11,7 @@ batched network computes what the rule file says). Families never know about DEA
 """
 import importlib
 
+import sympy as sp
 import tomli_w
 
 from ...config import validate
@@ -49,6 +50,35 @@ def zero_division(exc):
             return True
         exc = exc.__cause__
     return False
+
+
+def score_rule(family, rule, seeds, params, score):
+    """``family``'s task network with the plastic synapses compiled from ``rule`` through brian/codegen (the
+    naive path, and the check that a champion's rule file does what the batched network did). ``score(values)``
+    gives (fitness, per_instance values) from the per-instance outcomes."""
+    p = family.params_with_defaults(params)
+    try:
+        result = family.run(p, family.instances(p, seeds), family.rule_plasticity(rule))
+    except Exception as exc:  # noqa: BLE001 - only a division by zero inside the rule is a result
+        if zero_division(exc):
+            return failure("division by zero during the simulation")
+        raise
+    values, reason = family._outcomes(result)[0]
+    if reason:
+        return failure(reason)
+    fitness, per_instance = score(values)
+    return {"fitness": fitness, "reason": "", "per_instance": per_instance}
+
+
+def evaluate_expression_naively(family, expr, seeds, params=None, nonce=None):
+    """The naive way (benchmarks): the expression's rule file compiled into its own network, one per candidate."""
+    from . import rational
+
+    expr = rational.canonical(expr)
+    if expr is sp.nan:
+        return failure("expression is not finite (division by zero)")
+    document = family.rule_document(expr, "candidate", "", params, nonce=nonce)
+    return family.evaluate_rule(rule_from_document(document), seeds, params)
 
 
 def find_contained(group, suffix):

@@ -30,11 +30,13 @@ As in the other families one compiled Brian2 network scores a batch of candidate
 the coefficient data of the canonical rational forms of its two functions); ``evaluate_rule`` runs the same
 network with the plastic synapses compiled from a rule file.
 """
+import sys
+
 import numpy as np
 import sympy as sp
 
 from ...config import Param
-from . import InstanceCache, failure, rational, rule_from_document, with_defaults, zero_division
+from . import InstanceCache, evaluate_expression_naively, rational, score_rule, with_defaults
 
 NAME = "correlation"
 INPUTS = ("w", "trace")
@@ -174,24 +176,12 @@ def evaluate_batch(exprs, seeds, params=None):
 def evaluate_rule(rule, seeds, params=None):
     """Training with the plastic synapses compiled from ``rule`` (a Rule) through brian/codegen, then the same
     read-out with frozen weights."""
-    p = params_with_defaults(params)
-    try:
-        result = run(p, instances(p, seeds), rule_plasticity(rule))
-    except Exception as exc:  # noqa: BLE001 - only a division by zero inside the rule is a result
-        if zero_division(exc):
-            return failure("division by zero during the simulation")
-        raise
-    values, reason = _outcomes(result)[0]
-    if reason:
-        return failure(reason)
-    return {"fitness": float(np.min(values)), "reason": "", "per_instance": values.tolist()}
+    return score_rule(sys.modules[__name__], rule, seeds, params, 
+                      lambda values: (float(np.min(values)), values.tolist()))
 
 
 def evaluate_naive(expr, seeds, params=None, nonce=None):
-    expr = rational.canonical(expr)
-    if expr is sp.nan:
-        return failure("expression is not finite (division by zero)")
-    return evaluate_rule(rule_from_document(rule_document(expr, "candidate", "", params, nonce=nonce)), seeds, params)
+    return evaluate_expression_naively(sys.modules[__name__], expr, seeds, params, nonce)
 
 
 def _outcomes(result):

@@ -28,11 +28,14 @@ candidate has one student per instance. The candidate is *data*: per-student coe
 canonical rational form (``rational.encode``), so the network compiles once per machine. ``evaluate_rule`` runs
 the same network with the plastic synapses compiled from a rule file (``rule_document``) instead.
 """
+import sys
+
 import numpy as np
 import sympy as sp
 
 from ...config import Param
-from . import InstanceCache, failure, find_contained, rational, rule_from_document, with_defaults, zero_division
+from . import (InstanceCache, evaluate_expression_naively, find_contained, rational,
+               rule_from_document, score_rule, with_defaults)
 
 NAME = "error"
 INPUTS = ("v_teacher", "v_student", "pre_trace")
@@ -153,27 +156,11 @@ def evaluate_batch(exprs, seeds, params=None):
 
 def evaluate_rule(rule, seeds, params=None):
     """The same task with the plastic synapses compiled from ``rule`` (a Rule) through brian/codegen."""
-    p = params_with_defaults(params)
-    try:
-        result = run(p, instances(p, seeds), rule_plasticity(rule))
-    except Exception as exc:  # noqa: BLE001 - only a division by zero inside the rule is a result
-        if zero_division(exc):
-            return failure("division by zero during the simulation")
-        raise
-    values, reason = _outcomes(result)[0]
-    if reason:
-        return failure(reason)
-    fitness, per_instance = _score(values)
-    return {"fitness": fitness, "reason": "", "per_instance": per_instance}
+    return score_rule(sys.modules[__name__], rule, seeds, params, _score)
 
 
 def evaluate_naive(expr, seeds, params=None, nonce=None):
-    """The naive way (benchmarks): the expression's rule file compiled into its own network, one per candidate."""
-    expr = rational.canonical(expr)
-    if expr is sp.nan:
-        return failure("expression is not finite (division by zero)")
-    rule = rule_from_document(rule_document(expr, "candidate", "", params, nonce=nonce))
-    return evaluate_rule(rule, seeds, params)
+    return evaluate_expression_naively(sys.modules[__name__], expr, seeds, params, nonce)
 
 
 def _score(sqerr):
