@@ -14,7 +14,7 @@ SHORT = dict(trials=12, n_inputs=40, rate_hz=10.0, trial_ms=200.0, n_target_spik
 
 def test_defaults_are_the_reference_operating_point():
     assert load_rule("superspike").parameters["eta"] == 0.001
-    assert DEFAULTS["w_scale_mV"] == 100.0 and DEFAULTS["rule_parameters"] == {}
+    assert DEFAULTS["w_scale_mV"] == 1000.0 and DEFAULTS["w0"] == 0.05 and DEFAULTS["rule_parameters"] == {}
 
 
 def test_rule_reads_v_and_err_every_step_and_updates_periodically():

@@ -53,9 +53,13 @@ SETTINGS = {
     "n_inputs": Param(int, 100, low=1), "rate_hz": Param(float, 5.0, low=0, strict=True),
     "trial_ms": Param(float, 500.0, low=0, strict=True), "n_target_spikes": Param(int, 5, low=1),
     "n_outputs": Param(int, 1, low=1), "trials": Param(int, 1000, low=1),
-    "w_scale_mV": Param(float, 100.0, low=0, strict=True, doc="synaptic current jump per unit weight"),
-    "w_init": Param(list, [0.0, 0.01], length=2, item=Param(float), doc="output weights ~ N(mean, sd)"),
-    "w_init_hidden": Param(list, [0.03, 0.02], length=2, item=Param(float)),
+    "w_scale_mV": Param(float, 1000.0, low=0, strict=True,
+                        doc="synaptic current jump per unit weight (reference: w is added in volts, 1000 mV)"),
+    "w0": Param(float, 0.05, low=0, doc="initial weights ~ N(0, (w0/sqrt(n_pre))²), as in the reference code"),
+    "w_init": Param(list, None, nullable=True, length=2, item=Param(float),
+                    doc="named option: output weights ~ N(mean, sd) instead of the w0 rule"),
+    "w_init_hidden": Param(list, None, nullable=True, length=2, item=Param(float),
+                           doc="named option: input -> hidden weights ~ N(mean, sd) instead of the w0 rule"),
     "dt_ms": Param(float, 0.1, low=0, strict=True), "codegen": Param(str, "cython", choices=("numpy", "cython")),
     "rule": Param(str, "superspike"), "rule_parameters": Param(dict, {}),
     "n_hidden": Param(int, 0, low=0), "feedback": Param(str, "symmetric", choices=FEEDBACK),
@@ -185,7 +189,7 @@ class SuperSpikeNetwork:
     once. ``copies`` is a list of :class:`Copy` whose sessions are filled (their rng already used for them)."""
 
     def __init__(self, cfg, copies, rule):
-        self.cfg, self.copies = cfg, copies
+        self.cfg, self.copies, self.rule = cfg, copies, rule
         C, n_in, n_out, n_hid = len(copies), cfg["n_inputs"], cfg["n_outputs"], cfg["n_hidden"]
         self.session = copies[0].session
         names = dict(EL=-60 * mV, tau_mem=10 * ms, tau_syn=5 * ms, tau_rise=5 * ms, tau_decay=10 * ms,
@@ -215,14 +219,14 @@ class SuperSpikeNetwork:
             self.w_out.connect(**_within(C, n_hid, n_out))
             self.feedback.connect(**_within(C, n_out, n_hid))
             objects += [self.hidden, self.w_in, self.w_out, self.feedback]
-            self._initialise(self.w_in, cfg["w_init_hidden"])
-            self._initialise(self.w_out, cfg["w_init"])
+            self._initialise(self.w_in, cfg["w_init_hidden"], n_in)
+            self._initialise(self.w_out, cfg["w_init"], n_hid)
             objects += self._feedback(rule)
         else:
             self.w_out = synapses(rule, self.inputs, self.outputs, transmit, namespace=names, name="w_out")
             self.w_out.connect(**_within(C, n_in, n_out))
             objects.append(self.w_out)
-            self._initialise(self.w_out, cfg["w_init"])
+            self._initialise(self.w_out, cfg["w_init"], n_in)
         self.initial_w = np.array(self.w_out.w[:])
         self.spikes = SpikeMonitor(self.outputs)
         self.loss = StateMonitor(self.outputs, "loss", record=True, dt=self.session.trial * second)
@@ -232,10 +236,11 @@ class SuperSpikeNetwork:
         """Split a synapse array ordered (copy, pre, post) into one block per copy."""
         return np.split(np.asarray(values), len(self.copies))
 
-    def _initialise(self, syn, spec):
-        mean, std = spec
-        size = len(syn) // len(self.copies)
-        syn.w = np.concatenate([np.clip(c.rng.normal(mean, std, size), -0.1, 0.1) for c in self.copies])
+    def _initialise(self, syn, spec, n_pre):
+        """Reference code: w ~ N(0, (w0/sqrt(n_pre))²), clipped to ±w_max; ``spec`` = (mean, sd) overrides it."""
+        mean, std = spec if spec is not None else (0.0, self.cfg["w0"] / np.sqrt(n_pre))
+        size, wmax = len(syn) // len(self.copies), float(self.rule.parameters["wmax"])
+        syn.w = np.concatenate([np.clip(c.rng.normal(mean, std, size), -wmax, wmax) for c in self.copies])
 
     def _feedback(self, rule):
         """B for the hidden layer's error, per copy: symmetric tracks W^T at each weight update, random is fixed
