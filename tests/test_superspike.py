@@ -17,6 +17,15 @@ def test_defaults_are_the_reference_operating_point():
     assert DEFAULTS["w_scale_mV"] == 1000.0 and DEFAULTS["w0"] == 0.05 and DEFAULTS["rule_parameters"] == {}
 
 
+def test_weights_are_volts_on_the_synaptic_current_as_in_the_reference_code():
+    """Auryn adds w (in volts) to the synaptic current: one spike at w_max = 0.1 is a 100 mV jump, a ~25 mV PSP that
+    crosses the 10 mV to threshold; at the earlier 100 mV per unit weight (a 2.5 mV PSP) the output stays silent."""
+    one = dict(SHORT, n_inputs=1, rate_hz=40.0, trials=1, w_init=[0.1, 0.0], rule_parameters={"eta": 0.0})
+    spikes = lambda ds: int(np.isfinite(ds.output_times_first).sum())  # noqa: E731
+    assert spikes(run_spike_times(one, seed=0)) >= 2
+    assert spikes(run_spike_times(dict(one, w_scale_mV=100.0), seed=0)) == 0
+
+
 def test_rule_reads_v_and_err_every_step_and_updates_periodically():
     rule = load_rule("superspike")
     assert rule.form == "periodic" and set(rule.inputs) == {"U", "err"}
