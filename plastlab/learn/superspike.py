@@ -15,7 +15,8 @@ order as a network of one copy, and copies share no synapse, so a copy's result 
 (tested). Small networks are dominated by Brian2's per-step overhead, so five copies cost little more than one.
 
 Defaults are the reference code's operating point: η = 1e-3 (÷10 after ``anneal_fraction`` of the trials),
-100 mV per unit weight (w_max = 0.1 → a 10 mV jump of the synaptic current).
+weights added in volts to the synaptic current as Auryn does (1000 mV per unit weight: w_max = 0.1 → a 100 mV jump),
+initial weights N(0, (w0/√n_pre)²) with w0 = 0.05.
 """
 import json
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ derr1/dt = -err1/tau_rise : 1
 derr/dt = (err1 - err)/tau_decay : 1
 dloss/dt = err**2 : second
 """
+W_MAX = 0.1  # the reference code's weight bound (rules/superspike.toml's wmax); initial weights are clipped to it
 FEEDBACK = ("symmetric", "random", "uniform", "random_positive")
 TASK_NAMES = ("spike_times", "hidden", "xor")
 #: what a SuperSpike network offers a rule: the postsynaptic membrane potential and error, nothing from outside
@@ -189,7 +191,7 @@ class SuperSpikeNetwork:
     once. ``copies`` is a list of :class:`Copy` whose sessions are filled (their rng already used for them)."""
 
     def __init__(self, cfg, copies, rule):
-        self.cfg, self.copies, self.rule = cfg, copies, rule
+        self.cfg, self.copies = cfg, copies
         C, n_in, n_out, n_hid = len(copies), cfg["n_inputs"], cfg["n_outputs"], cfg["n_hidden"]
         self.session = copies[0].session
         names = dict(EL=-60 * mV, tau_mem=10 * ms, tau_syn=5 * ms, tau_rise=5 * ms, tau_decay=10 * ms,
@@ -239,8 +241,8 @@ class SuperSpikeNetwork:
     def _initialise(self, syn, spec, n_pre):
         """Reference code: w ~ N(0, (w0/sqrt(n_pre))²), clipped to ±w_max; ``spec`` = (mean, sd) overrides it."""
         mean, std = spec if spec is not None else (0.0, self.cfg["w0"] / np.sqrt(n_pre))
-        size, wmax = len(syn) // len(self.copies), float(self.rule.parameters["wmax"])
-        syn.w = np.concatenate([np.clip(c.rng.normal(mean, std, size), -wmax, wmax) for c in self.copies])
+        size = len(syn) // len(self.copies)
+        syn.w = np.concatenate([np.clip(c.rng.normal(mean, std, size), -W_MAX, W_MAX) for c in self.copies])
 
     def _feedback(self, rule):
         """B for the hidden layer's error, per copy: symmetric tracks W^T at each weight update, random is fixed
