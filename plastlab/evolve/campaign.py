@@ -562,19 +562,14 @@ def equivalence(family, expr, params, seeds, n=2000):
     """Least-squares c and R^2 of ``expr`` ~ c * (the paper's rule) on rule inputs recorded from the family's
     simulations of the paper's rule (``family.equivalence_samples``): the paper's criterion of rediscovery,
     functional equivalence on the visited input range. None for families without one reference rule."""
-    from .tasks import rational
+    from .tasks import programs
 
     if not hasattr(family, "equivalence_samples") or isinstance(expr, sp.Tuple):
         return None
     samples = family.equivalence_samples(seeds, params, n=n)
-    symbols, degree = family.symbols(), params["degree"]
 
     def values(e):
-        try:
-            num, den = rational.encode(gp.canonical(e), symbols, degree)
-        except (rational.OutsideEncoding, TypeError):
-            return None
-        return rational.evaluate(num, den, list(samples), degree)
+        return programs.values(e, family.symbols(), list(samples))
 
     f, b = values(expr), values(family.reference())
     if f is None or not np.all(np.isfinite(f)):
