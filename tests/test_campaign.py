@@ -155,10 +155,18 @@ def test_a_killed_worker_loses_no_evaluation(tmp_path, reference, cluster):
 
 @pytest.fixture(scope="module")
 def three_generations(tmp_path_factory):
-    """The tiny campaign over 3 generations, uninterrupted: what a stopped and resumed run must reproduce."""
+    """The tiny campaign over 3 generations with hurdles (1 of 3 instances first, the better half goes on),
+    uninterrupted: what a stopped and resumed run must reproduce."""
     d = tmp_path_factory.mktemp("three")
-    path = tiny_campaign(d, generations=3)
+    path = tiny_campaign(d, generations=3, hurdle_instances=1)
     _, ref = campaign.run_campaign(path, workers=0, out=d / "full", progress=False, validate=False)
+    stages = list(ref["stage"].values)
+    assert "hurdle" in stages and "all" in stages  # the hurdle stopped some candidates, passed others
+    stopped = ref["stage"].values == "hurdle"
+    assert all(ref["instances_simulated"].values[stopped] == 1)
+    assert all(ref["instances_simulated"].values[~stopped] == 1 + 3)
+    # champion and reported fitness come from all instances only
+    assert ref.attrs["champion_fitness"] == max(ref["fitness"].values[~stopped])
     return path, ref
 
 
@@ -194,6 +202,7 @@ def test_stopped_mid_generation_then_resume_is_identical(tmp_path, three_generat
     ds = xr.open_dataset(out / "campaign.nc")
     assert _history(ds) == _history(ref)
     assert list(ds["expression"].values) == list(ref["expression"].values)
+    assert list(ds["stage"].values) == list(ref["stage"].values)
     assert f"champion_fitness: {ref.attrs['champion_fitness']:.6g}" in resumed.stdout
     ds.close()
 
