@@ -278,3 +278,16 @@ def test_equivalence_is_judged_on_the_visited_input_range():
     assert not other["equivalent"]
     flipped = campaign.equivalence(error, -s * (v - u), params, [11])
     assert flipped["r2"] == pytest.approx(1.0) and flipped["c"] < 0 and not flipped["equivalent"]
+
+
+def test_hurdle_settings_are_checked(tmp_path):
+    from plastlab.errors import ConfigError
+
+    ok = campaign.load_campaign(tiny_campaign(tmp_path, hurdle_instances=2))
+    assert ok["hurdle"] == {"instances": 2, "fraction": 0.5}
+    with pytest.raises(ConfigError, match="hurdle_instances"):  # as many as the 3 training instances: no hurdle
+        campaign.load_campaign(tiny_campaign(tmp_path, hurdle_instances=3))
+    path = tiny_campaign(tmp_path, hurdle_instances=1)
+    path.write_text(path.read_text().replace("hurdle_instances = 1", "hurdle_instances = 1\nhurdle_fraction = 0"))
+    with pytest.raises(ConfigError, match="hurdle_fraction"):
+        campaign.load_campaign(path)
