@@ -2,7 +2,8 @@
 
 A *program* is a postfix sequence of instructions over a fixed number of inputs: push input k, push constant
 c, pop two values and push ``a + b``, ``a - b``, ``a * b``, ``a / b`` or ``a ** b``, or replace the top value
-by its absolute value (SymPy writes (x**2)**w as Abs(x)**(2*w) for real x). Many programs are
+by its absolute value (SymPy writes (x**2)**w as Abs(x)**(2*w) for real x) or its square root (SymPy's
+printer writes x**(1/2) as sqrt(x), so the rule file computes sqrt). Many programs are
 stored together in a :class:`ProgramTable` (flat opcode, argument and constant arrays plus each program's
 start), and :func:`program_function` wraps a table as a Brian2 ``Function`` ``name(index, x0, x1, ...)`` with a
 Cython implementation (and a numpy one for the numpy target). The table reaches the compiled code through the
@@ -11,8 +12,9 @@ new batch of programs is new data for the same compiled extension, not new code.
 
 Semantics (identical in both implementations, those of C doubles):
 
-* ``a / 0`` gives NaN (the caller treats a NaN rule value as a failed evaluation; the paper gives division by
-  zero the worst fitness);
+* ``a / 0`` makes the program's result NaN, whatever follows (as the compiled rule file raises
+  ZeroDivisionError; a later ``pow(NaN, 0) = 1`` must not hide it): the caller treats a NaN rule value as a
+  failed evaluation, as the paper gives division by zero the worst fitness;
 * ``a ** b`` is C's ``pow``: NaN for a negative base with a non-integer exponent, inf for 0 to a negative power,
   a real result for a negative base with an integer exponent.
 """
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-PUSH_INPUT, PUSH_CONSTANT, ADD, SUB, MUL, DIV, POW, ABS = range(8)
+PUSH_INPUT, PUSH_CONSTANT, ADD, SUB, MUL, DIV, POW, ABS, SQRT = range(9)
 BINARY = {"add": ADD, "sub": SUB, "mul": MUL, "div": DIV, "pow": POW}
 MAX_STACK = 64  # deepest stack a program may need (checked when a table is built)
 
@@ -78,7 +80,7 @@ def check(program, n_inputs):
             depth += 1
         elif op == PUSH_CONSTANT:
             depth += 1
-        elif op == ABS:
+        elif op in (ABS, SQRT):
             if depth < 1:
                 raise ProgramError("stack underflow")
         elif op in (ADD, SUB, MUL, DIV, POW):
@@ -107,7 +109,7 @@ def evaluate(table, index, *inputs):
 
 
 def _run(table, p, inputs):
-    stack = []
+    stack, divided_by_zero = [], np.zeros(inputs[0].shape, dtype=bool)
     with np.errstate(all="ignore"):
         for k in range(table.starts[p], table.starts[p + 1]):
             op, arg = table.ops[k], table.args[k]
@@ -117,6 +119,8 @@ def _run(table, p, inputs):
                 stack.append(np.full(inputs[0].shape, table.constants[arg]))
             elif op == ABS:
                 stack.append(np.abs(stack.pop()))
+            elif op == SQRT:
+                stack.append(np.sqrt(stack.pop()))
             else:
                 right, left = stack.pop(), stack.pop()
                 if op == ADD:
@@ -126,10 +130,11 @@ def _run(table, p, inputs):
                 elif op == MUL:
                     stack.append(left * right)
                 elif op == DIV:
-                    stack.append(np.where(right == 0, np.nan, left / np.where(right == 0, 1.0, right)))
+                    divided_by_zero |= right == 0
+                    stack.append(left / np.where(right == 0, 1.0, right))
                 else:
                     stack.append(np.power(left, right))
-    return stack[0]
+    return np.where(divided_by_zero, np.nan, stack[0])
 
 
 def cython_code(name, n_inputs):
@@ -138,10 +143,11 @@ def cython_code(name, n_inputs):
     pushes = "\n".join(f"            {'if' if k == 0 else 'elif'} _a == {k}:\n                _stack[_top] = _x{k}"
                        for k in range(n_inputs))
     return f"""
-from libc.math cimport pow as _program_pow, fabs as _program_fabs, NAN as _PROGRAM_NAN
+from libc.math cimport pow as _program_pow, fabs as _program_fabs, sqrt as _program_sqrt, NAN as _PROGRAM_NAN
 cdef double {name}(int _p, {params}):
     cdef double _stack[{MAX_STACK}]
     cdef int _top = -1
+    cdef int _divided_by_zero = 0
     cdef int _k, _op, _a
     cdef double _l, _r
     for _k in range(_namespace_program_starts[_p], _namespace_program_starts[_p + 1]):
@@ -155,6 +161,8 @@ cdef double {name}(int _p, {params}):
             _stack[_top] = _namespace_program_constants[_a]
         elif _op == {ABS}:
             _stack[_top] = _program_fabs(_stack[_top])
+        elif _op == {SQRT}:
+            _stack[_top] = _program_sqrt(_stack[_top])
         else:
             _r = _stack[_top]
             _top -= 1
@@ -167,11 +175,14 @@ cdef double {name}(int _p, {params}):
                 _stack[_top] = _l * _r
             elif _op == {DIV}:
                 if _r == 0:
+                    _divided_by_zero = 1
                     _stack[_top] = _PROGRAM_NAN
                 else:
                     _stack[_top] = _l / _r
             else:
                 _stack[_top] = _program_pow(_l, _r)
+    if _divided_by_zero:
+        return _PROGRAM_NAN
     return _stack[0]
 """
 

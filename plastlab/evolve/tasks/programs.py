@@ -49,33 +49,40 @@ def to_program(expr, symbols):
                 raise OutsideOperators(f"constant {e} is not a finite real number")
             out.append((prog.PUSH_CONSTANT, value.real))
         elif e.is_Add:
-            emit(e.args[0])
-            for term in e.args[1:]:
+            terms = e.as_ordered_terms()
+            emit(terms[0])
+            for term in terms[1:]:
                 emit(term)
                 out.append((prog.ADD, 0))
-        elif e.is_Mul:
-            coeff, factors = e.as_coeff_mul()
+        elif e.is_Mul:  # as SymPy's printer writes it: sign, numerator factors / denominator factors
+            coeff, rest = e.as_coeff_Mul()
+            if coeff < 0:
+                e = sp.Mul(-coeff, rest, evaluate=False) if coeff != -1 else rest
             num, den = [], []
-            if abs(coeff) != 1:
-                num.append(sp.Integer(abs(coeff.p)) if coeff.is_Rational else abs(coeff))
-                if coeff.is_Rational and coeff.q != 1:
-                    den.append(sp.Integer(coeff.q))
-            for f in factors:
-                if f.is_Pow and f.exp.is_Number and f.exp < 0:
-                    den.append(f.base if f.exp == -1 else sp.Pow(f.base, -f.exp))
+            for item in sp.Mul.make_args(e) if not e.is_Mul else e.as_ordered_factors():
+                if item.is_Pow and item.exp.is_Rational and item.exp.is_negative:
+                    den.append(item.base if item.exp == -1 else sp.Pow(item.base, -item.exp, evaluate=False))
+                elif item.is_Rational:
+                    if item.p != 1:
+                        num.append(sp.Integer(item.p))
+                    if item.q != 1:
+                        den.append(sp.Integer(item.q))
                 else:
-                    num.append(f)
+                    num.append(item)
             product(num)
             if den:
                 product(den)
                 out.append((prog.DIV, 0))
             if coeff < 0:
                 out.extend([(prog.PUSH_CONSTANT, -1.0), (prog.MUL, 0)])
-        elif e.is_Pow:
-            if e.exp.is_Number and e.exp < 0:  # printed as 1/x**n
+        elif e.is_Pow:  # as SymPy's printer writes it: 1/x, 1/sqrt(x), sqrt(x), else x**e (pow, even if e < 0)
+            if e.exp == -1 or e.exp == -sp.S.Half:
                 out.append((prog.PUSH_CONSTANT, 1.0))
-                emit(e.base if e.exp == -1 else sp.Pow(e.base, -e.exp))
+                emit(e.base if e.exp == -1 else sp.sqrt(e.base, evaluate=False))
                 out.append((prog.DIV, 0))
+            elif e.exp == sp.S.Half:
+                emit(e.base)
+                out.append((prog.SQRT, 0))
             else:
                 emit(e.base)
                 emit(e.exp)
