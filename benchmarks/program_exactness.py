@@ -3,8 +3,12 @@
 For each family, N distinct random trees (DEAP, the family's constants, operators + - * / pow; at least half
 of them use pow) are scored twice on the same instances: all together as program data in one compiled
 network (``family.evaluate_batch``), and one by one with the candidate's rule file compiled into its own
-network (``evaluate_expression_naively``). Prints every pair, then ``max_abs_difference: X`` over the trees
-both ways score finitely, and the number of trees where only one way failed (must be 0).
+network (``evaluate_expression_naively``). Prints every pair, then the number of trees that agree within
+1e-9 (relative to the fitness when it exceeds 1 in magnitude), ``max_abs_difference: X`` over the trees both ways
+score finitely, and the number of trees where only one way failed (must be 0). A tree that does not agree is
+scored again in the batched network with its expression multiplied by (1 + 2**-50): if that alone moves its
+fitness by as much, the candidate's dynamics are chaotic (one rounding difference in the rule, e.g. a fused
+multiply-add the C compiler makes in the rule file's code, grows without bound), not computed differently.
 
 Shorter instances than a campaign's (the equations, clocks and operators are the campaign's; only durations
 and counts are smaller) so that compiling N rule files stays within minutes:
@@ -73,7 +77,7 @@ def main(argv=None):
     t0 = time.perf_counter()
     batched = family.evaluate_batch(exprs, seeds, params)
     print(f"batched: {len(exprs)} candidates in one network, {time.perf_counter() - t0:.1f} s")
-    worst, one_failed, both_failed = 0.0, 0, 0
+    worst, one_failed, both_failed, disagree = 0.0, 0, 0, []
     t0 = time.perf_counter()
     for expr, a in zip(exprs, batched):
         b = family.evaluate_naive(expr, seeds, params)
@@ -82,6 +86,9 @@ def main(argv=None):
             diff = abs(fa - fb)
             worst = max(worst, diff)
             verdict = f"|diff| {diff:.2e}"
+            if diff > 1e-9 * max(1.0, abs(fb)):
+                disagree.append((expr, fa))
+                verdict += " DIFFERENT"
         elif not math.isfinite(fa) and not math.isfinite(fb):
             both_failed += 1
             verdict = f"both worst ({a['reason'][:40]} | {b['reason'][:40]})"
@@ -92,7 +99,21 @@ def main(argv=None):
     print(f"naive: {len(exprs)} candidates, one compiled network each, {time.perf_counter() - t0:.1f} s")
     print(f"finite both ways: {len(exprs) - both_failed - one_failed}, worst both ways: {both_failed}, "
           f"only one way failed: {one_failed}")
+    finite = len(exprs) - both_failed - one_failed
+    print(f"agree within 1e-9 (relative above 1): {finite - len(disagree)} of {finite} finite")
+    if disagree:
+        eps = sp.Rational(1, 2**50)
+        perturbed = family.evaluate_batch([_scaled(e, 1 + eps) for e, _ in disagree], seeds, params)
+        for (expr, fa), r in zip(disagree, perturbed):
+            print(f"  sensitivity of {str(expr)[:70]}: fitness {fa:.10g}, with the rule x (1 + 2**-50) "
+                  f"{r['fitness']:.10g} (change {abs(r['fitness'] - fa):.3g})")
     print(f"max_abs_difference: {worst:.3e}")
+
+
+def _scaled(expr, factor):
+    if isinstance(expr, sp.Tuple):
+        return sp.Tuple(*[part * factor for part in expr])
+    return expr * factor
 
 
 if __name__ == "__main__":

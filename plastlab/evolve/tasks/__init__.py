@@ -90,14 +90,17 @@ def find_contained(group, suffix):
 
 
 class InstanceCache:
-    """The last set of sampled task instances (sampling is deterministic but not free; a worker scores many
-    batches on the same instances)."""
+    """Sampled task instances of the current parameters, by seed (sampling is deterministic but not free; a
+    worker scores many batches on the same instances, with hurdles on a subset of them and on all)."""
 
     def __init__(self, sample):
-        self.sample, self.key, self.value = sample, None, None
+        self.sample, self.key, self.by_seed = sample, None, {}
 
     def __call__(self, p, seeds):
-        key = (tuple(sorted(p.items())), tuple(int(s) for s in seeds))
+        key = tuple(sorted(p.items()))
         if key != self.key:
-            self.key, self.value = key, [self.sample(p, s) for s in seeds]
-        return self.value
+            self.key, self.by_seed = key, {}
+        for s in seeds:
+            if int(s) not in self.by_seed:
+                self.by_seed[int(s)] = self.sample(p, int(s))
+        return [self.by_seed[int(s)] for s in seeds]
