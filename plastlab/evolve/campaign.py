@@ -2,7 +2,8 @@
 
 A campaign file names a task family, its parameters, the training and validation instances, the GP settings
 and the budget. ``run_campaign`` evolves with a μ+λ loop (DEAP), evaluates every generation's *new* canonical
-expressions in batches (one Brian2 network per batch) on Dask workers, writes an atomic JSON checkpoint after
+expressions in batches (one Brian2 network per batch) on Dask workers (optionally behind a hurdle: first on a few
+training instances, on all only when among the best so far; ``Campaign.simulate``), writes an atomic JSON checkpoint after
 every generation (``--resume`` continues from it and reproduces an uninterrupted run exactly), and at the end
 writes ``campaign.nc``, ``fitness.png`` and the champion as a rule file in ``champions/``.
 """
