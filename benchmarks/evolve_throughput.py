@@ -1,21 +1,29 @@
-"""Distinct candidate evaluations per second on the error family at full specification (15 instances x 10 s).
+"""Distinct candidate evaluations per second of a task family at its campaign file's specification.
 
-Batched ("compile once, vary by data"): candidates are coefficient data of one compiled Brian2 network, many
+Batched ("compile once, vary by data"): candidates are program data of one compiled Brian2 network, many
 candidates x all instances per network, batches spread over a local Dask cluster with --workers processes.
-Naive: one Brian2 run per candidate whose rule file (``rule_document``) is compiled through brian/codegen, so every candidate
-is compiled (a per-run nonce in a variable name defeats Cython's on-disk cache of earlier benchmark runs),
-one after another in this process. Both use the same equations, clocks and sampling; the script checks that
-both give the same fitness for the candidates timed both ways.
+Naive: one Brian2 run per candidate whose rule file (``rule_document``) is compiled through brian/codegen, so every
+candidate is compiled (a per-run nonce in a variable name defeats Cython's on-disk cache of earlier benchmark
+runs), one after another in this process. Both use the same equations, clocks and sampling; the script checks that
+both give the same fitness for the candidates timed both ways. Candidates are distinct random trees over the
+family's paper operator set (evolve/FAMILY.toml), including pow for the correlation family.
 
-    PYTHONPATH=. nice python benchmarks/evolve_throughput.py [--candidates 64] [--naive 4] [--workers 2] [--seed 0]
+With --profile, one batch is also run in this process with Brian2's profiler on, and the script prints where the
+simulation time goes (per Brian2 code object) next to the time spent outside the simulation (network
+construction, compilation look-ups, SymPy).
+
+    PYTHONPATH=. nice python benchmarks/evolve_throughput.py --family error [--candidates 64] [--naive 4]
+        [--workers 2] [--seed 0] [--profile]
 
 Prints both rates and, last, ``ratio: X``.
 """
 import argparse
+import math
 import os
 import random
 import sys
 import time
+from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -23,47 +31,81 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import sympy as sp  # noqa: E402
 
 from plastlab.evolve import campaign, gp  # noqa: E402
-from plastlab.evolve.tasks import error, rational  # noqa: E402
+from plastlab.evolve.tasks import get_family, programs  # noqa: E402
+
+DEFAULTS = {"error": (64, 4), "reward": (16, 2), "correlation": (16, 2)}  # (batched, naive) candidates
 
 
-def distinct_candidates(n, seed, degree):
-    """n distinct, finite, encodable canonical expressions from random DEAP trees (seeded)."""
-    genome = gp.Genome(error.INPUTS, (1,))
-    toolbox = gp.make_toolbox(genome, init_min=1, init_max=3)
+def distinct_candidates(family, spec, n, seed):
+    """n distinct, finite canonical expressions from random DEAP trees over the campaign's operator set."""
+    g = spec["gp"]
+    genome = gp.Genome(family.INPUTS, g["constants"], g["operators"], getattr(family, "OUTPUTS", ()))
+    toolbox = gp.make_toolbox(genome, init_min=1, init_max=3, max_height=g["max_height"], max_size=g["max_size"])
     random.seed(seed)
     seen, out = set(), []
-    syms = error.symbols()
     while len(out) < n:
         expr = gp.canonical(genome.to_sympy(toolbox.individual()))
         key = sp.srepr(expr)
         if expr is sp.nan or key in seen or not expr.free_symbols:
             continue
         try:
-            rational.encode(expr, syms, degree)
-        except rational.OutsideEncoding:
+            programs.table([expr], family.symbols())
+        except programs.OutsideOperators:
             continue
         seen.add(key)
         out.append(expr)
     return out
 
 
+def profile_one_batch(family, exprs, seeds, params):
+    """Brian2's profiler on one in-process batch: seconds per code object kind, and the rest."""
+    import brian2 as b2
+
+    original, spent = b2.Network.run, defaultdict(float)
+
+    def profiled(self, duration, *args, **kwargs):
+        kwargs["profile"] = True
+        result = original(self, duration, *args, **kwargs)
+        for name, seconds in self.profiling_info:
+            spent[name.split("_codeobject")[0]] += float(seconds)
+        return result
+
+    b2.Network.run = profiled
+    try:
+        t0 = time.perf_counter()
+        family.evaluate_batch(exprs, seeds, params)
+        total = time.perf_counter() - t0
+    finally:
+        b2.Network.run = original
+    simulated = sum(spent.values())
+    print(f"profile of one batch of {len(exprs)} candidates in this process: {total:.1f} s, of which "
+          f"{simulated:.1f} s inside Brian2's compiled code objects, {total - simulated:.1f} s outside "
+          "(network construction, code look-up, SymPy, result handling):")
+    for name, seconds in sorted(spent.items(), key=lambda kv: -kv[1])[:8]:
+        print(f"  {name:40s} {seconds:7.2f} s  {100 * seconds / total:5.1f} %")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--candidates", type=int, default=64, help="distinct candidates for the batched rate")
-    ap.add_argument("--naive", type=int, default=4, help="distinct candidates for the naive rate")
+    ap.add_argument("--family", choices=tuple(DEFAULTS), default="error")
+    ap.add_argument("--candidates", type=int, help="distinct candidates for the batched rate")
+    ap.add_argument("--naive", type=int, help="distinct candidates for the naive rate")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--batch-size", type=int, default=None, help="default: the campaign file's")
+    ap.add_argument("--profile", action="store_true")
     args = ap.parse_args(argv)
-    spec = campaign.load_campaign(Path(__file__).resolve().parents[1] / "evolve" / "error.toml")
+    n_batched, n_naive = (args.candidates or DEFAULTS[args.family][0]), (args.naive or DEFAULTS[args.family][1])
+    spec = campaign.load_campaign(Path(__file__).resolve().parents[1] / "evolve" / f"{args.family}.toml")
+    family = get_family(args.family)
     params, seeds = spec["family_params"], spec["train_seeds"]
-    print(f"error family: {len(seeds)} instances x {params['duration']} s, dt {params['dt']} ms, "
-          f"rule dt {params['rule_dt']} ms")
-    cands = distinct_candidates(args.candidates + 2 * args.workers + args.naive, args.seed, params["degree"])
-    warm, cands, naive = (cands[:2 * args.workers], cands[2 * args.workers:2 * args.workers + args.candidates],
-                          cands[-args.naive:])
+    print(f"{args.family} family: {len(seeds)} instances, parameters {params}")
+    cands = distinct_candidates(family, spec, n_batched + 2 * args.workers + n_naive, args.seed)
+    warm, cands, naive = (cands[:2 * args.workers], cands[2 * args.workers:2 * args.workers + n_batched],
+                          cands[-n_naive:])
 
-    evaluator = campaign.Evaluator("error", seeds, params, args.batch_size, workers=args.workers)
+    evaluator = campaign.Evaluator(args.family, seeds, params, args.batch_size or spec["batch_size"],
+                                   workers=args.workers)
     try:
         evaluator(warm)  # every worker loads (or, on a fresh machine, compiles) the network code once
         t0 = time.perf_counter()
@@ -77,15 +119,18 @@ def main(argv=None):
 
     nonce = f"{os.getpid()}{time.time_ns() % 10**9}"
     t0 = time.perf_counter()
-    naive_results = [error.evaluate_naive(expr, seeds, params, nonce=nonce) for expr in naive]
+    naive_results = [family.evaluate_naive(expr, seeds, params, nonce=nonce) for expr in naive]
     t_naive = time.perf_counter() - t0
     rate_naive = len(naive) / t_naive
     print(f"naive: {len(naive)} distinct candidates in {t_naive:.1f} s, one compiled run each: "
-          f"{rate_naive:.3f} evaluations/s")
+          f"{rate_naive:.4f} evaluations/s")
     for expr, a, b in zip(naive, batched[-len(naive):], naive_results):
-        same = (a["reason"] != "") == (b["reason"] != "") and (a["reason"] or abs(a["fitness"] - b["fitness"]) <=
-                                                              1e-6 * max(1.0, abs(a["fitness"])))
-        print(f"  check {expr}: batched {a['fitness']:.6g} naive {b['fitness']:.6g} {'same' if same else 'DIFFERENT'}")
+        fa, fb = a["fitness"], b["fitness"]
+        same = (math.isfinite(fa) == math.isfinite(fb)) and (not math.isfinite(fa) or
+                                                             abs(fa - fb) <= 1e-9 * max(1.0, abs(fa)))
+        print(f"  check {expr}: batched {fa:.10g} naive {fb:.10g} {'same' if same else 'DIFFERENT'}")
+    if args.profile:
+        profile_one_batch(family, cands[:spec["batch_size"]], seeds, params)
     print(f"ratio: {rate_batched / rate_naive:.1f}")
 
 

@@ -24,12 +24,14 @@ validation_seeds = [21, 22]
 
 [evaluation]
 batch_size = {batch_size}
+hurdle_instances = {hurdle_instances}
 """
 
 
-def tiny_campaign(directory, generations=2, duration=1.0, batch_size=64):
+def tiny_campaign(directory, generations=2, duration=1.0, batch_size=64, hurdle_instances=0):
     path = Path(directory) / "tiny.toml"
-    path.write_text(TINY_ERROR.format(generations=generations, duration=duration, batch_size=batch_size))
+    path.write_text(TINY_ERROR.format(generations=generations, duration=duration, batch_size=batch_size,
+                                      hurdle_instances=hurdle_instances))
     return path
 
 

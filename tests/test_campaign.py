@@ -155,10 +155,18 @@ def test_a_killed_worker_loses_no_evaluation(tmp_path, reference, cluster):
 
 @pytest.fixture(scope="module")
 def three_generations(tmp_path_factory):
-    """The tiny campaign over 3 generations, uninterrupted: what a stopped and resumed run must reproduce."""
+    """The tiny campaign over 3 generations with hurdles (1 of 3 instances first, the better half goes on),
+    uninterrupted: what a stopped and resumed run must reproduce."""
     d = tmp_path_factory.mktemp("three")
-    path = tiny_campaign(d, generations=3)
+    path = tiny_campaign(d, generations=3, hurdle_instances=1)
     _, ref = campaign.run_campaign(path, workers=0, out=d / "full", progress=False, validate=False)
+    stages = list(ref["stage"].values)
+    assert "hurdle" in stages and "all" in stages  # the hurdle stopped some candidates, passed others
+    stopped = ref["stage"].values == "hurdle"
+    assert all(ref["instances_simulated"].values[stopped] == 1)
+    assert all(ref["instances_simulated"].values[~stopped] == 1 + 3)
+    # champion and reported fitness come from all instances only
+    assert ref.attrs["champion_fitness"] == max(ref["fitness"].values[~stopped])
     return path, ref
 
 
@@ -194,6 +202,7 @@ def test_stopped_mid_generation_then_resume_is_identical(tmp_path, three_generat
     ds = xr.open_dataset(out / "campaign.nc")
     assert _history(ds) == _history(ref)
     assert list(ds["expression"].values) == list(ref["expression"].values)
+    assert list(ds["stage"].values) == list(ref["stage"].values)
     assert f"champion_fitness: {ref.attrs['champion_fitness']:.6g}" in resumed.stdout
     ds.close()
 
@@ -269,3 +278,16 @@ def test_equivalence_is_judged_on_the_visited_input_range():
     assert not other["equivalent"]
     flipped = campaign.equivalence(error, -s * (v - u), params, [11])
     assert flipped["r2"] == pytest.approx(1.0) and flipped["c"] < 0 and not flipped["equivalent"]
+
+
+def test_hurdle_settings_are_checked(tmp_path):
+    from plastlab.errors import ConfigError
+
+    ok = campaign.load_campaign(tiny_campaign(tmp_path, hurdle_instances=2))
+    assert ok["hurdle"] == {"instances": 2, "fraction": 0.5}
+    with pytest.raises(ConfigError, match="hurdle_instances"):  # as many as the 3 training instances: no hurdle
+        campaign.load_campaign(tiny_campaign(tmp_path, hurdle_instances=3))
+    path = tiny_campaign(tmp_path, hurdle_instances=1)
+    path.write_text(path.read_text().replace("hurdle_instances = 1", "hurdle_instances = 1\nhurdle_fraction = 0"))
+    with pytest.raises(ConfigError, match="hurdle_fraction"):
+        campaign.load_campaign(path)

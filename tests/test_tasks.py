@@ -9,18 +9,12 @@ import tomli_w
 
 from plastlab import load_rule
 from plastlab.errors import ConfigError, PlastlabError
-from plastlab.evolve.tasks import correlation, error, get_family, rational, reward, rule_from_document
+from plastlab.evolve.tasks import correlation, error, get_family, programs, reward, rule_from_document
 
 TINY = {"duration": 1.0, "t_drop": 0.2}
 SEEDS = [11, 12, 13]
 REWARD_TINY = {"n_trials": 12, "n_patterns": 4, "n_inputs": 20, "eta": 200.0}
 CORRELATION_TINY = {"n_inputs": 200, "w_max": 4.0, "train": 2.0, "test": 2.0}
-
-
-def test_monomials_cover_every_degree():
-    mons = rational.monomials(3, 3)
-    assert len(mons) == 20 and len(set(mons)) == 20
-    assert all(sum(m) <= 3 for m in mons) and mons[0] == (0, 0, 0)
 
 
 @pytest.mark.parametrize("make", [
@@ -29,13 +23,12 @@ def test_monomials_cover_every_degree():
     lambda v, u, s: (s * v - u * u * s) / (v * u + 3),
     lambda v, u, s: sp.Rational(1, 10) + v**3 - u * s,
 ])
-def test_encoding_is_exact(make):
+def test_program_is_exact(make):
     v, u, s = error.symbols()
     expr = make(v, u, s)
-    num, den = rational.encode(expr, (v, u, s), 3)
     rng = np.random.default_rng(0)
     pts = [rng.uniform(-2, 2, 20) for _ in range(3)]
-    got = rational.evaluate(num, den, pts, 3)
+    got = programs.values(expr, (v, u, s), pts)
     want = [float(expr.subs({v: a, u: b, s: c})) for a, b, c in zip(*pts)]
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
 
@@ -59,11 +52,11 @@ def test_family_parameters_are_declared_and_the_paper_is_the_default():
 
 def test_outside_encoding_and_non_finite_are_reported():
     v, u, s = error.symbols()
-    with pytest.raises(rational.OutsideEncoding, match="degree 4"):
-        rational.encode(v**4, (v, u, s), 3)
+    with pytest.raises(programs.OutsideOperators, match="exp"):
+        programs.to_program(sp.exp(v), (v, u, s))
     # v_student**3 runs away; 1/(v_teacher + 70) divides by zero at t = 0 (the held teacher sample is E_L)
-    res = error.evaluate_batch([v**2 * u**2, v / (u - u), u**3, s / (v + 70), s * (v - u)], SEEDS, TINY)
-    assert res[0]["fitness"] == -math.inf and "outside encoding" in res[0]["reason"]
+    res = error.evaluate_batch([sp.exp(v), v / (u - u), u**3, s / (v + 70), s * (v - u)], SEEDS, TINY)
+    assert res[0]["fitness"] == -math.inf and "outside the program's operators" in res[0]["reason"]
     assert res[1]["fitness"] == -math.inf and "not finite" in res[1]["reason"]
     assert res[2]["fitness"] == -math.inf and ("NaN" in res[2]["reason"] or "inf" in res[2]["reason"])
     assert res[3]["fitness"] == -math.inf and "division by zero" in res[3]["reason"]
@@ -110,8 +103,8 @@ family_params = {"error": error.params_with_defaults(TINY), "reward": reward.par
 def _same_trajectory(family, expr, rule, seeds, every):
     p = family_params[family.NAME]
     insts = family.instances(p, seeds)
-    nums, dens = rational.encode_parts(expr, family.symbols(), p["degree"])
-    batched = family.run(p, insts, family.coefficient_plasticity(p, [nums], [dens]), record_w=every)
+    table = programs.table([expr], family.symbols())
+    batched = family.run(p, insts, family.program_plasticity(p, table, 1), record_w=every)
     compiled = family.run(p, insts, family.rule_plasticity(rule), record_w=every)
     a, b = batched["w_trajectory"], compiled["w_trajectory"]
     assert a.shape == b.shape and a.shape[1] > 3
@@ -252,8 +245,8 @@ def test_homeostatic_baseline_is_the_authors_rule_file():
     """With the authors' clipping the family's baseline (k+ - 0.15, 0) runs exactly rules/stdp_homeostatic.toml."""
     p = correlation.params_with_defaults(dict(CORRELATION_TINY, clip_both=True))
     insts = correlation.instances(p, [1])
-    nums, dens = rational.encode_parts(correlation.reference(), correlation.symbols(), p["degree"])
-    batched = correlation.run(p, insts, correlation.coefficient_plasticity(p, [nums], [dens]), record_w=100.0)
+    table = programs.table([correlation.reference()], correlation.symbols())
+    batched = correlation.run(p, insts, correlation.program_plasticity(p, table, 1), record_w=100.0)
     compiled = correlation.run(p, insts, correlation.rule_plasticity(load_rule("stdp_homeostatic")),
                                record_w=100.0)
     assert np.ptp(batched["w_trajectory"]) > 1e-3

@@ -2,7 +2,8 @@
 
 A campaign file names a task family, its parameters, the training and validation instances, the GP settings
 and the budget. ``run_campaign`` evolves with a μ+λ loop (DEAP), evaluates every generation's *new* canonical
-expressions in batches (one Brian2 network per batch) on Dask workers, writes an atomic JSON checkpoint after
+expressions in batches (one Brian2 network per batch) on Dask workers (optionally behind a hurdle: first on a few
+training instances, on all only when among the best so far; ``Campaign.simulate``), writes an atomic JSON checkpoint after
 every generation (``--resume`` continues from it and reproduces an uninterrupted run exactly), and at the end
 writes ``campaign.nc``, ``fitness.png`` and the champion as a rule file in ``champions/``.
 """
@@ -54,7 +55,18 @@ INSTANCES_SCHEMA = {
     "train_seeds": Param(list, list(range(1000, 1015)), low=1, item=Param(int)),
     "validation_seeds": Param(list, list(range(5000, 5015)), low=1, item=Param(int)),
 }
-EVALUATION_SCHEMA = {"batch_size": Param(int, 64, low=1)}
+EVALUATION_SCHEMA = {
+    "batch_size": Param(int, 64, low=1),
+    "hurdle_instances": Param(int, 0, low=0, doc="0: no hurdle; else a new candidate is first scored on this many "
+                                                 "training instances (the first ones)"),
+    "hurdle_fraction": Param(float, 0.5, low=0.0, high=1.0, strict=True,
+                             doc="... and goes on to all instances only if its first score is within this best "
+                                 "fraction of all first scores so far"),
+}
+# the paper's operator sets and constants (hal-cgp runs of Jordan et al. 2021): defaults of a campaign file's [gp]
+PAPER_GP = {"error": {"operators": ["add", "sub", "mul", "div"], "constants": [1]},
+            "reward": {"operators": ["add", "sub", "mul", "div"], "constants": [0.1, 1, 10]},
+            "correlation": {"operators": ["add", "sub", "mul", "div", "pow"], "constants": [0.1, 1, 10]}}
 SECTIONS = {"campaign": Param(dict), "gp": Param(dict, {}), "family": Param(dict, {}),
             "instances": Param(dict, {}), "evaluation": Param(dict, {})}
 CHECKPOINT = "checkpoint.json"
@@ -77,7 +89,7 @@ def load_campaign(path):
     family = get_family(head["family"])
     spec = {"name": head["name"] or path.stem, "family": head["family"], "seed": head["seed"],
             "generations": head["generations"], "source": str(path)}
-    spec["gp"] = validate(data["gp"], GP_SCHEMA, file=path, section="gp")
+    spec["gp"] = validate({**PAPER_GP[head["family"]], **data["gp"]}, GP_SCHEMA, file=path, section="gp")
     g = spec["gp"]
     if not g["init_min_depth"] <= g["init_max_depth"] <= g["max_height"]:
         raise ConfigError("needs init_min_depth <= init_max_depth <= max_height (no tree could be grown)",
@@ -85,8 +97,13 @@ def load_campaign(path):
     spec["family_params"] = family.params_with_defaults(data["family"], file=path)
     inst = validate(data["instances"], INSTANCES_SCHEMA, file=path, section="instances")
     spec["train_seeds"], spec["validation_seeds"] = inst["train_seeds"], inst["validation_seeds"]
-    spec["batch_size"] = validate(data["evaluation"], EVALUATION_SCHEMA, file=path,
-                                  section="evaluation")["batch_size"]
+    evaluation = validate(data["evaluation"], EVALUATION_SCHEMA, file=path, section="evaluation")
+    spec["batch_size"] = evaluation["batch_size"]
+    spec["hurdle"] = {"instances": evaluation["hurdle_instances"], "fraction": evaluation["hurdle_fraction"]}
+    if spec["hurdle"]["instances"] >= len(spec["train_seeds"]):
+        raise ConfigError(f"hurdle_instances ({spec['hurdle']['instances']}) must be fewer than the "
+                          f"{len(spec['train_seeds'])} training instances (0 turns hurdles off)",
+                          file=path, section="evaluation", key="hurdle_instances")
     return spec
 
 
@@ -200,7 +217,9 @@ class Evaluator:
             self.client = Client(self.cluster, set_as_default=False)
             self.n_workers = n
 
-    def __call__(self, exprs):
+    def __call__(self, exprs, seeds=None):
+        """Results for ``exprs`` on ``seeds`` (default: the evaluator's instances)."""
+        seeds = self.seeds if seeds is None else seeds
         if not exprs:
             return []
         n_batches = max(self.n_workers, math.ceil(len(exprs) / self.batch_size))
@@ -208,11 +227,11 @@ class Evaluator:
         if self.client is None:
             out = []
             for batch in batches:
-                out.extend(evaluate_task(self.family_name, batch, self.seeds, self.params))
+                out.extend(evaluate_task(self.family_name, batch, seeds, self.params))
             return out
         if self.client.scheduler_info()["workers"]:
             self.n_workers = len(self.client.scheduler_info()["workers"])
-        futures = [self.client.submit(evaluate_task, self.family_name, batch, self.seeds, self.params,
+        futures = [self.client.submit(evaluate_task, self.family_name, batch, seeds, self.params,
                                       pure=False, retries=3) for batch in batches]
         out = []
         for result in self.client.gather(futures):
@@ -239,6 +258,11 @@ def _rng_from_json(data):
 
 
 # --- the loop --------------------------------------------------------------------------------------------------
+
+def selection_fitness(entry):
+    """The fitness selection ranks by: a candidate the hurdle stopped (no full fitness) ranks last."""
+    return entry["fitness"] if not math.isnan(entry["fitness"]) else -math.inf
+
 
 class Campaign:
     def __init__(self, spec, out_dir, *, seed=None, generations=None, evaluator=None, progress=True):
@@ -278,20 +302,50 @@ class Campaign:
                 new.append(expr)
         start = time.perf_counter()
         finite = [(k, e) for k, e in zip(new_keys, new) if e is not sp.nan]
-        results = self.evaluator([e for _, e in finite]) if finite else []
+        results = self.simulate([e for _, e in finite]) if finite else []
         wall = time.perf_counter() - start
         by_key = dict(zip([k for k, _ in finite], results))
         for key, expr in zip(new_keys, new):
             r = by_key.get(key) or {"fitness": self.family.WORST, "reason": "expression is not finite",
-                                    "per_instance": [], "seconds": 0.0}
+                                    "per_instance": [], "seconds": 0.0, "stage": "all",
+                                    "hurdle_fitness": self.family.WORST, "instances": 0}
             entry = {"expression": str(expr), "readable": str(gp.readable(expr)), "fitness": float(r["fitness"]),
-                     "reason": r["reason"], "seconds": float(r.get("seconds", 0.0))}
+                     "reason": r["reason"], "seconds": float(r.get("seconds", 0.0)), "stage": r["stage"],
+                     "hurdle_fitness": float(r["hurdle_fitness"]), "instances": int(r["instances"])}
             self.cache.put(key, entry)
             self.evaluations.append(dict(entry, generation=self.generation + 1))
         for ind, key in zip(individuals, keys):
-            ind.fitness.values = (self.cache.entries[key]["fitness"],)
+            ind.fitness.values = (selection_fitness(self.cache.entries[key]),)
             ind.key = key
         return len(new), wall
+
+    def simulate(self, exprs):
+        """Results for new expressions: on all training instances, or (with hurdles) first on the first
+        ``hurdle.instances`` of them and on all only when that first score is within the best
+        ``hurdle.fraction`` of every first score so far (this generation's included). A candidate stopped by the
+        hurdle has no full fitness (NaN, stage "hurdle"): selection ranks it below every fully scored one, so
+        champions and reported fitness always come from all instances. A simulation that fails on the first
+        instances fails on all of them (the worst fitness is then the full fitness)."""
+        n_all, k, fraction = len(self.spec["train_seeds"]), self.spec["hurdle"]["instances"], \
+            self.spec["hurdle"]["fraction"]
+        if not k:
+            return [dict(r, stage="all", hurdle_fitness=r["fitness"], instances=n_all) for r in self.evaluator(exprs)]
+        first = self.evaluator(exprs, seeds=self.spec["train_seeds"][:k])
+        scores = [e["hurdle_fitness"] for e in self.evaluations] + [r["fitness"] for r in first]
+        scores = np.asarray([x for x in scores if math.isfinite(x)])
+        self.hurdle_threshold = float(np.quantile(scores, 1.0 - fraction)) if scores.size else math.inf
+        passed = [i for i, r in enumerate(first) if math.isfinite(r["fitness"]) and r["fitness"] >= self.hurdle_threshold]
+        full = dict(zip(passed, self.evaluator([exprs[i] for i in passed]))) if passed else {}
+        out = []
+        for i, r in enumerate(first):
+            if i in full:
+                out.append(dict(full[i], stage="all", hurdle_fitness=r["fitness"], instances=k + n_all,
+                                seconds=r["seconds"] + full[i]["seconds"]))
+            else:
+                failed = not math.isfinite(r["fitness"])
+                out.append(dict(r, fitness=r["fitness"] if failed else math.nan, stage="hurdle",
+                                hurdle_fitness=r["fitness"], instances=k))
+        return out
 
     # one generation ---------------------------------------------------------------------------------------
     def _record(self, n_new, wall):
@@ -299,12 +353,15 @@ class Campaign:
         valid = fits[np.isfinite(fits)]
         best = self.population[0]
         entry = self.cache.entries[best.key]
+        new = self.evaluations[len(self.evaluations) - n_new:] if n_new else []
         self.history.append({
             "generation": self.generation, "best_fitness": float(fits.max()),
             "mean_fitness": float(valid.mean()) if valid.size else float("nan"),
             "best_expression": entry["readable"], "new_evaluations": int(n_new),
             "evaluations_per_second": float(n_new / wall) if wall > 0 and n_new else 0.0,
             "cache_hit_rate": float(self.cache.hit_rate), "wall_seconds": float(wall),
+            "instance_evaluations": int(sum(e["instances"] for e in new)),
+            "passed_hurdle": int(sum(e["stage"] == "all" for e in new)),
         })
 
     def _checkpoint(self):
@@ -328,7 +385,7 @@ class Campaign:
             self.population = [self.genome.from_names(names) for names in state["population"]]
             for ind in self.population:  # fitness from the cache (no simulation)
                 key = sp.srepr(gp.canonical(self.genome.to_sympy(ind)))
-                ind.fitness.values = (self.cache.entries[key]["fitness"],)
+                ind.fitness.values = (selection_fitness(self.cache.entries[key]),)
                 ind.key = key
         except (KeyError, TypeError, ValueError, IndexError) as err:
             raise ConfigError(f"damaged checkpoint: population does not match its cache ({err})",
@@ -421,21 +478,32 @@ class Campaign:
                                            {"units": "1/s"}),
                 "new_evaluations": ("generation", [h["new_evaluations"] for h in hist]),
                 "cache_hit_rate": ("generation", [h["cache_hit_rate"] for h in hist]),
+                "instance_evaluations": ("generation", [h["instance_evaluations"] for h in hist]),
+                "passed_hurdle": ("generation", [h["passed_hurdle"] for h in hist]),
                 "best_expression": ("generation", [h["best_expression"] for h in hist]),
                 "expression": ("evaluation", [e["expression"] for e in self.evaluations]),
                 "fitness": ("evaluation", [e["fitness"] for e in self.evaluations]),
                 "seconds": ("evaluation", [e["seconds"] for e in self.evaluations], {"units": "s"}),
                 "evaluated_in_generation": ("evaluation", [e["generation"] for e in self.evaluations]),
                 "failure_reason": ("evaluation", [e["reason"] for e in self.evaluations]),
+                "stage": ("evaluation", [e["stage"] for e in self.evaluations]),
+                "hurdle_fitness": ("evaluation", [e["hurdle_fitness"] for e in self.evaluations]),
+                "instances_simulated": ("evaluation", [e["instances"] for e in self.evaluations]),
             },
             coords={"generation": [h["generation"] for h in hist], "evaluation": np.arange(len(self.evaluations))},
         )
         ds["mean_fitness"].attrs["description"] = "mean over the population's finite evaluations"
         ds["seconds"].attrs["description"] = "simulation wall time per candidate (its batch's time / batch size)"
+        ds["stage"].attrs["description"] = ("'all': fitness from all training instances; 'hurdle': stopped after "
+                                            "the first hurdle_instances (fitness NaN unless the simulation failed)")
+        ds["hurdle_fitness"].attrs["description"] = "fitness on the first hurdle_instances training instances"
+        ds["instance_evaluations"].attrs["description"] = "candidate x instance simulations this generation"
         attrs = store.provenance(seed=self.spec["seed"], family=self.spec["family"], campaign=self.spec["name"],
                                  campaign_file=self.spec["source"], gp=self.spec["gp"],
                                  family_params=self.spec["family_params"], train_seeds=self.spec["train_seeds"],
-                                 validation_seeds=self.spec["validation_seeds"])
+                                 validation_seeds=self.spec["validation_seeds"],
+                                 hurdle_instances=self.spec["hurdle"]["instances"],
+                                 hurdle_fraction=self.spec["hurdle"]["fraction"])
         attrs.update(champion_expression=champ["expression"], champion_readable=champ["readable"],
                      champion_fitness=champ["fitness"], champion_tree=champ["tree"],
                      generations=int(self.generation), family_inputs=", ".join(self.family.INPUTS))
@@ -562,19 +630,14 @@ def equivalence(family, expr, params, seeds, n=2000):
     """Least-squares c and R^2 of ``expr`` ~ c * (the paper's rule) on rule inputs recorded from the family's
     simulations of the paper's rule (``family.equivalence_samples``): the paper's criterion of rediscovery,
     functional equivalence on the visited input range. None for families without one reference rule."""
-    from .tasks import rational
+    from .tasks import programs
 
     if not hasattr(family, "equivalence_samples") or isinstance(expr, sp.Tuple):
         return None
     samples = family.equivalence_samples(seeds, params, n=n)
-    symbols, degree = family.symbols(), params["degree"]
 
     def values(e):
-        try:
-            num, den = rational.encode(gp.canonical(e), symbols, degree)
-        except (rational.OutsideEncoding, TypeError):
-            return None
-        return rational.evaluate(num, den, list(samples), degree)
+        return programs.values(e, family.symbols(), list(samples))
 
     f, b = values(expr), values(family.reference())
     if f is None or not np.all(np.isfinite(f)):

@@ -8,7 +8,10 @@ that keys the expression cache: candidates that are mathematically equal are sim
 
 Protected division follows DEAP's convention (a/b = 1 where b = 0) at the symbolic level: a denominator that is
 identically zero makes the quotient 1. A denominator that becomes exactly 0 during a simulation is reported by
-the task family as a failed evaluation (worst fitness, reason recorded); it is never silently replaced.
+the task family as a failed evaluation (worst fitness, reason recorded, as the paper scores division by zero);
+it is never silently replaced. pow is C's pow on doubles (``_sym_pow``): a negative base with a non-integer
+exponent gives NaN during the simulation and therefore the worst fitness; constant exponents beyond
+``MAX_EXPONENT`` in magnitude are not simulated (worst fitness).
 """
 import operator
 import random
@@ -48,7 +51,20 @@ def _sym_div(a, b):
     return sp.Mul(a, sp.Pow(b, sp.Integer(-1)))
 
 
+MAX_EXPONENT = 16  # |numeric exponent| above this: the tree is not simulated (SymPy would expand or compute
+# enormous numbers, e.g. (v + 1)**100 or 10**(10**10)); such a pow gives NaN, i.e. the worst fitness
+
+
 def _sym_pow(a, b):
+    """pow as C's pow on doubles: a negative base with a non-integer exponent is NaN (worst fitness), as is a
+    numeric exponent beyond MAX_EXPONENT in magnitude."""
+    if b.is_Number and abs(b) > MAX_EXPONENT:
+        return sp.nan
+    if a.is_Number and b.is_Number:
+        if a < 0 and not b.is_Integer:
+            return sp.nan
+        if a == 0 and b < 0:
+            return sp.nan  # inf in C: not finite
     return sp.Pow(a, b)
 
 

@@ -4,7 +4,7 @@ A family module offers ``NAME``, ``INPUTS`` (the rule's input names), ``SCHEMA``
 :class:`plastlab.config.Param`; the defaults are the paper's task), ``symbols()``, ``baselines()``,
 ``params_with_defaults(params)``, ``evaluate_batch(exprs, seeds, params)`` (SymPy expressions in, one result
 dict ``{fitness, reason, per_instance}`` per expression out; all candidates in one compiled network, the
-candidate as coefficient data), ``rule_document(expr, ...)`` (the candidate as a rule file) and
+candidate as program data, ``tasks/programs.py``), ``rule_document(expr, ...)`` (the candidate as a rule file) and
 ``evaluate_rule(rule, seeds, params)`` (the same task network with the plastic synapses compiled from a rule
 file through :mod:`plastlab.brian.codegen`: the naive one-compile-per-candidate way, and the check that the
 batched network computes what the rule file says). Families never know about DEAP.
@@ -72,9 +72,9 @@ def score_rule(family, rule, seeds, params, score):
 
 def evaluate_expression_naively(family, expr, seeds, params=None, nonce=None):
     """The naive way (benchmarks): the expression's rule file compiled into its own network, one per candidate."""
-    from . import rational
+    from ...rules.expressions import canonical
 
-    expr = rational.canonical(expr)
+    expr = canonical(expr)
     if expr is sp.nan:
         return failure("expression is not finite (division by zero)")
     document = family.rule_document(expr, "candidate", "", params, nonce=nonce)
@@ -90,14 +90,17 @@ def find_contained(group, suffix):
 
 
 class InstanceCache:
-    """The last set of sampled task instances (sampling is deterministic but not free; a worker scores many
-    batches on the same instances)."""
+    """Sampled task instances of the current parameters, by seed (sampling is deterministic but not free; a
+    worker scores many batches on the same instances, with hurdles on a subset of them and on all)."""
 
     def __init__(self, sample):
-        self.sample, self.key, self.value = sample, None, None
+        self.sample, self.key, self.by_seed = sample, None, {}
 
     def __call__(self, p, seeds):
-        key = (tuple(sorted(p.items())), tuple(int(s) for s in seeds))
+        key = tuple(sorted(p.items()))
         if key != self.key:
-            self.key, self.value = key, [self.sample(p, s) for s in seeds]
-        return self.value
+            self.key, self.by_seed = key, {}
+        for s in seeds:
+            if int(s) not in self.by_seed:
+                self.by_seed[int(s)] = self.sample(p, int(s))
+        return [self.by_seed[int(s)] for s in seeds]

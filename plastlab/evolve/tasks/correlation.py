@@ -27,7 +27,7 @@ Named departure (for speed; its effect is measured by benchmarks/task_baselines.
 0.1 ms); input spikes are Poisson times rounded to the grid, at most one per input and step.
 
 As in the other families one compiled Brian2 network scores a batch of candidates x instances (the candidate is
-the coefficient data of the canonical rational forms of its two functions); ``evaluate_rule`` runs the same
+the postfix programs of the canonical forms of its two functions, ``tasks/programs.py``); ``evaluate_rule`` runs the same
 network with the plastic synapses compiled from a rule file.
 """
 import sys
@@ -36,7 +36,7 @@ import numpy as np
 import sympy as sp
 
 from ...config import Param
-from . import InstanceCache, evaluate_expression_naively, rational, score_rule, with_defaults
+from . import InstanceCache, evaluate_expression_naively, programs, score_rule, with_defaults
 
 NAME = "correlation"
 INPUTS = ("w", "trace")
@@ -65,7 +65,6 @@ SCHEMA = {
     "train": Param(float, 100.0, low=0.0, strict=True, doc="s of plasticity"),
     "test": Param(float, 11.0, low=0.0, strict=True, doc="s of frozen-weight read-out"),
     "dt": Param(float, 0.5, low=0.0, strict=True, doc="ms; paper 0.1 (departure for speed)"),
-    "degree": Param(int, 2, low=1, high=4),
 }
 DEFAULTS = {key: param.default for key, param in SCHEMA.items()}
 WORST = float("-inf")
@@ -168,8 +167,8 @@ def evaluate_batch(exprs, seeds, params=None):
     def score(snr_values):
         return float(np.min(snr_values)), snr_values.tolist()
 
-    return rational.evaluate_encoded(exprs, symbols(), p["degree"],
-                                     lambda nums, dens: _outcomes(run(p, insts, coefficient_plasticity(p, nums, dens))),
+    return programs.evaluate_candidates(exprs, symbols(),
+                                        lambda table, n: _outcomes(run(p, insts, program_plasticity(p, table, n))),
                                      score)
 
 
@@ -189,7 +188,7 @@ def _outcomes(result):
     out = []
     for c in range(ratio.shape[0]):
         if zerodiv is not None and zerodiv[c].any():
-            out.append((None, "division by zero during the simulation"))
+            out.append((None, "division by zero (or NaN) in the rule during the simulation"))
         elif np.isnan(w[c]).any():
             out.append((None, "simulation produced NaN"))
         elif not np.isfinite(ratio[c]).all():
@@ -211,53 +210,37 @@ def snr(v, t_ms, p):
         return (peaks.mean(axis=1) - between.mean(axis=1)) / between.std(axis=1)
 
 
-def _polynomial(names, var_a, var_b, degree):
-    """Brian2 code of sum_k names[k] * var_a**a * var_b**b over the encoding's monomials."""
-    terms = []
-    for name, (a, b) in zip(names, rational.monomials(2, degree)):
-        terms.append("*".join([f"{name}_post"] + [var_a] * a + [var_b] * b))
-    return " + ".join(terms)
-
-
 TRANSMIT = "v_post += w_max*w*int(not_refractory_post)"  # NEST iaf_psc_delta drops input while refractory
 SYNAPSE_MODEL = """w : 1
 dkplus/dt = -kplus/tau_plus : 1 (event-driven)
 dkminus/dt = -kminus/tau_minus : 1 (event-driven)"""
 
 
-class coefficient_plasticity:
-    """All candidates as coefficient data (per neuron); a zero denominator is counted (Cython would raise)."""
+class program_plasticity:
+    """All candidates as program data: every neuron holds its candidate's index; program 2c is candidate c's
+    f_fac, 2c + 1 its f_dep. A NaN rule value (division by zero, pow outside its domain) is counted in the
+    neuron's ``zerodiv`` (Cython would raise on a division)."""
 
-    def __init__(self, p, nums, dens):
-        self.p, self.nums, self.dens, self.degree = p, nums, dens, p["degree"]
-        self.n_candidates = len(nums)
-        n_mons = len(rational.monomials(2, self.degree))
-        self.coefs = {f"{f}{part}": [f"{f}{part}{k}" for k in range(n_mons)]
-                      for f in ("fac", "dep") for part in ("n", "d")}
-        self.neuron_model = "\n".join(["zerodiv : 1"] + [f"{c} : 1 (constant)" for names in self.coefs.values()
-                                                          for c in names])
+    neuron_model = "zerodiv : 1\ncand : integer (constant)"
+
+    def __init__(self, p, table, n_candidates):
+        self.p, self.table, self.n_candidates = p, table, n_candidates
 
     def synapses(self, b2, gen, neurons, ns, n_instances):
-        D = self.degree
-        for f, k in (("fac", 0), ("dep", 1)):  # neuron n = c*M + k_instance
-            for part, arr in (("n", self.nums), ("d", self.dens)):
-                values = np.repeat(np.asarray([a[k] for a in arr]), n_instances, axis=0)
-                for j, c in enumerate(self.coefs[f"{f}{part}"]):
-                    setattr(neurons, c, values[:, j])
-        fac_p, fac_q = (_polynomial(self.coefs[n], "w", "kplus", D) for n in ("facn", "facd"))
-        dep_p, dep_q = (_polynomial(self.coefs[n], "w", "kminus", D) for n in ("depn", "depd"))
-        dep, fac = _updates(f"({fac_p})/(Q + int(Q == 0))", f"({dep_p})/(Q + int(Q == 0))", self.p["clip_both"])
+        neurons.cand = np.repeat(np.arange(self.n_candidates), n_instances)  # neuron n = c*M + k
+        dep, fac = _updates("f_fac", "f_dep", self.p["clip_both"])
         on_pre = f"""{TRANSMIT}
-Q = {dep_q}
-zerodiv_post += int(Q == 0)
+f_dep = rule_program(2*cand_post + 1, w, kminus)
+zerodiv_post += rule_isnan(f_dep)
 {dep}
 kplus += 1"""
-        on_post = f"""Q = {fac_q}
-zerodiv_post += int(Q == 0)
+        on_post = f"""f_fac = rule_program(2*cand_post, w, kplus)
+zerodiv_post += rule_isnan(f_fac)
 {fac}
 kminus += 1"""
         return b2.Synapses(gen, neurons, SYNAPSE_MODEL, on_pre=on_pre, on_post=on_post, dt=ns["dt"],
-                           delay={"pre": ns["delay"], "post": ns["post_delay"]}, namespace=ns, name="syn")
+                           delay={"pre": ns["delay"], "post": ns["post_delay"]},
+                           namespace=dict(ns, **programs.brian_functions(self.table)), name="syn")
 
 
 class rule_plasticity:

@@ -24,8 +24,8 @@ paper integrates the rule every 0.01 ms). Input spikes are Poisson times rounded
 one per input and step.
 
 Batching: one Brian2 network holds all candidates x instances; inputs and teachers exist once per instance, each
-candidate has one student per instance. The candidate is *data*: per-student coefficient vectors of its
-canonical rational form (``rational.encode``), so the network compiles once per machine. ``evaluate_rule`` runs
+candidate has one student per instance. The candidate is *data*: a postfix program of its canonical form
+(``programs.to_program``) that every synapse evaluates, so the network compiles once per machine. ``evaluate_rule`` runs
 the same network with the plastic synapses compiled from a rule file (``rule_document``) instead.
 """
 import sys
@@ -34,7 +34,7 @@ import numpy as np
 import sympy as sp
 
 from ...config import Param
-from . import (InstanceCache, evaluate_expression_naively, find_contained, rational,
+from . import (InstanceCache, evaluate_expression_naively, find_contained, programs,
                rule_from_document, score_rule, with_defaults)
 
 NAME = "error"
@@ -59,7 +59,6 @@ SCHEMA = {
     "rule_dt": Param(float, 1.0, low=0.0, strict=True, doc="ms: the rule's Euler step (departure for speed)"),
     "teacher_hold": Param(float, 5.0, low=0.0, strict=True, doc="ms: sample-and-hold of the teacher potential"),
     "delay": Param(float, 1.0, low=0.0, doc="ms: input delay to teacher and student"),
-    "degree": Param(int, 3, low=1, high=4, doc="maximal degree of numerator and denominator in the encoding"),
 }
 DEFAULTS = {key: param.default for key, param in SCHEMA.items()}
 WORST = float("-inf")  # fitness of rules whose simulation produced NaN/inf or that cannot be encoded
@@ -149,9 +148,9 @@ def evaluate_batch(exprs, seeds, params=None):
     """
     p = params_with_defaults(params)
     insts = instances(p, seeds)
-    return rational.evaluate_encoded(exprs, symbols(), p["degree"],
-                                     lambda nums, dens: _outcomes(run(p, insts, coefficient_plasticity(p, nums, dens))),
-                                     _score)
+    return programs.evaluate_candidates(exprs, symbols(),
+                                        lambda table, n: _outcomes(run(p, insts, program_plasticity(p, table, n))),
+                                        _score)
 
 
 def evaluate_rule(rule, seeds, params=None):
@@ -173,7 +172,7 @@ def _outcomes(result):
     out = []
     for c in range(sq.shape[0]):
         if zerodiv is not None and zerodiv[c].any():
-            out.append((None, "division by zero during the simulation"))
+            out.append((None, "division by zero (or NaN) in the rule during the simulation"))
         elif np.isnan(sq[c]).any() or np.isnan(w[c]).any():
             out.append((None, "simulation produced NaN"))
         elif np.isinf(sq[c]).any() or np.isinf(w[c]).any():
@@ -183,49 +182,25 @@ def _outcomes(result):
     return out
 
 
-# --- the plastic synapses: coefficient data (batched) or a compiled rule file --------------------------------
+# --- the plastic synapses: program data (batched) or a compiled rule file --------------------------------
 
-class coefficient_plasticity:
-    """All candidates as coefficient data: every student holds its candidate's coefficients of P and Q; per rule
-    step it evaluates them as polynomials in pre_trace (Horner coefficients from v_target and v), so a synapse
-    only does the Horner steps. Cython raises on float division by zero: a zero Q is counted instead."""
+class program_plasticity:
+    """All candidates as program data: every student holds its candidate's index, and every ``rule_dt`` each
+    synapse evaluates its candidate's program (``rule_program``) on (v_target, v, sbar). A NaN rule value
+    (division by zero, pow outside its domain) is counted in ``zerodiv`` (Cython would raise on a division)."""
 
-    def __init__(self, p, nums, dens):
-        self.nums, self.dens, self.degree = np.asarray(nums), np.asarray(dens), p["degree"]
-        self.n_candidates = len(nums)
-        D = self.degree
-        self.mons = rational.monomials(3, D)
-        self.coef = {"A": [f"cn{k}" for k in range(len(self.mons))], "B": [f"cd{k}" for k in range(len(self.mons))]}
-        horner = [f"{x}{k}" for x in ("A", "B") for k in range(D + 1)]
-        self.student_model = "\n".join([f"{c} : 1 (constant)" for c in self.coef["A"] + self.coef["B"]]
-                                       + [f"{h} : 1" for h in horner])
+    student_model = "cand : integer (constant)"
+
+    def __init__(self, p, table, n_candidates):
+        self.table, self.n_candidates = table, n_candidates
 
     def synapses(self, b2, traces, students, ns, dt, rule_dt, n_instances):
-        D = self.degree
-        for letter, values in (("A", self.nums), ("B", self.dens)):
-            per_student = np.repeat(values, n_instances, axis=0)  # student n = c*K + k
-            for k, name in enumerate(self.coef[letter]):
-                setattr(students, name, per_student[:, k])
-        stmts = []
-        for letter in ("A", "B"):
-            for power in range(D + 1):
-                terms = ["*".join([self.coef[letter][k]] + ["v_target"] * a + ["v"] * b)
-                         for k, (a, b, c) in enumerate(self.mons) if c == power]
-                stmts.append(f"{letter}{power} = " + " + ".join(terms))
-        students.run_regularly("\n".join(stmts), dt=rule_dt, when="end", order=1, name="coefs")
-
-        def horner(letter):
-            code = f"{letter}{D}_post"
-            for power in range(D - 1, -1, -1):
-                code = f"{letter}{power}_post + sbar_pre*({code})"
-            return code
-
+        students.cand = np.repeat(np.arange(self.n_candidates), n_instances)  # student n = c*K + k
         syn = b2.Synapses(traces, students, "w : 1\nI : 1\nzerodiv : 1\nIsyn_post = w*x_pre : 1 (summed)",
-                          dt=dt, namespace=ns, name="ssyn")
-        # the same statements as rule_document's [periodic], with f evaluated from the coefficients
-        syn.run_regularly(f"""Q = {horner("B")}
-zerodiv += int(Q == 0)
-Delta = ({horner("A")}) / (Q + int(Q == 0))
+                          dt=dt, namespace=dict(ns, **programs.brian_functions(self.table)), name="ssyn")
+        # the same statements as rule_document's [periodic], with f the candidate's program
+        syn.run_regularly("""Delta = rule_program(cand_post, v_target_post, v_post, sbar_pre)
+zerodiv += rule_isnan(Delta)
 w += eta*I*rule_dt
 I += (rule_dt/tau_I)*((Delta) - I)""", dt=rule_dt, when="end", order=2, name="rule")
         return syn

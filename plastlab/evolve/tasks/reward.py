@@ -21,7 +21,7 @@ Named departure (for speed; its effect is measured by benchmarks/task_baselines.
 candidates on that instance), so a candidate's fitness does not depend on the batch it is simulated in.
 
 As in the other families one compiled Brian2 network scores a batch of candidates x instances (the candidate is
-the coefficient data of its canonical rational form); ``evaluate_rule`` runs the same network with the plastic
+its canonical form as a postfix program, ``tasks/programs.py``); ``evaluate_rule`` runs the same network with the plastic
 synapses compiled from a rule file.
 """
 import sys
@@ -30,7 +30,7 @@ import numpy as np
 import sympy as sp
 
 from ...config import Param
-from . import (InstanceCache, evaluate_expression_naively, find_contained, rational,
+from . import (InstanceCache, evaluate_expression_naively, find_contained, programs,
                rule_from_document, score_rule, with_defaults)
 
 NAME = "reward"
@@ -60,7 +60,6 @@ SCHEMA = {
     "w_sd": Param(float, 1000.0, low=0.0, doc="pA"),
     "eta": Param(float, 10.0, doc="pA per unit f"),
     "dt": Param(float, 0.5, low=0.0, strict=True, doc="ms; paper 0.01 (departure for speed)"),
-    "degree": Param(int, 3, low=1, high=4),
 }
 DEFAULTS = {key: param.default for key, param in SCHEMA.items()}
 WORST = float("-inf")
@@ -151,8 +150,8 @@ instances = InstanceCache(sample_instance)
 def evaluate_batch(exprs, seeds, params=None):
     p = params_with_defaults(params)
     insts = instances(p, seeds)
-    return rational.evaluate_encoded(exprs, symbols(), p["degree"],
-                                     lambda nums, dens: _outcomes(run(p, insts, coefficient_plasticity(p, nums, dens))),
+    return programs.evaluate_candidates(exprs, symbols(),
+                                        lambda table, n: _outcomes(run(p, insts, program_plasticity(p, table, n))),
                                      lambda total: (float(np.mean(total)), total.tolist()))
 
 
@@ -171,7 +170,7 @@ def _outcomes(result):
     for c in range(result["total_R"].shape[0]):
         w, zd = result["w"][c], result["zerodiv"]
         if zd is not None and zd[c].any():
-            out.append((None, "division by zero during the simulation"))
+            out.append((None, "division by zero (or NaN) in the rule during the simulation"))
         elif np.isnan(w).any():
             out.append((None, "simulation produced NaN"))
         elif np.isinf(w).any():
@@ -186,47 +185,29 @@ def _outcomes(result):
 SYNAPSE_MODEL = "dE/dt = -E/tau_M - K*rho_syn*exp((v_post - theta)/delta_syn)*sbar_pre : 1 (clock-driven)"
 
 
-class coefficient_plasticity:
-    """All candidates as coefficient data: at each trial's end every neuron turns its candidate's coefficients
-    and R into Horner coefficients in E, and every synapse does w += eta*P(E)/Q(E) (a zero Q is counted)."""
+class program_plasticity:
+    """All candidates as program data: every neuron holds its candidate's index, and at each trial's end every
+    synapse does w += eta*rule_program(candidate, R, E), then E = 0 (a NaN rule value is counted in
+    ``zerodiv``: division by zero, pow outside its domain)."""
 
-    def __init__(self, p, nums, dens):
-        self.nums, self.dens, self.degree = np.asarray(nums), np.asarray(dens), p["degree"]
-        self.n_candidates = len(nums)
-        self.mons = rational.monomials(2, self.degree)
-        self.coef = {"A": [f"cn{k}" for k in range(len(self.mons))], "B": [f"cd{k}" for k in range(len(self.mons))]}
-        horner = [f"{x}{k}" for x in ("A", "B") for k in range(self.degree + 1)]
-        self.neuron_model = "\n".join([f"{c} : 1 (constant)" for c in self.coef["A"] + self.coef["B"]]
-                                      + [f"{h} : 1" for h in horner])
+    neuron_model = "cand : integer (constant)"
+
+    def __init__(self, p, table, n_candidates):
+        self.table, self.n_candidates = table, n_candidates
 
     def trial_end_code(self):
-        """Neuron statements at a trial's end (after R is known): the Horner coefficients in E."""
-        stmts = []
-        for letter in ("A", "B"):
-            for power in range(self.degree + 1):
-                terms = ["*".join([self.coef[letter][k]] + ["R"] * a)
-                         for k, (a, e) in enumerate(self.mons) if e == power]
-                stmts.append(f"{letter}{power} = " + " + ".join(terms))
-        return stmts
+        return []
 
     def synapses(self, b2, source, neurons, ns, dt, T, n_instances):
-        for letter, values in (("A", self.nums), ("B", self.dens)):
-            per_neuron = np.repeat(values, n_instances, axis=0)  # neuron n = c*M + k
-            for k, name in enumerate(self.coef[letter]):
-                setattr(neurons, name, per_neuron[:, k])
+        neurons.cand = np.repeat(np.arange(self.n_candidates), n_instances)  # neuron n = c*M + k
         syn = b2.Synapses(source, neurons, "\n".join(["w : 1", "zerodiv : 1", SYNAPSE_MODEL,
                                                       "Isyn_post = w*x_pre : 1 (summed)"]),
-                          on_post="E += K*sbar_pre", method="euler", dt=dt, namespace=ns, name="syn")
-
-        def horner(letter):
-            code = f"{letter}{self.degree}_post"
-            for power in range(self.degree - 1, -1, -1):
-                code = f"{letter}{power}_post + E*({code})"
-            return code
-
-        update = syn.run_regularly(f"""Q = {horner("B")}
-zerodiv += int(Q == 0)
-w += eta*(({horner("A")}) / (Q + int(Q == 0)))
+                          on_post="E += K*sbar_pre", method="euler", dt=dt,
+                          namespace=dict(ns, **programs.brian_functions(self.table)), name="syn")
+        # the same statements as rule_document's [periodic], with f the candidate's program
+        update = syn.run_regularly("""f = rule_program(cand_post, R_post, E)
+zerodiv += rule_isnan(f)
+w += eta*(f)
 E = 0""", dt=T, when="end", order=2, name="update")
         return syn, [update]
 
