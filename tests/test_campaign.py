@@ -207,7 +207,7 @@ def test_stopped_mid_generation_then_resume_is_identical(tmp_path, three_generat
     ds.close()
 
 
-def test_evaluate_prints_fitness_last_and_refuses_code(tmp_path):
+def test_evaluate_prints_fitness_last_and_refuses_code(tmp_path, capsys):
     path = tiny_campaign(tmp_path)
     ok = subprocess.run([sys.executable, "-m", "plastlab.cli", "evolve", str(path), "--evaluate",
                          "pre_trace*(v_teacher - v_student)"], env=ENV, cwd=ROOT, capture_output=True, text=True)
@@ -221,13 +221,15 @@ def test_evaluate_prints_fitness_last_and_refuses_code(tmp_path):
     direct = error.evaluate_batch([error.baselines()["delta_rule"]], [11, 12, 13],
                                   {"duration": 1.0, "t_drop": 0.2})[0]["fitness"]
     assert float(last.split()[1]) == pytest.approx(direct, rel=1e-5)
-    bad = subprocess.run([sys.executable, "-m", "plastlab.cli", "evolve", str(path), "--evaluate",
-                          "__import__('os').system('true')"], env=ENV, cwd=ROOT, capture_output=True, text=True)
-    assert bad.returncode == 2 and bad.stderr.startswith("plastlab: error:"), bad.stderr
-    unknown = subprocess.run([sys.executable, "-m", "plastlab.cli", "evolve", str(path), "--evaluate",
-                              "reward * v_student"], env=ENV, cwd=ROOT, capture_output=True, text=True)
-    assert unknown.returncode == 2 and len(unknown.stderr.strip().splitlines()) == 1
-    assert "'reward'" in unknown.stderr and "v_teacher, v_student, pre_trace" in unknown.stderr
+    from plastlab.cli import main
+
+    capsys.readouterr()
+    assert main(["evolve", str(path), "--evaluate", "__import__('os').system('true')"]) == 2
+    assert capsys.readouterr().err.startswith("plastlab: error:")
+    assert main(["evolve", str(path), "--evaluate", "reward * v_student"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "'reward'" in err and "v_teacher, v_student, pre_trace" in err
     validation = subprocess.run([sys.executable, "-m", "plastlab.cli", "evolve", str(path), "--evaluate",
                                  "pre_trace*(v_teacher - v_student)", "--instances", "validation"], env=ENV, cwd=ROOT,
                                 capture_output=True, text=True)
