@@ -20,15 +20,12 @@ Prints both rates and, last, ``ratio: X``.
 import argparse
 import math
 import os
-import random
 import sys
 import time
 from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import sympy as sp  # noqa: E402
 
 from plastlab.evolve import campaign, gp  # noqa: E402
 from plastlab.evolve.tasks import get_family, programs  # noqa: E402
@@ -41,20 +38,9 @@ def distinct_candidates(family, spec, n, seed):
     g = spec["gp"]
     genome = gp.Genome(family.INPUTS, g["constants"], g["operators"], getattr(family, "OUTPUTS", ()))
     toolbox = gp.make_toolbox(genome, init_min=1, init_max=3, max_height=g["max_height"], max_size=g["max_size"])
-    random.seed(seed)
-    seen, out = set(), []
-    while len(out) < n:
-        expr = gp.canonical(genome.to_sympy(toolbox.individual()))
-        key = sp.srepr(expr)
-        if expr is sp.nan or key in seen or not expr.free_symbols:
-            continue
-        try:
-            programs.table([expr], family.symbols())
-        except programs.OutsideOperators:
-            continue
-        seen.add(key)
-        out.append(expr)
-    return out
+
+    pairs = gp.random_candidates(genome, toolbox, seed, lambda tree, e: programs.representable(e, family.symbols()))
+    return [expr for _, (_, expr) in zip(range(n), pairs)]
 
 
 def profile_one_batch(family, exprs, seeds, params):

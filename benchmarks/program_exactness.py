@@ -17,7 +17,6 @@ and counts are smaller) so that compiling N rule files stays within minutes:
 """
 import argparse
 import math
-import random
 import sys
 import time
 from pathlib import Path
@@ -36,28 +35,25 @@ SETTINGS = {  # family parameters and instances for the comparison
 }
 
 
+def _uses_pow(tree):
+    return any(node.name == "pow" for node in tree)
+
+
 def random_trees(family, n, seed, constants):
     """n distinct canonical expressions from random trees; at least n // 2 built with pow."""
     genome = gp.Genome(family.INPUTS, constants, ("add", "sub", "mul", "div", "pow"),
                        getattr(family, "OUTPUTS", ()))
     toolbox = gp.make_toolbox(genome, init_min=1, init_max=3, max_height=5, max_size=21)
-    random.seed(seed)
-    seen, with_pow, without = set(), [], []
-    while len(with_pow) + len(without) < n:
-        tree = toolbox.individual()
-        expr = gp.canonical(genome.to_sympy(tree))
-        key = sp.srepr(expr)
-        if expr is sp.nan or key in seen or not expr.free_symbols:
-            continue
-        uses_pow = any(node.name == "pow" for node in tree)
-        if not uses_pow and len(without) >= n - n // 2:
-            continue
-        try:
-            programs.table([expr], family.symbols())
-        except programs.OutsideOperators:
-            continue
-        seen.add(key)
-        (with_pow if uses_pow else without).append(expr)
+    with_pow, without = [], []
+
+    def wanted(tree, expr):  # pow trees always; the others until their half is full; simulable either way
+        return ((_uses_pow(tree) or len(without) < n - n // 2)
+                and programs.representable(expr, family.symbols()))
+
+    for tree, expr in gp.random_candidates(genome, toolbox, seed, wanted):
+        (with_pow if _uses_pow(tree) else without).append(expr)
+        if len(with_pow) + len(without) == n:
+            break
     return with_pow, without
 
 

@@ -99,3 +99,17 @@ def test_two_function_genomes_keep_their_root_and_give_tuples():
     # canonical part by part: equal pairs share a cache key, and a non-finite part makes the pair NaN
     assert gp.cache_key(sp.Tuple(k * (w + 1), k)) == gp.cache_key(sp.Tuple(k * w + k, k * k / k))
     assert gp.canonical(sp.Tuple(k, w / (k - k))) is sp.nan
+
+
+def test_random_candidates_are_distinct_accepted_and_seeded(genome):
+    toolbox = gp.make_toolbox(genome, max_height=4, max_size=15)
+    no_v = lambda tree, expr: sp.Symbol("v_student") not in expr.free_symbols  # noqa: E731
+
+    def draw(seed):
+        pairs = gp.random_candidates(genome, toolbox, seed, no_v)
+        return [expr for _, (_, expr) in zip(range(12), pairs)]
+
+    first = draw(3)
+    assert len({sp.srepr(e) for e in first}) == 12 and all(e.free_symbols for e in first)
+    assert all(sp.Symbol("v_student") not in e.free_symbols for e in first)
+    assert draw(3) == first and draw(4) != first

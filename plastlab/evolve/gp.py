@@ -211,6 +211,21 @@ def make_toolbox(genome, *, init_min=1, init_max=3, mut_max=2, max_height=6, max
     return tb
 
 
+def random_candidates(genome, toolbox, seed, accept=lambda tree, expr: True):
+    """Endless (tree, canonical expression) pairs from random trees: distinct, not NaN, using an input, and
+    ``accept(tree, expr)``-ed (e.g. simulable). Seeds Python's ``random``, which DEAP draws from."""
+    random.seed(seed)
+    seen = set()
+    while True:
+        tree = toolbox.individual()
+        expr = canonical(genome.to_sympy(tree))
+        key = sp.srepr(expr)
+        if expr is sp.nan or key in seen or not expr.free_symbols or not accept(tree, expr):
+            continue
+        seen.add(key)
+        yield tree, expr
+
+
 def _within_limits(generate, max_height, max_size, **kwargs):
     """A generated expression that already respects the bloat limits (drawn again until it does)."""
     while True:

@@ -22,6 +22,15 @@ class OutsideOperators(ValueError):
     constant) or needs a deeper stack than the compiled evaluator has."""
 
 
+
+def representable(expr, symbols):
+    """Whether ``expr`` (canonical SymPy) can be written as a program over ``symbols``."""
+    try:
+        table([expr], symbols)
+    except OutsideOperators:
+        return False
+    return True
+
 def to_program(expr, symbols):
     """Postfix program [(opcode, value), ...] computing ``expr`` from the inputs ``symbols`` (in order)."""
     index = {s: k for k, s in enumerate(symbols)}
