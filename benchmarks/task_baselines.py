@@ -91,6 +91,7 @@ def main():
         spread = (f"instances mean {np.mean(r['per_instance']):.3f} +- {np.std(r['per_instance'], ddof=1):.3f}"
                   if len(r["per_instance"]) > 1 else r["reason"])
         print(f"{name:16s} fitness {r['fitness']:10.3f}   {spread}")
+        print(f"{'':16s} per instance: {' '.join(f'{v:.2f}' for v in r['per_instance'])}")
     print(PAPER[args.family])
     for line in verdict(args.family, fit, per):
         print(line)

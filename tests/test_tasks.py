@@ -314,3 +314,14 @@ def test_correlation_authors_draw_cuts_windows_thins_pattern_inputs_and_keeps_st
     t = np.arange(0, 1500.0, 0.5)
     v = np.where((t >= 450.0) & (t < 451.0), 5.0, 0.0) + np.where(t == 950.0, 5.0, 0.0) + np.sin(t)
     assert correlation.snr(v[None, :], t, p)[0] > correlation.snr(v[None, :], t, dict(p, instance_draw="plastlab"))[0]
+
+
+def test_correlation_initial_potential_and_repeated_spikes_as_the_authors_nest_script():
+    p = correlation.params_with_defaults({"instance_draw": "authors"})
+    assert correlation._v0(p, None) == pytest.approx(np.random.RandomState(17893).normal(0.0, 10.0))
+    assert correlation._v0(p, 3) == correlation._v0(p, None)  # main.py: the same V_m for every instance
+    trial = dict(p, readout_v0="trial")
+    assert correlation._v0(trial, 3) == pytest.approx(np.random.RandomState(3).normal(0.0, 10.0))  # compute_SNR
+    assert correlation._v0(dict(p, readout_v0="rest"), 3) == 0.0
+    steps, idx = correlation._keep_every_spike(np.array([5, 5, 5, 6, 5, 9]), np.array([0, 0, 0, 0, 1, 1]))
+    assert sorted(zip(idx.tolist(), steps.tolist())) == [(0, 5), (0, 6), (0, 7), (0, 8), (1, 5), (1, 9)]

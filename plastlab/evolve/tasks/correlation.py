@@ -71,9 +71,16 @@ SCHEMA = {
                                "RandomState(STREAM) (``create_frozen_noise``, ``build_poisson_input``; evolution "
                                "11214247 = base_rng + 123, also Fig. 5D; validation of evolved rules 11216123), "
                                "its initial weight the K-th N(w0_mean, w0_sd) of RandomState(11214235), patterns "
-                               "at 400.1 + 500 k ms; plastlab: numpy Generator([S, 13]), patterns at 500 k ms"),
+                               "at 400.1 + 500 k ms, every spike kept (one input's spikes on one step move to the "
+                               "next free step); plastlab: numpy Generator([S, 13]), patterns at 500 k ms"),
+    "readout_v0": Param(str, "evolution", choices=("evolution", "trial", "rest"),
+                        doc="the potential at the start of training and read-out, as the authors' NEST script sets "
+                            "it: evolution = RandomState(17893).normal(0, 10) mV for every instance (main.py); "
+                            "trial = read-out from RandomState(K).normal(0, 10), K = seed mod 1000 (compute_SNR: "
+                            "Fig. 5D and validation); rest = 0 mV (a departure)"),
 }
 AUTHORS_WEIGHT_STREAM = 11214124 + 111  # the authors' main.py: RandomState(base_rng + 111) for initial weights
+AUTHORS_V0_SEED = 17893  # sim_utils.pattern_detection_experiment: V_m starts at RandomState(17893).normal(0, 10)
 DEFAULTS = {key: param.default for key, param in SCHEMA.items()}
 WORST = float("-inf")
 
@@ -140,11 +147,34 @@ def sample_instance(p, seed):
     else:
         times, idx, in_pattern, w_init = _plastlab_instance(p, int(seed))
     inside = times < p["train"] * 1000.0
-    on_grid = 1e-6 if p["instance_draw"] == "authors" else 0.0  # the authors' 0.1 ms grid times stay on their step
-    steps = np.floor(times[inside] / p["dt"] + on_grid).astype(np.int64)
-    steps, idx = np.unique(np.stack([steps, idx[inside]]), axis=1)  # one spike per input and time step
+    if p["instance_draw"] == "authors":  # their 0.1 ms grid times stay on their step; no spike is lost
+        steps, idx = _keep_every_spike(np.floor(times[inside] / p["dt"] + 1e-6).astype(np.int64), idx[inside])
+    else:
+        steps = np.floor(times[inside] / p["dt"]).astype(np.int64)
+        steps, idx = np.unique(np.stack([steps, idx[inside]]), axis=1)  # one spike per input and time step
     return {"seed": int(seed), "steps": steps, "indices": idx, "w_init": float(np.clip(w_init, 0.0, 1.0)),
-            "pattern_inputs": in_pattern}
+            "pattern_inputs": in_pattern, "v0_train": _v0(p, None), "v0_readout": _v0(p, int(seed) % 1000)}
+
+
+def _v0(p, trial):
+    """Initial potential (mV) of training (``trial`` None) or read-out, as ``readout_v0`` says."""
+    if p["readout_v0"] == "rest":
+        return 0.0
+    seed = trial if (p["readout_v0"] == "trial" and trial is not None) else AUTHORS_V0_SEED
+    return float(np.random.RandomState(seed).normal(0.0, 10.0, 1)[0])
+
+
+def _keep_every_spike(steps, idx):
+    """(steps, indices) sorted, with spikes of one input on one step moved to the next free step (NEST delivers a
+    repeated spike time with multiplicity; Brian2's generator takes one spike per neuron and step)."""
+    while True:
+        order = np.lexsort((steps, idx))
+        steps, idx = steps[order], idx[order]
+        repeated = np.zeros(steps.size, dtype=bool)
+        repeated[1:] = (steps[1:] == steps[:-1]) & (idx[1:] == idx[:-1])
+        if not repeated.any():
+            return steps, idx
+        steps = steps + repeated
 
 
 def pattern_onset(p):
@@ -378,6 +408,7 @@ def run(p, insts, plasticity, record_w=None):
         post = np.repeat(np.arange(C * M), n_in)
         syn.connect(i=(post % M) * n_in + np.tile(np.arange(n_in), C * M), j=post)
         syn.w = np.tile(np.repeat([inst["w_init"] for inst in insts], n_in), C)
+        neurons.v = np.tile([inst["v0_train"] for inst in insts], C)
         spikes = b2.SpikeMonitor(neurons, record=False, name="spikes")
         objects = [gen, neurons, syn, spikes]
         monitor = None
@@ -416,6 +447,7 @@ def _static_readout(p, insts, w, b2):
     post = np.repeat(np.arange(C * M), n_in)
     syn.connect(i=(post % M) * n_in + np.tile(np.arange(n_in), C * M), j=post)
     syn.w = w.ravel()
+    neurons.v = np.tile([inst["v0_readout"] for inst in insts], C)
     probe = b2.StateMonitor(neurons, "v", record=True, dt=dt, name="readout_probe")
     net = b2.Network(gen, neurons, syn, probe)
     net.run(p["test"] * second, namespace={})
