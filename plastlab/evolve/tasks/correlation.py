@@ -71,8 +71,9 @@ SCHEMA = {
                                "RandomState(STREAM) (``create_frozen_noise``, ``build_poisson_input``; evolution "
                                "11214247 = base_rng + 123, also Fig. 5D; validation of evolved rules 11216123), "
                                "its initial weight the K-th N(w0_mean, w0_sd) of RandomState(11214235), patterns "
-                               "at 400.1 + 500 k ms, every spike kept (one input's spikes on one step move to the "
-                               "next free step); plastlab: numpy Generator([S, 13]), patterns at 500 k ms"),
+                               "at 400.1 + 500 k ms (read-out windows 1 ms earlier: their parrot neurons' delay), "
+                               "every spike kept (one input's spikes on one step move to the next free step); "
+                               "plastlab: numpy Generator([S, 13]), patterns at 500 k ms"),
     "readout_v0": Param(str, "evolution", choices=("evolution", "trial", "rest"),
                         doc="the potential at the start of training and read-out, as the authors' NEST script sets "
                             "it: evolution = RandomState(17893).normal(0, 10) mV for every instance (main.py); "
@@ -178,8 +179,10 @@ def _keep_every_spike(steps, idx):
 
 
 def pattern_onset(p):
-    """Start (ms) of the first pattern window; windows repeat every ``period``."""
-    return 400.1 if p["instance_draw"] == "authors" else 0.0
+    """Start (ms) of the first read-out window; windows repeat every ``period``. The authors' windows start with
+    their patterns at 400.1 ms (main.py), but their input passes parrot neurons (1 ms more delay than here), so
+    relative to the arriving input their windows start 1 ms earlier than the pattern times."""
+    return 400.1 - 1.0 if p["instance_draw"] == "authors" else 0.0
 
 
 def _plastlab_instance(p, seed):
