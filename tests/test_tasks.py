@@ -304,6 +304,14 @@ def test_correlation_authors_draw_cuts_windows_thins_pattern_inputs_and_keeps_st
     quiet = ~inside
     rate = lambda sel: np.sum(quiet & sel[idx]) / sel.sum()  # noqa: E731 - background spikes per input
     assert rate(pattern) / rate(~pattern) == pytest.approx(1 / 6, rel=0.25)
+    # their alpha as they compute it (1 - 2/2.4 = 0.16666666666666663): int(alpha * 240) = 39, not 40
+    spikes_kept = [np.sum(quiet[idx == n]) for n in np.nonzero(pattern)[0][:20]]
+    replay = np.random.RandomState(7)
+    correlation._frozen_noise(300, 100.0, 3.0, replay)
+    background = correlation._frozen_noise(300, 20000.0, 3.0, replay)
+    for n, kept in zip(np.nonzero(pattern)[0][:20], spikes_kept):
+        cut = np.array([np.any((b > starts) & (b <= starts + 100.0)) for b in background[n]])
+        assert kept == int(np.sum(~cut) * (1.0 - 2.0 / 2.4))
     # trial K of a stream does not depend on which trials were asked for before
     a = correlation.sample_instance(p, 7 * 1000 + 1)
     correlation._authors_streams.clear()

@@ -239,7 +239,8 @@ def _frozen_noise(n, duration, rate_hz, rng):
 def _authors_trial(p, rng):
     """One trial as the authors' ``main.py`` draws it: pattern, background, ``build_poisson_input`` (regular
     windows (t, t + pattern] from t = 0.1 + inter; background cut out of the windows for every input; an input with
-    a pattern spike keeps int(thinning * n) of its remaining background spikes, chosen with replacement)."""
+    a pattern spike keeps int(alpha * n) of its remaining background spikes, chosen with replacement, alpha the
+    authors' 1 - nu_stim / nu_inter, which is 1/6 for the paper's rates; ``thinning`` is not used)."""
     n_in, T = p["n_inputs"], p["train"] * 1000.0
     inter = p["period"] - p["pattern"]
     pattern = _frozen_noise(n_in, p["pattern"], p["input_rate"], rng)
@@ -250,6 +251,9 @@ def _authors_trial(p, rng):
         t += p["pattern"] + inter
     starts = np.asarray(starts)
     ends = starts + p["pattern"]
+    # their alpha, computed as they compute it: 1 - 2/2.4 = 0.16666666666666663 keeps one spike fewer than n/6 when
+    # 6 divides n, and every count decides how many random numbers the stream gives away
+    alpha = 1.0 - (1000.0 / (inter + p["pattern"])) / (p["input_rate"] * inter / (inter + p["pattern"]))
     times, idx, in_pattern = [], [], np.zeros(n_in, dtype=bool)
     for n in range(n_in):
         bg = background[n]
@@ -259,7 +263,7 @@ def _authors_trial(p, rng):
         if pattern[n].size:
             in_pattern[n] = True
             stim = (starts[:, None] + pattern[n][None, :]).ravel()
-            kept = np.append(rng.choice(kept, size=int(kept.size * p["thinning"])), stim)
+            kept = np.append(rng.choice(kept, size=int(kept.size * alpha)), stim)
         times.append(kept)
         idx.append(np.full(kept.size, n))
     return np.concatenate(times), np.concatenate(idx), in_pattern
