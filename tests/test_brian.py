@@ -11,11 +11,12 @@ from plastlab.brian.examples import final_weights
 @pytest.mark.slow
 def test_brian2_stdp_example_rebuilt_from_rule_file_gives_identical_weights():
     prefs.codegen.target = "cython"
-    hand = final_weights(None, 100 * second, seed_value=2024)
-    ours = final_weights("stdp_additive", 100 * second, seed_value=2024)
+    hand = final_weights(None, 20 * second, seed_value=2024)
+    ours = final_weights("stdp_additive", 20 * second, seed_value=2024)
     np.testing.assert_array_equal(ours, hand)
     counts, _ = np.histogram(hand / 0.01, bins=[0, 0.1, 0.9, 1.0])
-    assert counts[0] + counts[2] > 0.35 * len(hand)  # from uniform (20 % in the outer bins) towards bimodal
+    # from uniform (20 % ± 1.3 % in the outer bins) towards bimodal: 27 % after 20 s (the example's 100 s: > 35 %)
+    assert counts[0] + counts[2] > 0.25 * len(hand)
 
 
 def _spike_trains(rng):

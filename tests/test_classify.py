@@ -1,4 +1,6 @@
 """SpikingClassifier with real Brian2 and real scikit-learn, on small data and few epochs."""
+import re
+
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -52,6 +54,10 @@ def test_same_seed_same_result_other_seed_other_weights():
     np.testing.assert_array_equal(a.weights_, b.weights_)
     np.testing.assert_array_equal(a.predict(X), b.predict(X))
     assert not np.array_equal(a.weights_, c.weights_)
+    # with a, b and c alive, c's code is still a's: no object is auto-named after the living ones (Brian2 puts
+    # such names, e.g. a group's own clock 'x_clock_2', into the generated code, so each fit would compile anew)
+    names = {obj.name for obj in c._net.objects} | {obj.clock.name for obj in c._net.objects}
+    assert not [n for n in names if re.search(r"_\d+$", n)], names
 
 
 def test_sklearn_contract_clone_pipeline_cross_val_score():
@@ -67,7 +73,7 @@ def test_sklearn_contract_clone_pipeline_cross_val_score():
 
 def test_grid_search_over_rule_and_encoder_settings():
     X, y = blobs(16)
-    base = SpikingClassifier(rule="nc_memristor", random_state=0, **dict(FAST, epochs=6))
+    base = SpikingClassifier(rule="nc_memristor", random_state=0, **dict(FAST, epochs=3))
     grid = GridSearchCV(base, {"n_fields": [4, 6], "teacher_delay": [3.0, 5.0]},
                         cv=StratifiedKFold(2, shuffle=True, random_state=0), scoring="f1_micro")
     grid.fit(X, y)

@@ -193,7 +193,7 @@ def _tiny_data(tmp_path, n=8):
 NESTED = ('[experiment]\nname = "nested"\nkind = "classification"\nseed = 0\nfolds = 2\nrepeats = 2\n'
           'protocol = "nested-cv"\ninner_folds = 2\nbudget = 1\ndatasets = ["{data}"]\n'
           'rules = ["nc_memristor", "frozen"]\nbaselines = ["logistic_regression"]\n'
-          '[classifier]\nepochs = 2\ndt = 1.0\nt_gap = 0.0\n'
+          '[classifier]\nepochs = 2\ndt = 1.0\nt_gap = 0.0\ncalibrate = false\n'
           '[classifier.frozen]\nrule = "nc_memristor"\nplasticity = false\n'
           '[search.spiking]\ngain = [60.0, 120.0]\n'
           '[search.logistic_regression]\nC = [0.1, 1.0]\n')

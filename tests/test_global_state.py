@@ -1,5 +1,8 @@
 """Library calls leave process-wide state alone (ARCHITECTURE.md, conventions): Brian2's code-generation target
-and default clock, numpy's global random state and matplotlib's backend are what the caller set."""
+and default clock, numpy's global random state, matplotlib's backend and the garbage collector's frozen objects
+are what the caller set."""
+import gc
+
 import matplotlib
 import numpy as np
 from brian2 import defaultclock, ms, prefs
@@ -31,3 +34,20 @@ def test_classifier_window_superspike_and_campaign_evaluation_keep_global_state(
     assert abs(float(defaultclock.dt / ms) - 0.25) < 1e-12
     assert matplotlib.get_backend() == backend
     assert np.random.rand() == expected_draw, "numpy's global random state was reseeded or consumed"
+    assert gc.get_freeze_count() == 0
+
+
+def test_an_outer_gc_freeze_is_left_alone():
+    from plastlab.brian.settings import brian_settings
+
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with brian_settings(target="numpy"):
+            assert gc.get_freeze_count() == frozen
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+    with brian_settings(target="numpy"):
+        assert gc.get_freeze_count() > 0  # Brian2's gc.collect() before each run skips what existed on entry
+    assert gc.get_freeze_count() == 0

@@ -6,6 +6,7 @@ previous values back on the way out (also on errors and Ctrl-C), so a user's own
 call keeps its settings.
 """
 import contextlib
+import gc
 import logging
 import os
 import re
@@ -55,6 +56,13 @@ def brian_settings(*, target=DEFAULT_TARGET, dt=None, seed=None, quiet=True):
     numpy's global random state (which ``brian2.seed`` and Brian2's numpy/Cython random numbers use), Brian2's
     console log level (``quiet``: warnings and errors only) and its Ctrl-C preference are restored. The first
     compilation of new Cython code prints one line on stderr.
+
+    Brian2 runs a full ``gc.collect()`` before every ``Network.run``; in a large process (SymPy's caches, a test
+    session, a notebook) that costs 0.1–0.5 s a run, more than a short run itself. So garbage is collected once
+    on entry, and the objects that are left are set aside for the collector (``gc.freeze``) and handed back on
+    exit (``gc.unfreeze``) — only if no one else has frozen objects, so an outer freeze is left alone. (Collecting
+    first matters: Brian2 numbers auto-named objects such as a group's clock after the ones still alive, the
+    number ends up in the generated code, and dead networks kept alive would mean new code to compile.)
     """
     import brian2 as b2
     from brian2.utils.logger import BrianLogger
@@ -68,6 +76,10 @@ def brian_settings(*, target=DEFAULT_TARGET, dt=None, seed=None, quiet=True):
     notice = CompilationNotice()
     cython_log = logging.getLogger("brian2.codegen.runtime.cython_rt.extension_manager")
     cython_log.addHandler(notice)
+    freeze = gc.get_freeze_count() == 0
+    if freeze:
+        gc.collect()
+        gc.freeze()
     try:
         if target is not None:
             b2.prefs.codegen.target = target
@@ -87,3 +99,5 @@ def brian_settings(*, target=DEFAULT_TARGET, dt=None, seed=None, quiet=True):
             handler.setLevel(saved_level)
         b2.prefs.core.stop_on_keyboard_interrupt = saved_interrupt
         cython_log.removeHandler(notice)
+        if freeze:
+            gc.unfreeze()

@@ -323,29 +323,31 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
 
         s = self.settings_
         n_out = len(self.group_of_)
-        dt = s["dt"] * ms
+        # named clocks: Brian2 would name a group's own clock after the ones still alive (another fitted
+        # classifier), and the name is part of the generated code, so every fit would compile anew
+        clock = b2.Clock(s["dt"] * ms, name="plc_clock")
         layer = build_layer(self.rule_, self.encoder_.n_outputs_, n_out, tau_m=s["tau_m"], tau_syn=s["tau_syn"],
                             t_ref=s["t_ref"], v_th=s["v_th"], gain=s["gain"] / self.n_features_in_,
                             inhibition=s["inhibition"], group_of=self.group_of_, prefix="plc",
-                            teacher_amp=s["teacher_amp"], suppress_amp=s["suppress"], dt=dt)
+                            teacher_amp=s["teacher_amp"], suppress_amp=s["suppress"], clock=clock)
         layer.set_fractions(fractions)
         # teacher sources 0..n_out-1 switch the teacher current of neuron k on; sources n_out..2n_out-1 hold
         # neuron k down for the rest of the window
-        teacher = b2.SpikeGeneratorGroup(2 * n_out, np.array([], dtype=int), np.array([]) * ms, dt=dt,
+        teacher = b2.SpikeGeneratorGroup(2 * n_out, np.array([], dtype=int), np.array([]) * ms, clock=clock,
                                          name="plc_teacher")
         teach = b2.Synapses(teacher, layer.neurons, on_pre="teach_from_post = t\nteach_until_post = t + teach_dur",
-                            namespace={"teach_dur": s["teacher_duration"] * ms}, dt=dt, name="plc_teach_syn")
+                            namespace={"teach_dur": s["teacher_duration"] * ms}, clock=clock, name="plc_teach_syn")
         teach.connect(i=np.arange(n_out), j=np.arange(n_out))
         hold = b2.Synapses(teacher, layer.neurons, on_pre="suppress_until_post = t + suppress_dur",
-                           namespace={"suppress_dur": s["t_encode"] * ms}, dt=dt, name="plc_supp_syn")
+                           namespace={"suppress_dur": s["t_encode"] * ms}, clock=clock, name="plc_supp_syn")
         hold.connect(i=np.arange(n_out, 2 * n_out), j=np.arange(n_out))
         objects = layer.objects() + [teacher, teach, hold]
         self.slot_ = float(s["t_encode"] + s["t_gap"])
         if s["reset"]:
-            objects.append(layer.neurons.run_regularly(NEURON_RESET, dt=self.slot_ * ms, when="start",
-                                                       name="plc_reset"))
+            slot = b2.Clock(self.slot_ * ms, name="plc_slot_clock")
+            objects.append(layer.neurons.run_regularly(NEURON_RESET, clock=slot, when="start", name="plc_reset"))
             if layer.state:  # traces and pairing memory of the rule start afresh with each pattern
-                objects.append(layer.plastic.run_regularly(reset_statement(layer.state), dt=self.slot_ * ms,
+                objects.append(layer.plastic.run_regularly(reset_statement(layer.state), clock=slot,
                                                            when="start", name="plc_syn_reset"))
         self._layer, self._teacher, self._net = layer, teacher, b2.Network(*objects)
         self.transmit_ = layer.transmit
