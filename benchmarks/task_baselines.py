@@ -64,6 +64,8 @@ def main():
     parser.add_argument("--family", choices=("error", "reward", "correlation"), required=True)
     parser.add_argument("--instances", choices=("train", "validation"), default="train")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--seeds", default=None, metavar="FIRST:COUNT",
+                        help="score on instances FIRST ... FIRST+COUNT-1 instead of the campaign file's")
     args = parser.parse_args()
     spec = load_campaign(f"evolve/{args.family}.toml")
     family = get_family(args.family)
@@ -73,6 +75,9 @@ def main():
         params[key] = parse_setting(value, family.SCHEMA.get(key))
     params = family.params_with_defaults(params)
     seeds = spec["train_seeds"] if args.instances == "train" else spec["validation_seeds"]
+    if args.seeds:
+        first, _, count = args.seeds.partition(":")
+        seeds = list(range(int(first), int(first) + int(count)))
     exprs = candidates(family)
     start = time.perf_counter()
     results = family.evaluate_batch(list(exprs.values()), seeds, params)
@@ -86,6 +91,7 @@ def main():
         spread = (f"instances mean {np.mean(r['per_instance']):.3f} +- {np.std(r['per_instance'], ddof=1):.3f}"
                   if len(r["per_instance"]) > 1 else r["reason"])
         print(f"{name:16s} fitness {r['fitness']:10.3f}   {spread}")
+        print(f"{'':16s} per instance: {' '.join(f'{v:.2f}' for v in r['per_instance'])}")
     print(PAPER[args.family])
     for line in verdict(args.family, fit, per):
         print(line)

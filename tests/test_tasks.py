@@ -266,3 +266,63 @@ def test_correlation_family_pairs_batches_and_failures():
     assert res[0]["per_instance"] != res[1]["per_instance"]  # plasticity changed the weights
     alone = correlation.evaluate_batch([base["homeostatic_stdp"]], [1, 2], CORRELATION_TINY)[0]
     assert alone["per_instance"] == pytest.approx(res[1]["per_instance"], rel=1e-12)
+
+
+# --- the authors' instance draws (their exact training and validation inputs) ----------------------------------
+
+def test_error_authors_draw_follows_their_random_stream():
+    p = error.params_with_defaults({"instance_draw": "authors", "dt": 0.01})
+    inst = error.sample_instance(p, 1235)
+    rs = np.random.RandomState(1235)  # sim.py: np.random.seed(seed + trial), rates are the first draws
+    np.testing.assert_allclose(inst["rates"], rs.uniform(150.0, 850.0, size=5))
+    first_count = rs.poisson(10.0 * inst["rates"][0], 1)[0]
+    assert np.sum(inst["indices"] == 0) <= first_count  # spikes on one 0.01 ms step merge
+    assert np.sum(inst["indices"] == 0) >= first_count - 0.02 * first_count
+    assert np.all((inst["teacher_w"] >= -5.0) & (inst["teacher_w"] <= 35.0))
+    again = error.sample_instance(p, 1235)
+    np.testing.assert_array_equal(again["steps"], inst["steps"])
+    assert inst["steps"].min() >= 1  # their times start at one resolution step
+
+
+def test_correlation_authors_draw_cuts_windows_thins_pattern_inputs_and_keeps_stream_order():
+    p = correlation.params_with_defaults({"instance_draw": "authors", "train": 20.0, "n_inputs": 300})
+    times, idx, pattern = correlation._authors_trial(p, np.random.RandomState(7))
+    starts = 400.1 + 500.0 * np.arange(40)
+    k = np.searchsorted(starts, times, side="left") - 1
+    inside = (k >= 0) & (times <= starts[np.maximum(k, 0)] + 100.0) & (times > starts[np.maximum(k, 0)])
+    # inside the windows only the frozen pattern: the same offsets in every window, pattern inputs only
+    assert np.all(pattern[idx[inside]])
+    offsets = [np.sort(times[inside & (k == j)] - starts[j]) for j in (0, 5, 30)]
+    np.testing.assert_allclose(offsets[1], offsets[0]) and np.testing.assert_allclose(offsets[2], offsets[0])
+    quiet = ~inside
+    rate = lambda sel: np.sum(quiet & sel[idx]) / sel.sum()  # noqa: E731 - background spikes per input
+    assert rate(pattern) / rate(~pattern) == pytest.approx(1 / 6, rel=0.25)
+    # their alpha as they compute it (1 - 2/2.4 = 0.16666666666666663): int(alpha * 240) = 39, not 40
+    spikes_kept = [np.sum(quiet[idx == n]) for n in np.nonzero(pattern)[0][:20]]
+    replay = np.random.RandomState(7)
+    correlation._frozen_noise(300, 100.0, 3.0, replay)
+    background = correlation._frozen_noise(300, 20000.0, 3.0, replay)
+    for n, kept in zip(np.nonzero(pattern)[0][:20], spikes_kept):
+        cut = np.array([np.any((b > starts) & (b <= starts + 100.0)) for b in background[n]])
+        assert kept == int(np.sum(~cut) * (1.0 - 2.0 / 2.4))
+    # trial K of a stream does not depend on which trials were asked for before
+    a = correlation.sample_instance(p, 7 * 1000 + 1)
+    correlation._authors_streams.clear()
+    b = [correlation.sample_instance(p, 7 * 1000 + j) for j in (0, 1)][1]
+    np.testing.assert_array_equal(a["steps"], b["steps"])
+    assert a["w_init"] == pytest.approx(np.random.RandomState(11214235).normal(p["w0_mean"], 0.1, 2)[1])
+    # the read-out windows start where the authors' patterns do
+    t = np.arange(0, 1500.0, 0.5)
+    v = np.where((t >= 450.0) & (t < 451.0), 5.0, 0.0) + np.where(t == 950.0, 5.0, 0.0) + np.sin(t)
+    assert correlation.snr(v[None, :], t, p)[0] > correlation.snr(v[None, :], t, dict(p, instance_draw="plastlab"))[0]
+
+
+def test_correlation_initial_potential_and_repeated_spikes_as_the_authors_nest_script():
+    p = correlation.params_with_defaults({"instance_draw": "authors"})
+    assert correlation._v0(p, None) == pytest.approx(np.random.RandomState(17893).normal(0.0, 10.0))
+    assert correlation._v0(p, 3) == correlation._v0(p, None)  # main.py: the same V_m for every instance
+    trial = dict(p, readout_v0="trial")
+    assert correlation._v0(trial, 3) == pytest.approx(np.random.RandomState(3).normal(0.0, 10.0))  # compute_SNR
+    assert correlation._v0(dict(p, readout_v0="rest"), 3) == 0.0
+    steps, idx = correlation._keep_every_spike(np.array([5, 5, 5, 6, 5, 9]), np.array([0, 0, 0, 0, 1, 1]))
+    assert sorted(zip(idx.tolist(), steps.tolist())) == [(0, 5), (0, 6), (0, 7), (0, 8), (1, 5), (1, 9)]

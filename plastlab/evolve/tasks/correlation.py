@@ -65,7 +65,22 @@ SCHEMA = {
     "train": Param(float, 100.0, low=0.0, strict=True, doc="s of plasticity"),
     "test": Param(float, 11.0, low=0.0, strict=True, doc="s of frozen-weight read-out"),
     "dt": Param(float, 0.5, low=0.0, strict=True, doc="ms; paper 0.1 (departure for speed)"),
+    "instance_draw": Param(str, "plastlab", choices=("plastlab", "authors"),
+                           doc="authors: seed S = STREAM*1000 + K is trial K of the authors' input stream "
+                               "RandomState(STREAM) (``create_frozen_noise``, ``build_poisson_input``; evolution "
+                               "11214247 = base_rng + 123, also Fig. 5D; validation of evolved rules 11216123), "
+                               "its initial weight the K-th N(w0_mean, w0_sd) of RandomState(11214235), patterns "
+                               "at 400.1 + 500 k ms (read-out windows 1 ms earlier: their parrot neurons' delay), "
+                               "every spike kept (one input's spikes on one step move to the next free step); "
+                               "plastlab: numpy Generator([S, 13]), patterns at 500 k ms"),
+    "readout_v0": Param(str, "evolution", choices=("evolution", "trial", "rest"),
+                        doc="the potential at the start of training and read-out, as the authors' NEST script sets "
+                            "it: evolution = RandomState(17893).normal(0, 10) mV for every instance (main.py); "
+                            "trial = read-out from RandomState(K).normal(0, 10), K = seed mod 1000 (compute_SNR: "
+                            "Fig. 5D and validation); rest = 0 mV (a departure)"),
 }
+AUTHORS_WEIGHT_STREAM = 11214124 + 111  # the authors' main.py: RandomState(base_rng + 111) for initial weights
+AUTHORS_V0_SEED = 17893  # sim_utils.pattern_detection_experiment: V_m starts at RandomState(17893).normal(0, 10)
 DEFAULTS = {key: param.default for key, param in SCHEMA.items()}
 WORST = float("-inf")
 
@@ -127,7 +142,50 @@ def rule_document(expr, name, summary, params=None, *, nonce=None):
 
 def sample_instance(p, seed):
     """Training input (steps, indices) of one instance, its pattern inputs and its initial weight."""
-    rng = np.random.default_rng([int(seed), 13])
+    if p["instance_draw"] == "authors":
+        times, idx, in_pattern, w_init = _authors_instance(p, int(seed))
+    else:
+        times, idx, in_pattern, w_init = _plastlab_instance(p, int(seed))
+    inside = times < p["train"] * 1000.0
+    if p["instance_draw"] == "authors":  # their 0.1 ms grid times stay on their step; no spike is lost
+        steps, idx = _keep_every_spike(np.floor(times[inside] / p["dt"] + 1e-6).astype(np.int64), idx[inside])
+    else:
+        steps = np.floor(times[inside] / p["dt"]).astype(np.int64)
+        steps, idx = np.unique(np.stack([steps, idx[inside]]), axis=1)  # one spike per input and time step
+    return {"seed": int(seed), "steps": steps, "indices": idx, "w_init": float(np.clip(w_init, 0.0, 1.0)),
+            "pattern_inputs": in_pattern, "v0_train": _v0(p, None), "v0_readout": _v0(p, int(seed) % 1000)}
+
+
+def _v0(p, trial):
+    """Initial potential (mV) of training (``trial`` None) or read-out, as ``readout_v0`` says."""
+    if p["readout_v0"] == "rest":
+        return 0.0
+    seed = trial if (p["readout_v0"] == "trial" and trial is not None) else AUTHORS_V0_SEED
+    return float(np.random.RandomState(seed).normal(0.0, 10.0, 1)[0])
+
+
+def _keep_every_spike(steps, idx):
+    """(steps, indices) sorted, with spikes of one input on one step moved to the next free step (NEST delivers a
+    repeated spike time with multiplicity; Brian2's generator takes one spike per neuron and step)."""
+    while True:
+        order = np.lexsort((steps, idx))
+        steps, idx = steps[order], idx[order]
+        repeated = np.zeros(steps.size, dtype=bool)
+        repeated[1:] = (steps[1:] == steps[:-1]) & (idx[1:] == idx[:-1])
+        if not repeated.any():
+            return steps, idx
+        steps = steps + repeated
+
+
+def pattern_onset(p):
+    """Start (ms) of the first read-out window; windows repeat every ``period``. The authors' windows start with
+    their patterns at 400.1 ms (main.py), but their input passes parrot neurons (1 ms more delay than here), so
+    relative to the arriving input their windows start 1 ms earlier than the pattern times."""
+    return 400.1 - 1.0 if p["instance_draw"] == "authors" else 0.0
+
+
+def _plastlab_instance(p, seed):
+    rng = np.random.default_rng([seed, 13])
     n_in, rate = p["n_inputs"], p["input_rate"] * 1e-3  # per ms
     # the frozen pattern as the authors draw it (``create_frozen_noise``): one exponential interval per input, so an
     # input takes part with at most one spike
@@ -149,11 +207,65 @@ def sample_instance(p, seed):
     starts = np.arange(n_periods) * p["period"]
     times = np.concatenate([bg_t, (starts[:, None] + pat_t[None, :]).ravel()])
     idx = np.concatenate([bg_i, np.tile(pat_i, n_periods)])
-    inside = times < p["train"] * 1000.0
-    steps = np.floor(times[inside] / p["dt"]).astype(np.int64)
-    steps, idx = np.unique(np.stack([steps, idx[inside]]), axis=1)  # one spike per input and time step
-    w_init = float(np.clip(rng.normal(p["w0_mean"], p["w0_sd"]), 0.0, 1.0))
-    return {"seed": int(seed), "steps": steps, "indices": idx, "w_init": w_init, "pattern_inputs": in_pattern}
+    w_init = rng.normal(p["w0_mean"], p["w0_sd"])
+    return times, idx, in_pattern, w_init
+
+
+_authors_streams = {}
+
+
+def _authors_instance(p, seed):
+    """Trial K of the authors' stream STREAM (seed = STREAM*1000 + K): the trials of a stream are drawn one after
+    the other from one RandomState, so trial K needs trials 0..K-1 (kept per stream)."""
+    stream, k = divmod(seed, 1000)
+    key = (stream, p["n_inputs"], p["input_rate"], p["pattern"], p["period"], p["thinning"], p["train"])
+    state = _authors_streams.setdefault(key, {"rng": np.random.RandomState(stream), "trials": []})
+    while len(state["trials"]) <= k:
+        state["trials"].append(_authors_trial(p, state["rng"]))
+    times, idx, in_pattern = state["trials"][k]
+    weights = np.random.RandomState(AUTHORS_WEIGHT_STREAM)
+    w_init = [weights.normal(loc=p["w0_mean"], scale=p["w0_sd"]) for _ in range(k + 1)][k]
+    return times, idx, in_pattern, w_init
+
+
+def _frozen_noise(n, duration, rate_hz, rng):
+    """The authors' ``create_frozen_noise``: cumulated exponential intervals, + 0.1 ms, rounded to 0.1 ms."""
+    isi = rng.exponential(scale=1.0 / (rate_hz * 1e-3), size=(n, max(1, int(1.25 * rate_hz * 1e-3 * duration))))
+    times = np.round(np.cumsum(isi, axis=1) + 0.1, 1)
+    return [row[row < duration] for row in times]
+
+
+def _authors_trial(p, rng):
+    """One trial as the authors' ``main.py`` draws it: pattern, background, ``build_poisson_input`` (regular
+    windows (t, t + pattern] from t = 0.1 + inter; background cut out of the windows for every input; an input with
+    a pattern spike keeps int(alpha * n) of its remaining background spikes, chosen with replacement, alpha the
+    authors' 1 - nu_stim / nu_inter, which is 1/6 for the paper's rates; ``thinning`` is not used)."""
+    n_in, T = p["n_inputs"], p["train"] * 1000.0
+    inter = p["period"] - p["pattern"]
+    pattern = _frozen_noise(n_in, p["pattern"], p["input_rate"], rng)
+    background = _frozen_noise(n_in, T, p["input_rate"], rng)
+    starts, t = [], 0.1 + inter
+    while t < T:  # the same float additions as the authors' loop
+        starts.append(t)
+        t += p["pattern"] + inter
+    starts = np.asarray(starts)
+    ends = starts + p["pattern"]
+    # their alpha, computed as they compute it: 1 - 2/2.4 = 0.16666666666666663 keeps one spike fewer than n/6 when
+    # 6 divides n, and every count decides how many random numbers the stream gives away
+    alpha = 1.0 - (1000.0 / (inter + p["pattern"])) / (p["input_rate"] * inter / (inter + p["pattern"]))
+    times, idx, in_pattern = [], [], np.zeros(n_in, dtype=bool)
+    for n in range(n_in):
+        bg = background[n]
+        k = np.searchsorted(starts, bg, side="left") - 1  # the last window starting strictly before the spike
+        cut = (k >= 0) & (bg <= ends[np.maximum(k, 0)])
+        kept = bg[~cut]
+        if pattern[n].size:
+            in_pattern[n] = True
+            stim = (starts[:, None] + pattern[n][None, :]).ravel()
+            kept = np.append(rng.choice(kept, size=int(kept.size * alpha)), stim)
+        times.append(kept)
+        idx.append(np.full(kept.size, n))
+    return np.concatenate(times), np.concatenate(idx), in_pattern
 
 
 instances = InstanceCache(sample_instance)
@@ -200,9 +312,10 @@ def _outcomes(result):
 
 def snr(v, t_ms, p):
     """Signal-to-noise ratio of potential traces ``v`` (neurons x samples) sampled at times ``t_ms``."""
-    phase = np.mod(t_ms, p["period"])
-    in_pattern = phase < p["pattern"]
-    presentation = np.floor(t_ms / p["period"]).astype(int)
+    shifted = np.asarray(t_ms) - pattern_onset(p)
+    phase = np.mod(shifted, p["period"])
+    in_pattern = (phase < p["pattern"]) & (shifted >= 0)
+    presentation = np.floor(shifted / p["period"]).astype(int)
     between = v[:, ~in_pattern]
     peaks = np.stack([v[:, (presentation == k) & in_pattern].max(axis=1)
                       for k in np.unique(presentation[in_pattern])], axis=1)
@@ -285,6 +398,7 @@ def run(p, insts, plasticity, record_w=None):
         post = np.repeat(np.arange(C * M), n_in)
         syn.connect(i=(post % M) * n_in + np.tile(np.arange(n_in), C * M), j=post)
         syn.w = np.tile(np.repeat([inst["w_init"] for inst in insts], n_in), C)
+        neurons.v = np.tile([inst["v0_train"] for inst in insts], C)
         spikes = b2.SpikeMonitor(neurons, record=False, name="spikes")
         objects = [gen, neurons, syn, spikes]
         monitor = None
@@ -323,6 +437,7 @@ def _static_readout(p, insts, w, b2):
     post = np.repeat(np.arange(C * M), n_in)
     syn.connect(i=(post % M) * n_in + np.tile(np.arange(n_in), C * M), j=post)
     syn.w = w.ravel()
+    neurons.v = np.tile([inst["v0_readout"] for inst in insts], C)
     probe = b2.StateMonitor(neurons, "v", record=True, dt=dt, name="readout_probe")
     net = b2.Network(gen, neurons, syn, probe)
     net.run(p["test"] * second, namespace={})

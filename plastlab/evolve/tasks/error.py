@@ -59,6 +59,10 @@ SCHEMA = {
     "rule_dt": Param(float, 1.0, low=0.0, strict=True, doc="ms: the rule's Euler step (departure for speed)"),
     "teacher_hold": Param(float, 5.0, low=0.0, strict=True, doc="ms: sample-and-hold of the teacher potential"),
     "delay": Param(float, 1.0, low=0.0, doc="ms: input delay to teacher and student"),
+    "instance_draw": Param(str, "plastlab", choices=("plastlab", "authors"),
+                           doc="authors: seed S draws instance S exactly as the authors' sim.py does (numpy's legacy "
+                               "RandomState(S); their training seeds are 1235 + trial, validation 817818273 + "
+                               "trial); plastlab: numpy's Generator([S, 7])"),
 }
 DEFAULTS = {key: param.default for key, param in SCHEMA.items()}
 WORST = float("-inf")  # fitness of rules whose simulation produced NaN/inf or that cannot be encoded
@@ -121,20 +125,50 @@ def rule_document(expr, name, summary, params=None, *, nonce=None):
 
 
 def sample_instance(p, seed):
-    """One task instance from an integer seed: input spike steps and teacher weights (Poisson spike times are
-    drawn in continuous time, so an instance is the same for every ``dt``)."""
-    rng = np.random.default_rng([int(seed), 7])
-    rates = rng.uniform(p["rate_low"], p["rate_high"], size=p["n_inputs"])
-    teacher_w = rng.uniform(p["teacher_w_low"], p["teacher_w_high"], size=p["n_inputs"])
+    """One task instance from an integer seed: input spike steps and teacher weights (spike times are drawn on
+    the authors' 0.01 ms grid or in continuous time, then put on the ``dt`` grid, at most one spike per input and
+    step, so an instance is the same for every ``dt``)."""
+    draw = _authors_draw if p["instance_draw"] == "authors" else _plastlab_draw
+    rates, times_ms, teacher_w = draw(p, int(seed))
     steps, idx = [], []
-    for j, rate in enumerate(rates):
-        n = rng.poisson(rate * p["duration"])
-        t_ms = rng.uniform(0.0, p["duration"] * 1000.0, size=n)
-        s = np.unique(np.floor(t_ms / p["dt"]).astype(np.int64))  # at most one spike per input and step
+    on_grid = 1e-6 if p["instance_draw"] == "authors" else 0.0  # the authors' 0.01 ms grid times stay on their step
+    for j, t_ms in enumerate(times_ms):
+        s = np.unique(np.floor(t_ms / p["dt"] + on_grid).astype(np.int64))
         steps.append(s)
         idx.append(np.full(s.size, j))
     return {"seed": int(seed), "rates": rates, "steps": np.concatenate(steps), "indices": np.concatenate(idx),
             "teacher_w": teacher_w}
+
+
+def _authors_draw(p, seed):
+    """The authors' draw (``experiments/error_driven/sim.py``, ``np.random.seed(seed + trial)``): rates, one
+    Poisson count and sorted uniform times in [0.01, T) per input floored to the 0.01 ms grid, one discarded
+    draw (their random teacher-weight shift, always +15), then teacher weights uniform in [low - 15, high - 15]
+    shifted by +15."""
+    rs = np.random.RandomState(seed)
+    duration_ms, grid = p["duration"] * 1000.0, 0.01
+    rates = rs.uniform(p["rate_low"], p["rate_high"], size=p["n_inputs"])
+    times = []
+    for rate in rates:
+        count = rs.poisson(duration_ms * 1e-3 * rate, 1)[0]
+        t = np.sort(rs.uniform(grid, duration_ms, size=count))
+        times.append(t - (t % grid))
+    rs.rand()  # the authors' coin for the sign of the teacher-weight shift (never negative)
+    shift = 15.0
+    teacher_w = np.array([rs.uniform(p["teacher_w_low"] - shift, p["teacher_w_high"] - shift) + shift
+                          for _ in range(p["n_inputs"])])
+    return rates, times, teacher_w
+
+
+def _plastlab_draw(p, seed):
+    rng = np.random.default_rng([seed, 7])
+    rates = rng.uniform(p["rate_low"], p["rate_high"], size=p["n_inputs"])
+    teacher_w = rng.uniform(p["teacher_w_low"], p["teacher_w_high"], size=p["n_inputs"])
+    times = []
+    for rate in rates:
+        n = rng.poisson(rate * p["duration"])
+        times.append(rng.uniform(0.0, p["duration"] * 1000.0, size=n))
+    return rates, times, teacher_w
 
 
 instances = InstanceCache(sample_instance)
