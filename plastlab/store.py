@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import interrupts
+
 PACKAGES = ("plastlab", "brian2", "numpy", "sympy", "xarray", "scikit-learn", "deap")
 
 
@@ -64,6 +66,7 @@ def write_dataset(ds, path, *, complete=True):
 def atomic_write(path, write):
     """``write(tmp_path)`` into a temporary file beside ``path``, then move it into place: readers never see a
     half-written file, an interrupted write leaves the old file (or none). Mode 0666 minus the umask."""
+    interrupts.raise_if_pending()  # nothing is written after Ctrl-C / SIGTERM, even one someone swallowed
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -71,6 +74,7 @@ def atomic_write(path, write):
     try:
         write(tmp)
         os.chmod(tmp, 0o666 & ~current_umask())
+        interrupts.raise_if_pending()
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

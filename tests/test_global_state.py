@@ -51,3 +51,33 @@ def test_an_outer_gc_freeze_is_left_alone():
     with brian_settings(target="numpy"):
         assert gc.get_freeze_count() > 0  # Brian2's gc.collect() before each run skips what existed on entry
     assert gc.get_freeze_count() == 0
+
+
+def test_a_swallowed_ctrl_c_still_stops_every_write(tmp_path):
+    """Python drops a KeyboardInterrupt raised inside a weakref callback (Brian2's instance tracking during a
+    garbage collection): the noted signal must still keep results from being written, and then be cleared."""
+    import os
+    import signal
+    import weakref
+
+    import pytest
+
+    from plastlab import interrupts
+    from plastlab.store import atomic_write_text
+
+    class Tracked:
+        pass
+
+    previous = interrupts.install()
+    try:
+        obj = Tracked()
+        ref = weakref.ref(obj, lambda _: os.kill(os.getpid(), signal.SIGINT))  # the signal arrives in the callback
+        del obj  # the callback's KeyboardInterrupt is printed as "ignored" and execution goes on
+        assert interrupts.pending() == "SIGINT" and ref() is None
+        with pytest.raises(KeyboardInterrupt):
+            atomic_write_text(tmp_path / "result.txt", "complete?")
+        assert not list(tmp_path.iterdir())
+    finally:
+        interrupts.restore(previous)
+    assert interrupts.pending() is None and signal.getsignal(signal.SIGINT) is previous[signal.SIGINT]
+    atomic_write_text(tmp_path / "result.txt", "after restore")

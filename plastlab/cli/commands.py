@@ -10,17 +10,15 @@ import signal
 import sys
 from pathlib import Path
 
+from .. import interrupts
 from ..errors import PlastlabError
+from ..interrupts import Terminated
 
 DESCRIPTION = """plastlab: a laboratory for biologically plausible synaptic plasticity rules.
 
 Rules live as equation files in rules/ (format: rules/README.md): list, show, check and characterise them
 (plastlab rules), classify with them (plastlab classify), run experiment files (plastlab run experiments/...)
 and evolve new ones (plastlab evolve evolve/...). Every command takes --help."""
-
-
-class Terminated(BaseException):
-    """SIGTERM, raised where the program is, like KeyboardInterrupt for SIGINT."""
 
 
 class Parser(argparse.ArgumentParser):
@@ -34,7 +32,7 @@ def main(argv=None):
     argv = _join_negative_ranges(sys.argv[1:] if argv is None else list(argv))
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, interrupts._on_signal)}
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -43,8 +41,10 @@ def main(argv=None):
             return 2
         refuse_brian_preferences_here()
         check_common_options(args)
-        _interrupts_stop_the_program()
-        return args.handler(args) or 0
+        previous.update(_interrupts_stop_the_program())
+        code = args.handler(args) or 0
+        interrupts.raise_if_pending()  # a signal whose exception the garbage collector swallowed
+        return code
     except PlastlabError as err:
         print(f"plastlab: error: {err}", file=sys.stderr)
         return 2
@@ -62,7 +62,7 @@ def main(argv=None):
               file=sys.stderr)
         return 1
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        interrupts.restore(previous)
         _flush_quietly()
 
 
@@ -98,11 +98,8 @@ def _interrupts_stop_the_program():
     import brian2
 
     brian2.prefs.core.stop_on_keyboard_interrupt = False
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # Brian2 wraps what it found (SIG_IGN under `&`)
-
-
-def _raise_terminated(signum, frame):
-    raise Terminated()
+    # Brian2 wraps what it found (SIG_IGN under `&`); ours also notes the signal (plastlab.interrupts)
+    return {signal.SIGINT: signal.signal(signal.SIGINT, interrupts._on_signal)}
 
 
 def _interrupted(name, code):

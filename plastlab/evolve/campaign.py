@@ -22,6 +22,7 @@ import numpy as np
 import sympy as sp
 
 from . import gp
+from .. import interrupts
 from ..config import NAME_PATTERN, Param, validate
 from ..errors import ConfigError, PlastlabError, RuleError
 from ..store import atomic_write_text
@@ -432,6 +433,7 @@ class Campaign:
         bar = tqdm(total=total + 1, initial=self.generation + 1, desc=f"evolve {self.spec['name']}",
                    unit="gen", file=sys.stderr, disable=not self.progress, dynamic_ncols=True)
         while self.generation < total:
+            interrupts.raise_if_pending()  # a Ctrl-C the garbage collector swallowed stops here
             if self.generation < 0:
                 candidates = self.toolbox.population(n=max(g["mu"], g["initial"]))
             else:
