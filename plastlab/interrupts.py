@@ -23,9 +23,9 @@ def _on_signal(signum, frame):
     raise_if_pending()
 
 
-def install():
-    """Handle SIGINT and SIGTERM as above; returns the previous handlers, for ``restore``."""
-    return {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+def install(signals=(signal.SIGINT, signal.SIGTERM)):
+    """Handle ``signals`` as above; returns the previous handlers, for ``restore``."""
+    return {sig: signal.signal(sig, _on_signal) for sig in signals}
 
 
 def restore(previous):

@@ -32,7 +32,7 @@ def main(argv=None):
     argv = _join_negative_ranges(sys.argv[1:] if argv is None else list(argv))
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
-    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, interrupts._on_signal)}
+    previous = interrupts.install([signal.SIGTERM])
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -99,7 +99,7 @@ def _interrupts_stop_the_program():
 
     brian2.prefs.core.stop_on_keyboard_interrupt = False
     # Brian2 wraps what it found (SIG_IGN under `&`); ours also notes the signal (plastlab.interrupts)
-    return {signal.SIGINT: signal.signal(signal.SIGINT, interrupts._on_signal)}
+    return interrupts.install([signal.SIGINT])
 
 
 def _interrupted(name, code):
