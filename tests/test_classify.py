@@ -60,6 +60,21 @@ def test_same_seed_same_result_other_seed_other_weights():
     assert not [n for n in names if re.search(r"_\d+$", n)], names
 
 
+def test_frozen_patterns_side_by_side_spike_as_one_after_another():
+    """Predictions run every pattern as its own copy of the frozen layer in one short run (FrozenCopies); with a
+    reset at every pattern that is the same network as presenting them in turn: same counts, same spike times."""
+    X, y = blobs(8)
+    clf = SpikingClassifier(rule="nc_memristor", random_state=3, neurons_per_class=2, **FAST).fit(X, y)
+    trains = clf._trains(X)
+    with clf._brian():
+        side_by_side = clf._frozen_responses(trains, 5.0)
+        clf.settings_["reset"] = False  # the one-after-another path (the built network still resets per pattern)
+        in_turn = clf._frozen_responses(trains, 5.0)
+    assert side_by_side[1].sum() > len(X)  # most patterns make spikes
+    np.testing.assert_array_equal(side_by_side[1], in_turn[1])
+    np.testing.assert_allclose(side_by_side[0], in_turn[0], rtol=0, atol=1e-9)  # ms; in turn: t - k*slot
+
+
 def test_sklearn_contract_clone_pipeline_cross_val_score():
     clf = SpikingClassifier(rule="nc_memristor", n_fields=6, random_state=0, **dict(FAST, epochs=6))
     twin = clone(clf)

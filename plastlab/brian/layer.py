@@ -17,7 +17,7 @@ from .requirements import Offer, require
 
 __all__ = ["NEURON_MODEL", "POST_VARIABLES", "layer_offer", "check_rule", "resolve_rule", "output_neurons",
            "plastic_synapses", "static_synapses", "lateral_inhibition", "weight_bounds", "get_weights",
-           "set_weights", "initial_fractions", "synapse_state_names", "reset_statement", "Layer", "build_layer"]
+           "set_weights", "initial_fractions", "block_pairs", "FrozenCopies", "synapse_state_names", "reset_statement", "Layer", "build_layer"]
 
 # LIF neuron in units of the threshold scale (rest and reset at 0). The teacher current flows in
 # [teach_from, teach_until), the suppression current until suppress_until; refractory after a spike for t_ref
@@ -158,22 +158,38 @@ def plastic_synapses(rule, source, target, *, gain, name, **where):
     return syn
 
 
-def static_synapses(source, target, *, gain, name, **where):
-    """All-to-all synapses with fixed weights ``w`` (fractions of the rule's range): plasticity off."""
+def block_pairs(n_pre, n_post, copies=1, pairs=None):
+    """(i, j) of synapses inside each of ``copies`` blocks: ``pairs`` (default all-to-all, i-major, Brian2's order
+    for ``connect()``) repeated with copy k's sources at k*n_pre and targets at k*n_post."""
+    if pairs is None:
+        pairs = np.divmod(np.arange(n_pre * n_post), n_post)
+    pre, post = (np.asarray(a, dtype=int) for a in pairs)
+    shift = np.arange(copies)[:, None]
+    return (pre[None, :] + n_pre * shift).ravel(), (post[None, :] + n_post * shift).ravel()
+
+
+def static_synapses(source, target, *, gain, name, copies=1, **where):
+    """All-to-all synapses with fixed weights ``w`` (fractions of the rule's range): plasticity off.
+
+    ``copies`` > 1: source and target hold that many equal blocks, connected block by block (independent copies).
+    """
     import brian2 as b2
 
     syn = b2.Synapses(source, target, "w : 1", on_pre="I_post += transmit_gain * w", namespace={"transmit_gain": gain},
                       name=name, **where)
-    syn.connect()
+    i, j = block_pairs(len(source) // copies, len(target) // copies, copies)
+    syn.connect(i=i, j=j)
     return syn
 
 
-def lateral_inhibition(neurons, group_of, strength, *, name, **where):
-    """Each spike lowers the potential of the neurons of the other groups (classes, actions) by ``strength``."""
+def lateral_inhibition(neurons, group_of, strength, *, name, copies=1, **where):
+    """Each spike lowers the potential of the neurons of the other groups (classes, actions) by ``strength``
+    (within each of ``copies`` blocks of ``len(group_of)`` neurons)."""
     import brian2 as b2
 
     group_of = np.asarray(group_of)
-    pre_i, post_j = np.nonzero(group_of[:, None] != group_of[None, :])
+    pre_i, post_j = block_pairs(len(group_of), len(group_of), copies,
+                                np.nonzero(group_of[:, None] != group_of[None, :]))
     syn = b2.Synapses(neurons, neurons, on_pre="v_post -= inhibition", namespace={"inhibition": float(strength)},
                       name=name, **where)
     if len(pre_i):
@@ -251,3 +267,56 @@ def build_layer(rule, n_in, n_out, *, tau_m, tau_syn, t_ref, v_th, gain, inhibit
     inhib = lateral_inhibition(neurons, group_of, inhibition, name=f"{prefix}_inhib", **where)
     monitor = b2.SpikeMonitor(neurons, name=f"{prefix}_outmon")
     return Layer(rule, inputs, neurons, plastic, static, inhib, monitor, synapse_state_names(plastic))
+
+
+class FrozenCopies:
+    """A frozen layer's response to many patterns at once, one copy of the layer per pattern, all in one run.
+
+    Patterns shown one after another to a frozen layer that is reset at every pattern do not interact, so they
+    can be shown side by side instead: one run of one slot in place of one slot per pattern, which removes
+    Brian2's per-time-step overhead for predictions (the same spikes as one after another; tested).
+    ``fractions`` is (n_in, n_out); ``trains`` a list of (input indices, times in ms from the slot start).
+    Build and run inside :func:`plastlab.brian.settings.brian_settings`.
+    """
+
+    MAX_SYNAPSES = 2_000_000  # per run: longer lists of patterns run in chunks
+
+    def __init__(self, fractions, *, slot, dt, neuron, gain, inhibition, group_of, prefix):
+        self.fractions = np.asarray(fractions, dtype=float)
+        self.slot, self.dt, self.neuron, self.gain = float(slot), float(dt), dict(neuron), float(gain)
+        self.inhibition, self.group_of, self.prefix = inhibition, np.asarray(group_of), prefix
+
+    def responses(self, trains, factor=1.0):
+        """First-spike times (ms from the pattern's start, inf when silent) and spike counts, (n_patterns, n_out)."""
+        n_in, n_out = self.fractions.shape
+        chunk = max(1, self.MAX_SYNAPSES // max(n_in * n_out, 1))
+        parts = [self._run(trains[k:k + chunk], factor) for k in range(0, len(trains), chunk)]
+        if not parts:
+            return np.full((0, n_out), np.inf), np.zeros((0, n_out), dtype=int)
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    def _run(self, trains, factor):
+        import brian2 as b2
+        from brian2 import ms
+
+        n_in, n_out = self.fractions.shape
+        n, dt, p = len(trains), self.dt, self.prefix
+        clock = b2.Clock(dt * ms, name=f"{p}_clock")  # named: an auto-named clock would change the generated code
+        idx = np.concatenate([np.asarray(ix, dtype=int) + k * n_in for k, (ix, _) in enumerate(trains)])
+        times = np.concatenate([np.minimum(np.round(np.asarray(tt) / dt), round(self.slot / dt) - 1)
+                                for _, tt in trains]) * dt
+        inputs = b2.SpikeGeneratorGroup(n * n_in, idx, times * ms, clock=clock, name=f"{p}_in")
+        neurons = output_neurons(n * n_out, teacher_amp=0.0, suppress_amp=0.0, name=f"{p}_out", clock=clock,
+                                 **self.neuron)
+        syn = static_synapses(inputs, neurons, gain=factor * self.gain, name=f"{p}_static", copies=n, clock=clock)
+        syn.w = np.tile(self.fractions.ravel(), n)
+        inhib = lateral_inhibition(neurons, self.group_of, self.inhibition, name=f"{p}_inhib", copies=n,
+                                   clock=clock)
+        monitor = b2.SpikeMonitor(neurons, name=f"{p}_outmon")
+        b2.Network(inputs, neurons, syn, inhib, monitor).run(self.slot * ms)
+        si, st = np.asarray(monitor.i), np.asarray(monitor.t / ms)
+        first = np.full((n, n_out), np.inf)
+        counts = np.zeros((n, n_out), dtype=int)
+        np.add.at(counts, (si // n_out, si % n_out), 1)
+        np.minimum.at(first, (si // n_out, si % n_out), st)
+        return first, counts

@@ -30,7 +30,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..brian.layer import build_layer, check_rule, initial_fractions, reset_statement
+from ..brian.layer import FrozenCopies, build_layer, check_rule, initial_fractions, reset_statement
 from ..brian.layer import NEURON_RESET
 from ..config import Param, validate
 from .encoding import GaussianRFEncoder, PoissonRateEncoder
@@ -290,18 +290,30 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
         factors = CALIBRATION if self.settings_["calibrate"] else (1.0,)
         best = None
         for factor in factors:
-            self._set_readout_scale(factor)
-            pred, info = self._predict_trains(trains)
+            pred, info = self._predict_trains(trains, factor)
             accuracy = float(np.mean(pred == y_idx))
             if best is None or accuracy > best[0]:
                 best = (accuracy, factor, info)
             if info["silent"] <= 0.05 * len(trains):
                 break
-        self._set_readout_scale(best[1])
         return best[1], best[2]
 
-    def _set_readout_scale(self, factor):
-        self._layer.static.namespace["transmit_gain"] = factor * self.settings_["gain"] / self.n_features_in_
+    def _frozen_responses(self, trains, factor):
+        """First-spike times and counts of the frozen network, readout gain times ``factor``.
+
+        With a reset at every pattern the patterns are independent and run side by side (``FrozenCopies``, one
+        short run); without it each pattern starts from the state the previous one left, so they run in turn.
+        """
+        s = self.settings_
+        if s["reset"]:
+            copies = FrozenCopies(self.weights_, slot=self.slot_, dt=s["dt"], gain=s["gain"] / self.n_features_in_,
+                                  neuron={k: s[k] for k in ("tau_m", "tau_syn", "t_ref", "v_th")},
+                                  inhibition=s["inhibition"], group_of=self.group_of_, prefix="plc_copies")
+            return copies.responses(trains, factor)
+        if not hasattr(self, "_net"):  # unpickled: rebuild the network around the learned weights
+            self._build(self.weights_.ravel())
+        self._layer.static.namespace["transmit_gain"] = factor * s["gain"] / self.n_features_in_
+        return self._present(trains, np.arange(len(trains)), teach=None)
 
     def _trains(self, X, random_state=None):
         """Input spikes per sample; Poisson spikes at most one per neuron and time step."""
@@ -421,8 +433,9 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
         return pred
 
     # ------------------------------------------------------------------ predict
-    def _predict_trains(self, trains):
-        first, counts = self._present(trains, np.arange(len(trains)), teach=None)
+    def _predict_trains(self, trains, factor=None):
+        factor = self.readout_scale_ if factor is None else factor
+        first, counts = self._frozen_responses(trains, factor)
         info = dict(first_spike=first, counts=counts, input_spikes=np.array([len(ix) for ix, _ in trains]),
                     silent=int(np.sum(counts.sum(axis=1) == 0)))
         return self._decode(first, counts), info
@@ -433,9 +446,6 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "weights_")
         X = validate_data(self, X, dtype=np.float64, reset=False)
         with self._brian():
-            if not hasattr(self, "_net"):  # unpickled: rebuild the network around the learned weights
-                self._build(self.weights_.ravel())
-                self._set_readout_scale(self.readout_scale_)
             pred, info = self._predict_trains(self._trains(X))
         self._warn_silent(info["silent"] / max(len(X), 1), "test")
         return self.classes_[pred], info
