@@ -61,15 +61,16 @@ def test_same_seed_same_result_other_seed_other_weights():
 
 
 def test_frozen_patterns_side_by_side_spike_as_one_after_another():
+    from plastlab.learn.classifier import frozen_responses
+
     """Predictions run every pattern as its own copy of the frozen layer in one short run (FrozenCopies); with a
     reset at every pattern that is the same network as presenting them in turn: same counts, same spike times."""
     X, y = blobs(8)
     clf = SpikingClassifier(rule="nc_memristor", random_state=3, neurons_per_class=2, **FAST).fit(X, y)
     trains = clf._trains(X)
     with clf._brian():
-        side_by_side = clf._frozen_responses(trains, 5.0)
-        clf.settings_["reset"] = False  # the one-after-another path (the built network still resets per pattern)
-        in_turn = clf._frozen_responses(trains, 5.0)
+        side_by_side = frozen_responses([clf], [trains], [5.0])[0]
+        in_turn = clf._responses_in_turn(trains, 5.0)  # the fitted network resets at every pattern
     assert side_by_side[1].sum() > len(X)  # most patterns make spikes
     np.testing.assert_array_equal(side_by_side[1], in_turn[1])
     np.testing.assert_allclose(side_by_side[0], in_turn[0], rtol=0, atol=1e-9)  # ms; in turn: t - k*slot

@@ -283,54 +283,71 @@ def build_layer(rule, n_in, n_out, *, tau_m, tau_syn, t_ref, v_th, gain, inhibit
     return Layer(rule, inputs, neurons, plastic, static, inhib, monitor, synapse_state_names(plastic))
 
 class FrozenCopies:
-    """A frozen layer's response to many patterns at once, one copy of the layer per pattern, all in one run.
+    """Frozen layers' responses to many patterns at once, one copy of a layer per pattern, all in one run.
 
     Patterns shown one after another to a frozen layer that is reset at every pattern do not interact, so they
     can be shown side by side instead: one run of one slot in place of one slot per pattern, which removes
-    Brian2's per-time-step overhead for predictions (the same spikes as one after another; tested).
-    ``fractions`` is (n_in, n_out); ``trains`` a list of (input indices, times in ms from the slot start).
-    Build and run inside :func:`plastlab.brian.settings.brian_settings`.
+    Brian2's per-time-step overhead, and one network for the patterns of several layers (e.g. the classifiers of
+    a cross-validation), which removes its per-run set-up. The spikes are those of one pattern after another
+    (tested). Build and run inside :func:`plastlab.brian.settings.brian_settings`.
     """
 
-    MAX_SYNAPSES = 2_000_000  # per run: longer lists of patterns run in chunks
+    MAX_SYNAPSES = 2_000_000  # per run: more patterns run in chunks
 
-    def __init__(self, fractions, *, slot, dt, neuron, gain, inhibition, group_of, prefix):
-        self.fractions = np.asarray(fractions, dtype=float)
+    def __init__(self, *, slot, dt, neuron, gain, inhibition, prefix):
         self.slot, self.dt, self.neuron, self.gain = float(slot), float(dt), dict(neuron), float(gain)
-        self.inhibition, self.group_of, self.prefix = inhibition, np.asarray(group_of), prefix
+        self.inhibition, self.prefix = inhibition, prefix
 
-    def responses(self, trains, factor=1.0):
-        """First-spike times (ms from the pattern's start, inf when silent) and spike counts, (n_patterns, n_out)."""
-        n_in, n_out = self.fractions.shape
-        chunk = max(1, self.MAX_SYNAPSES // max(n_in * n_out, 1))
-        parts = [self._run(trains[k:k + chunk], factor) for k in range(0, len(trains), chunk)]
-        if not parts:
-            return np.full((0, n_out), np.inf), np.zeros((0, n_out), dtype=int)
-        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    def responses(self, requests):
+        """``requests``: (fractions (n_in, n_out), group_of, trains, gain factor) per layer, ``trains`` a list of
+        (input indices, times in ms from the pattern's start). Per request: first-spike times (ms from the
+        pattern's start, inf when silent) and spike counts, both (n_patterns, n_out)."""
+        patterns = [(r, k) for r, req in enumerate(requests) for k in range(len(req[2]))]
+        size = [np.size(requests[r][0]) for r, _ in patterns]
+        chunks, start, total = [], 0, 0
+        for p, n_syn in enumerate(size):
+            if total and total + n_syn > self.MAX_SYNAPSES:
+                chunks.append(patterns[start:p])
+                start, total = p, 0
+            total += n_syn
+        chunks.append(patterns[start:])
+        out = [(np.full((len(t), f.shape[1]), np.inf), np.zeros((len(t), f.shape[1]), dtype=int))
+               for f, _, t, _ in requests]
+        for chunk in chunks:
+            if chunk:
+                self._run(requests, chunk, out)
+        return out
 
-    def _run(self, trains, factor):
+    def _run(self, requests, chunk, out):
         import brian2 as b2
         from brian2 import ms
 
-        n_in, n_out = self.fractions.shape
-        n, dt, p = len(trains), self.dt, self.prefix
+        dt, p, last = self.dt, self.prefix, round(self.slot / self.dt) - 1
+        shapes = np.array([requests[r][0].shape for r, _ in chunk])
+        in_offset, out_offset = np.r_[0, np.cumsum(shapes[:, 0])], np.r_[0, np.cumsum(shapes[:, 1])]
+        idx, times = [np.array([], dtype=int)], [np.array([])]
+        for c, (r, k) in enumerate(chunk):
+            ix, tt = requests[r][2][k]
+            idx.append(np.asarray(ix, dtype=int) + in_offset[c])
+            times.append(np.minimum(np.round(np.asarray(tt) / dt), last) * dt)
         clock = b2.Clock(dt * ms, name=f"{p}_clock")  # named: an auto-named clock would change the generated code
-        idx = np.concatenate([np.asarray(ix, dtype=int) + k * n_in for k, (ix, _) in enumerate(trains)])
-        times = np.concatenate([np.minimum(np.round(np.asarray(tt) / dt), round(self.slot / dt) - 1)
-                                for _, tt in trains]) * dt
-        inputs = b2.SpikeGeneratorGroup(n * n_in, idx, times * ms, clock=clock, name=f"{p}_in")
-        neurons = output_neurons(n * n_out, teacher_amp=0.0, suppress_amp=0.0, name=f"{p}_out", clock=clock,
-                                 **self.neuron)
-        syn = static_synapses(inputs, neurons, gain=factor * self.gain, name=f"{p}_static", clock=clock,
-                              pairs=block_pairs([(n_in, n_out, None)] * n))
-        syn.w = np.tile(self.fractions.ravel(), n)
-        inhib = lateral_inhibition(neurons, None, self.inhibition, name=f"{p}_inhib", clock=clock,
-                                   pairs=block_pairs([(n_out, n_out, inhibition_pairs(self.group_of))] * n))
+        inputs = b2.SpikeGeneratorGroup(int(in_offset[-1]), np.concatenate(idx), np.concatenate(times) * ms,
+                                        clock=clock, name=f"{p}_in")
+        neurons = output_neurons(int(out_offset[-1]), teacher_amp=0.0, suppress_amp=0.0, name=f"{p}_out",
+                                 clock=clock, **self.neuron)
+        syn = static_synapses(inputs, neurons, gain=self.gain, name=f"{p}_static", clock=clock,
+                              pairs=block_pairs([(a, b, None) for a, b in shapes]))
+        syn.w = np.concatenate([requests[r][3] * np.ravel(requests[r][0]) for r, _ in chunk])  # gain factor
+        inhib = lateral_inhibition(neurons, None, self.inhibition, name=f"{p}_inhib", clock=clock, pairs=block_pairs(
+            [(len(requests[r][1]), len(requests[r][1]), inhibition_pairs(requests[r][1])) for r, _ in chunk]))
         monitor = b2.SpikeMonitor(neurons, name=f"{p}_outmon")
         b2.Network(inputs, neurons, syn, inhib, monitor).run(self.slot * ms)
         si, st = np.asarray(monitor.i), np.asarray(monitor.t / ms)
-        first = np.full((n, n_out), np.inf)
-        counts = np.zeros((n, n_out), dtype=int)
-        np.add.at(counts, (si // n_out, si % n_out), 1)
-        np.minimum.at(first, (si // n_out, si % n_out), st)
-        return first, counts
+        copy = np.searchsorted(out_offset, si, side="right") - 1
+        for c in np.unique(copy):
+            r, k = chunk[c]
+            first, counts = out[r]
+            mine = copy == c
+            j = si[mine] - out_offset[c]
+            np.add.at(counts[k], j, 1)
+            np.minimum.at(first[k], j, st[mine])

@@ -221,7 +221,7 @@ def _nested_side_by_side(base, space, X, y, outer, *, budget, inner_folds, seed)
     from sklearn.metrics import f1_score
     from sklearn.model_selection import ParameterSampler, StratifiedKFold
 
-    from ..learn.classifier import SilentOutputWarning, fit_many
+    from ..learn.classifier import SilentOutputWarning, fit_many, predict_many
 
     seeds = [seed + k for k in range(len(outer))]
     candidates = [list(ParameterSampler(space, budget, random_state=s)) if space else [{}] for s in seeds]
@@ -239,14 +239,15 @@ def _nested_side_by_side(base, space, X, y, outer, *, budget, inner_folds, seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SilentOutputWarning)
         fit_many(estimators, data)
-        for (k, j, f, test), est in zip(inner, estimators):
-            scores[k][j, f] = f1_score(y[test], est.predict(X[test]), average="micro")
+        predictions = predict_many(estimators, [X[test] for *_, test in inner])
+        for (k, j, f, test), (pred, _) in zip(inner, predictions):
+            scores[k][j, f] = f1_score(y[test], pred, average="micro")
         # the first of the best mean scores, as the search's rank_test_score picks it
         chosen = [cands[int(np.argmax(score.mean(axis=1)))] for cands, score in zip(candidates, scores)]
         refits = [clone(base).set_params(random_state=s, **params) for s, params in zip(seeds, chosen)]
         fit_many(refits, [(X[tr], y[tr]) for tr, _ in outer])
-        for est, params, (_, te) in zip(refits, chosen, outer):
-            pred, info = est.predict_details(X[te])
+        predictions = predict_many(refits, [X[te] for _, te in outer])
+        for (pred, info), params, (_, te) in zip(predictions, chosen, outer):
             yield (f1_score(y[te], pred, average="micro"), info["silent"] / len(te),
                    json.dumps(params, default=float))
 

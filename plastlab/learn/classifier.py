@@ -262,39 +262,22 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
         rule = self.rule if isinstance(self.rule, str) else id(self.rule_)
         return (rule, self.n_features_in_) + tuple(self.settings_[k] for k in NETWORK_SETTINGS)
 
-    def _calibrate(self, trains, y_idx):
-        """The readout gain factor (of CALIBRATION) with the best training accuracy, trying larger factors only
-        while more than 5 % of the training samples stay silent; (factor, info of that pass)."""
-        factors = CALIBRATION if self.settings_["calibrate"] else (1.0,)
-        best = None
-        for factor in factors:
-            pred, info = self._predict_trains(trains, factor)
-            accuracy = float(np.mean(pred == y_idx))
-            if best is None or accuracy > best[0]:
-                best = (accuracy, factor, info)
-            if info["silent"] <= 0.05 * len(trains):
-                break
-        return best[1], best[2]
-
-    def _frozen_responses(self, trains, factor):
-        """First-spike times and counts of the frozen network, readout gain times ``factor``.
-
-        With a reset at every pattern the patterns are independent and run side by side (``FrozenCopies``, one
-        short run); without it each pattern starts from the state the previous one left, so they run in turn.
-        """
+    def _responses_in_turn(self, trains, factor):
+        """First-spike times and counts of the frozen network, readout gain times ``factor``, pattern after
+        pattern: without a reset each pattern starts from the state the previous one left."""
         s = self.settings_
-        if s["reset"]:
-            copies = FrozenCopies(self.weights_, slot=s["t_encode"] + s["t_gap"], dt=s["dt"],
-                                  gain=s["gain"] / self.n_features_in_,
-                                  neuron={k: s[k] for k in ("tau_m", "tau_syn", "t_ref", "v_th")},
-                                  inhibition=s["inhibition"], group_of=self.group_of_, prefix="plc_copies")
-            return copies.responses(trains, factor)
         if not hasattr(self, "_network"):  # fitted with others, or unpickled: a network around the learned weights
             self._network = TaughtCopies(self.rule_, s, [(self.encoder_.n_outputs_, self.group_of_)],
                                          gain=s["gain"] / self.n_features_in_)
             self._network.set_fractions([self.weights_.ravel()])
         self._network.layer.static.namespace["transmit_gain"] = factor * s["gain"] / self.n_features_in_
         return self._network.present([trains], [np.arange(len(trains))])[0]
+
+    def _frozen_key(self):
+        """What frozen networks run side by side in one FrozenCopies network must share."""
+        s = self.settings_
+        return tuple(s[k] for k in ("dt", "tau_m", "tau_syn", "t_ref", "v_th", "inhibition", "t_encode", "t_gap")) + (
+            s["gain"] / self.n_features_in_,)
 
     def _trains(self, X, random_state=None):
         """Input spikes per sample; Poisson spikes at most one per neuron and time step."""
@@ -324,9 +307,7 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
         return pred
 
     # ------------------------------------------------------------------ predict
-    def _predict_trains(self, trains, factor=None):
-        factor = self.readout_scale_ if factor is None else factor
-        first, counts = self._frozen_responses(trains, factor)
+    def _details(self, first, counts, trains):
         info = dict(first_spike=first, counts=counts, input_spikes=np.array([len(ix) for ix, _ in trains]),
                     silent=int(np.sum(counts.sum(axis=1) == 0)))
         return self._decode(first, counts), info
@@ -334,12 +315,9 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
     def predict_details(self, X):
         """Predictions plus what the network did: dict with ``first_spike`` (ms, inf = silent) and ``counts``
         per sample and output neuron, ``input_spikes`` per sample and the number of ``silent`` samples."""
-        check_is_fitted(self, "weights_")
-        X = validate_data(self, X, dtype=np.float64, reset=False)
-        with self._brian():
-            pred, info = self._predict_trains(self._trains(X))
-        self._warn_silent(info["silent"] / max(len(X), 1), "test")
-        return self.classes_[pred], info
+        pred, info = predict_many([self], [X])[0]
+        self._warn_silent(info["silent"] / max(len(pred), 1), "test")
+        return pred, info
 
     def predict(self, X):
         return self.predict_details(X)[0]
@@ -443,14 +421,76 @@ def _fit_side_by_side(jobs, progress):
             est.transmit_ = net.layer.transmit
             if len(jobs) == 1:
                 est._network = net
-            # frozen passes over the training data: how many samples leave the trained network silent, and
-            # (calibrate) the readout gain that suits the learned weights best on the training data
-            est.readout_scale_, info = est._calibrate(est._trains(job.X), job.y)
-            est.train_silent_fraction_ = info["silent"] / len(job.X)
+        # frozen passes over the training data: how many samples leave the trained network silent, and
+        # (calibrate) the readout gain that suits the learned weights best on the training data
+        _calibrate([j.est for j in jobs], [j.est._trains(j.X) for j in jobs], [j.y for j in jobs])
     wall = time.perf_counter() - t_start
     for job in jobs:
         job.est.fit_seconds_ = wall  # of the whole side-by-side fit
         job.est._warn_silent(job.est.train_silent_fraction_, "training")
+
+
+def frozen_responses(estimators, trains, factors):
+    """First-spike times and spike counts of fitted classifiers' frozen networks (readout gain times
+    ``factors[e]``) for the patterns ``trains[e]`` of each estimator e. Classifiers that reset at every pattern
+    run side by side, one ``FrozenCopies`` network per shared setting; the others pattern after pattern."""
+    out, groups = [None] * len(estimators), {}
+    for e, est in enumerate(estimators):
+        if est.settings_["reset"]:
+            groups.setdefault(est._frozen_key(), []).append(e)
+        else:
+            out[e] = est._responses_in_turn(trains[e], factors[e])
+    for members in groups.values():
+        lead = estimators[members[0]]
+        s = lead.settings_
+        copies = FrozenCopies(slot=s["t_encode"] + s["t_gap"], dt=s["dt"], gain=s["gain"] / lead.n_features_in_,
+                              neuron={k: s[k] for k in ("tau_m", "tau_syn", "t_ref", "v_th")},
+                              inhibition=s["inhibition"], prefix="plc_copies")
+        requests = [(estimators[e].weights_, estimators[e].group_of_, trains[e], factors[e]) for e in members]
+        for e, response in zip(members, copies.responses(requests)):
+            out[e] = response
+    return out
+
+
+def _calibrate(estimators, trains, ys):
+    """Each estimator's readout gain factor (of CALIBRATION, or 1 without ``calibrate``): the best training
+    accuracy among the factors tried in order while more than 5 % of the training samples stay silent. Sets
+    ``readout_scale_`` and ``train_silent_fraction_``; the factors of all estimators run side by side."""
+    best = [(-1.0, 1.0, None)] * len(estimators)
+    pending = list(range(len(estimators)))
+    for n, factor in enumerate(CALIBRATION):
+        pending = [e for e in pending if n == 0 or estimators[e].settings_["calibrate"]]
+        if not pending:
+            break
+        responses = frozen_responses([estimators[e] for e in pending], [trains[e] for e in pending],
+                                     [factor] * len(pending))
+        for e, (first, counts) in zip(list(pending), responses):
+            pred, info = estimators[e]._details(first, counts, trains[e])
+            accuracy = float(np.mean(pred == ys[e]))
+            if accuracy > best[e][0]:
+                best[e] = (accuracy, factor, info)
+            if info["silent"] <= 0.05 * len(trains[e]):
+                pending.remove(e)
+    for est, (_, factor, info), patterns in zip(estimators, best, trains):
+        est.readout_scale_ = factor
+        est.train_silent_fraction_ = info["silent"] / len(patterns)
+
+
+def predict_many(estimators, Xs):
+    """(predictions, details) of fitted classifiers, each on its own data, their frozen networks side by side."""
+    trains = []
+    for est, X in zip(estimators, Xs, strict=True):
+        check_is_fitted(est, "weights_")
+        trains.append(est._trains(validate_data(est, X, dtype=np.float64, reset=False)))
+    if not estimators:
+        return []
+    with estimators[0]._brian():
+        responses = frozen_responses(estimators, trains, [est.readout_scale_ for est in estimators])
+    results = []
+    for est, (first, counts), patterns in zip(estimators, responses, trains):
+        pred, info = est._details(first, counts, patterns)
+        results.append((est.classes_[pred], info))
+    return results
 
 
 class TaughtCopies:
@@ -594,15 +634,16 @@ def cross_validate(estimator, X, y, *, folds=5, seed=0, progress=False, dataset=
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SilentOutputWarning)  # recorded per fold below instead
         fit_many(estimators, [(X[tr], y[tr]) for tr, _ in splits], progress=progress)  # all folds side by side
-        for (tr, te), est in zip(splits, estimators):
-            t1 = time.perf_counter()
-            pred, info = est.predict_details(X[te])
+        t1 = time.perf_counter()
+        predictions = predict_many(estimators, [X[te] for _, te in splits])
+        predict_seconds = time.perf_counter() - t1
+        for (tr, te), est, (pred, info) in zip(splits, estimators, predictions):
             rows.append(dict(f1=f1_score(y[te], pred, average="micro"),
                              confusion=confusion_matrix(y[te], pred, labels=classes),
                              input_spikes=info["input_spikes"].mean(),
                              output_spikes=info["counts"].sum(axis=1).mean(), silent=info["silent"],
                              silent_fraction=info["silent"] / len(te), fit_seconds=est.fit_seconds_,
-                             predict_seconds=time.perf_counter() - t1, weights=est.weights_,
+                             predict_seconds=predict_seconds, weights=est.weights_,
                              train_accuracy=est.train_accuracy_))
     col = lambda key: np.array([r[key] for r in rows])  # noqa: E731
     labels = [str(c) for c in classes]
@@ -617,7 +658,8 @@ def cross_validate(estimator, X, y, *, folds=5, seed=0, progress=False, dataset=
                                 {"long_name": "fraction of test samples with no output spike"}),
             "fit_seconds": (("fold",), col("fit_seconds"),
                             {"units": "s", "long_name": "wall time of the fit (all folds fitted side by side)"}),
-            "predict_seconds": (("fold",), col("predict_seconds"), {"units": "s"}),
+            "predict_seconds": (("fold",), col("predict_seconds"),
+                                {"units": "s", "long_name": "wall time of predicting all test folds side by side"}),
             "train_accuracy": (("fold", "epoch"), col("train_accuracy"),
                                {"long_name": "accuracy of the taught network during training"}),
             "weights": (("fold", "input", "neuron"), col("weights"),
