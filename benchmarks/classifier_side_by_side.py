@@ -34,7 +34,7 @@ def main(argv=None):
     base = SpikingClassifier(args.rule, t_gap=0.0, random_state=args.seed)
     fits = [(clone(base).set_params(**candidates[k % len(candidates)]), splits[k % 2][0]) for k in range(args.fits)]
     for n_fields in space["n_fields"]:  # warm-up: compile once for every encoder size
-        clone(base).set_params(n_fields=n_fields, epochs=1).fit(X[:20], y[:20])
+        clone(base).set_params(n_fields=n_fields, epochs=1).fit(X[::5], y[::5])
     fit_many([clone(e).set_params(epochs=1) for e, _ in fits[:2]], [(X[tr], y[tr]) for _, tr in fits[:2]])
     t0 = time.perf_counter()
     alone = [clone(e).fit(X[tr], y[tr]) for e, tr in fits]

@@ -17,8 +17,10 @@ Two protocols (``protocol``), each a table of settings; a parameter left at None
   patterns. Learning works by depressing the inputs that come late.
 
 The Brian2 network is built once per ``fit`` (inside :func:`plastlab.brian.settings.brian_settings`, so no global
-Brian2 or numpy state changes) and reused: every epoch (and every ``predict``) is one ``Network.run`` over all its
-patterns, presented one after another in slots of ``t_encode + t_gap`` ms.
+Brian2 or numpy state changes): every epoch is one ``Network.run`` over all its patterns, presented one after
+another in slots of ``t_encode + t_gap`` ms. ``fit_many`` trains several classifiers as independent copies in one
+network, and ``predict_many`` runs every test pattern as its own copy of the frozen layer in one short run, because
+Brian2's per-step and per-run overhead, not arithmetic, is what a layer this small costs.
 """
 
 import time
