@@ -139,6 +139,8 @@ def test_unknown_rule_and_bad_settings():
         SpikingClassifier(rule="no_such_rule_xyz").fit(X, y)
     with pytest.raises(ConfigError, match="'decoding': must be one of"):
         SpikingClassifier(decoding="vote").fit(X, y)
+    with pytest.raises(ConfigError, match="teacher current never flows"):  # it starts one step after its spike
+        SpikingClassifier(teacher_duration=0.5, dt=0.5).fit(X, y)
     with pytest.raises(ValueError, match="at least 2 classes"):
         SpikingClassifier(**FAST).fit(X, np.zeros(len(X)))
     with pytest.raises(ValueError):

@@ -11,10 +11,11 @@ Two protocols (``protocol``), each a table of settings; a parameter left at None
 
 * ``"plastlab"``: weights start low, the teacher comes shortly after the earliest input, the other classes are
   held down, every pattern starts from a reset network;
-* ``"sboev"``: the group's protocol (``../shared/reference/temporal-classification.md``): weights start at W_max,
-  the teacher makes the correct neuron spike at once at the earliest input spike, no class is held down,
-  40 fields with sigma^2 = 0.005 on per-sample L2-normalised features, 25 ms per pattern, no reset between
-  patterns. Learning works by depressing the inputs that come late.
+* ``"sboev"``: the group's protocol (``../shared/reference/temporal-classification.md`` and their code): weights
+  start at W_max, the teacher makes the correct neuron spike at once at the earliest input spike, no class is
+  held down, 40 fields with sigma^2 = 0.005 on per-sample L2-normalised features, spikes within the first 5.6 ms
+  of each 25 ms pattern, 1 pA weights (gain 24), dt 0.1 ms, no reset between patterns. Learning works by
+  depressing the inputs that come late; with their rule as NEST runs it (``stdp_sboev_nest``).
 
 The Brian2 network is built once per ``fit`` (inside :func:`plastlab.brian.settings.brian_settings`, so no global
 Brian2 or numpy state changes): every epoch is one ``Network.run`` over all its patterns, presented one after
@@ -93,10 +94,10 @@ PROTOCOLS = {
         suppress=100.0, anti_teach=False, inhibition=5.0, decoding="first_spike", t_gap=10.0, dt=0.5,
         normalize=False, reset=True, plasticity=True, calibrate=True, target="cython"),
     "sboev": dict(
-        encoding="latency", n_fields=40, sigma=float(np.sqrt(0.005)), t_encode=25.0, drop_late=None, scaling="none",
-        sample_norm="l2", max_rate=200.0, epochs=5, neurons_per_class=1, w_init=1.0, w_spread=0.0, gain=60.0,
-        tau_m=6.0, tau_syn=2.0, t_ref=19.0, v_th=8.0, teacher_amp=1000.0, teacher_delay=0.0, teacher_duration=0.5,
-        suppress=0.0, anti_teach=False, inhibition=5.0, decoding="first_spike", t_gap=0.0, dt=0.5,
+        encoding="latency", n_fields=40, sigma=float(np.sqrt(0.005)), t_encode=5.6, drop_late=None, scaling="none",
+        sample_norm="l2", max_rate=200.0, epochs=5, neurons_per_class=1, w_init=1.0, w_spread=0.0, gain=24.0,
+        tau_m=6.0, tau_syn=2.0, t_ref=19.0, v_th=8.0, teacher_amp=1000.0, teacher_delay=0.0, teacher_duration=0.2,
+        suppress=0.0, anti_teach=False, inhibition=5.0, decoding="first_spike", t_gap=19.4, dt=0.1,
         normalize=False, reset=False, plasticity=True, calibrate=False, target="cython"),
 }
 
@@ -112,12 +113,15 @@ def resolve_settings(params, *, where="classifier"):
     checked = validate(table, PARAMS, section=where)
     base = PROTOCOLS[checked["protocol"]]
     settings = {k: (base[k] if v is None and k in base else v) for k, v in checked.items()}
+    from ..errors import ConfigError
+
     steps = (settings["t_encode"] + settings["t_gap"]) / settings["dt"]
     if abs(steps - round(steps)) > 1e-9:
-        from ..errors import ConfigError
-
         raise ConfigError(f"t_encode + t_gap ({settings['t_encode'] + settings['t_gap']} ms) must be a whole number "
                           f"of dt ({settings['dt']} ms)", section=where)
+    if settings["teacher_duration"] < 2 * settings["dt"] - 1e-12:  # it flows from the step after the teacher spike
+        raise ConfigError(f"teacher_duration ({settings['teacher_duration']} ms) must be at least 2 dt "
+                          f"({2 * settings['dt']} ms), or the teacher current never flows", section=where)
     return settings
 
 
@@ -151,8 +155,8 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
     tau_m, tau_syn, t_ref, v_th : float
         LIF membrane and synaptic time constants, refractory period, threshold (rest and reset at 0).
     teacher_amp, teacher_delay, teacher_duration : float
-        Teacher current into the correct class's neurons from ``teacher_delay`` ms after the pattern's earliest
-        input spike, for ``teacher_duration`` ms.
+        Teacher current into the correct class's neurons from the step after ``teacher_delay`` ms past the
+        pattern's earliest input spike until ``teacher_duration`` ms past it (so at least 2 dt).
     suppress : float
         During training, an inhibitory current holding the other classes' neurons down for the whole window.
     anti_teach : bool
