@@ -241,6 +241,22 @@ def test_correlation_champion_rule_file_runs_the_same_trajectory_as_the_batched_
     np.testing.assert_allclose(batched["snr"], compiled["snr"], rtol=1e-9)
 
 
+def test_correlation_presynaptic_spike_transmits_the_weight_its_own_depression_left(tmp_path):
+    """As NEST's STDP synapses do (depress, then send the new weight): a depression that empties the synapses
+    at their first spike transmits nothing, where 30 simultaneous inputs at W_max (30 mV) would fire the neuron."""
+    p = correlation.params_with_defaults({"n_inputs": 30, "w_max": 1.0, "train": 0.05, "test": 0.05,
+                                          "pattern": 10.0, "period": 20.0})
+    inst = {"seed": 0, "steps": np.full(30, 40), "indices": np.arange(30), "w_init": 1.0,
+            "pattern_inputs": np.ones(30, dtype=bool), "v0_train": 0.0, "v0_readout": 0.0}
+    keeps, empties = sp.Tuple(sp.Integer(0), sp.Integer(0)), sp.Tuple(sp.Integer(0), sp.Integer(100))  # 1 - 0.01*100
+    table = programs.table([keeps, empties], correlation.symbols())
+    batched = correlation.run(p, [inst], correlation.program_plasticity(p, table, 2))
+    assert batched["rate"][0, 0] > 0 and batched["rate"][1, 0] == 0
+    assert batched["w"][1] == pytest.approx(np.zeros(30))
+    compiled = correlation.run(p, [inst], correlation.rule_plasticity(_champion_file(tmp_path, correlation, empties)))
+    assert compiled["rate"][0, 0] == 0
+
+
 def test_homeostatic_baseline_is_the_authors_rule_file():
     """With the authors' clipping the family's baseline (k+ - 0.15, 0) runs exactly rules/stdp_homeostatic.toml."""
     p = correlation.params_with_defaults(dict(CORRELATION_TINY, clip_both=True))

@@ -342,10 +342,10 @@ class program_plasticity:
     def synapses(self, b2, gen, neurons, ns, n_instances):
         neurons.cand = np.repeat(np.arange(self.n_candidates), n_instances)  # neuron n = c*M + k
         dep, fac = _updates("f_fac", "f_dep", self.p["clip_both"])
-        on_pre = f"""{TRANSMIT}
-f_dep = rule_program(2*cand_post + 1, w, kminus)
+        on_pre = f"""f_dep = rule_program(2*cand_post + 1, w, kminus)
 zerodiv_post += rule_isnan(f_dep)
 {dep}
+{TRANSMIT}
 kplus += 1"""
         on_post = f"""f_fac = rule_program(2*cand_post, w, kplus)
 zerodiv_post += rule_isnan(f_fac)
@@ -370,7 +370,8 @@ class rule_plasticity:
     def synapses(self, b2, gen, neurons, ns, n_instances):
         from ...brian import codegen
 
-        return codegen.synapses(self.rule, gen, neurons, transmit=TRANSMIT, namespace=ns, dt=ns["dt"],
+        return codegen.synapses(self.rule, gen, neurons, transmit=TRANSMIT, transmit_last=True, namespace=ns,
+                                dt=ns["dt"],
                                 delay={"pre": ns["delay"], "post": ns["post_delay"]}, name="syn")
 
 
