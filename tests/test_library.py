@@ -62,6 +62,16 @@ def nc(dt, w):
     return min(max(w + dw, 0), 1) - w
 
 
+def test_sboev_nest_is_the_groups_window_shifted_by_nests_delay():
+    """stdp_sboev_nest pairs each post spike as if it came D = 2 ms later (NEST's dendritic delay plus the
+    teacher's 1 ms lead): its simulated window is stdp_sboev's at delta_t + D, on both sides of the shift."""
+    delta_t = np.array([-10.0, -3.0, -1.5, -0.5, 0.5, 3.0, 8.0])
+    shifted = pair_window("stdp_sboev_nest", delta_t * ms, [0.5]).dw.values[:, 0]
+    plain = pair_window("stdp_sboev", (delta_t + 2.0) * ms, [0.5]).dw.values[:, 0]
+    np.testing.assert_allclose(shifted, plain, rtol=1e-9)
+    assert shifted[2] > 0 > shifted[1]  # an input 1.5 ms after the post spike is potentiated, 3 ms after depressed
+
+
 def test_nc_memristor_published_fit_and_sanity_values():
     np.testing.assert_allclose(curve("nc_memristor"), grid(nc), rtol=1e-9, atol=1e-15)
     near = load_rule("nc_memristor").window_curve(np.array([-0.1, 0.1, -45, 45]) * ms, [0.5])[:, 0] / 0.5

@@ -19,8 +19,10 @@ W, DELTA_T = sp.Symbol("w"), sp.Symbol("delta_t")
 
 
 def has_closed_form(rule):
+    """Window rules, and trace rules whose pair integral the symbolic spike updates give (no state variables:
+    they may hold spike times, which the symbolic pair does not track)."""
     return rule.window is not None or not (rule.dw_dt is not None or rule.periodic is not None or rule.inputs
-                                           or any(tr.clock_driven for tr in rule.traces.values()))
+                                           or rule.state or any(tr.clock_driven for tr in rule.traces.values()))
 
 
 def closed_form(rule):
@@ -29,7 +31,7 @@ def closed_form(rule):
         lo, hi = rule.weight.min, rule.weight.max
         return (ex.clip(W + rule.window.potentiation, lo, hi) - W, ex.clip(W + rule.window.depression, lo, hi) - W)
     if not has_closed_form(rule):
-        raise RuleError(f"rule '{rule.name}' has no analytic pair window (continuous dynamics or inputs); "
+        raise RuleError(f"rule '{rule.name}' has no analytic pair window (continuous dynamics, inputs or state); "
                         "simulate it with plastlab.brian.protocols.pair_window",
                         file=str(rule.source) if rule.source else None)
     gap = sp.Symbol("delta_t", positive=True)
