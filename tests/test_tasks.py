@@ -241,6 +241,55 @@ def test_correlation_champion_rule_file_runs_the_same_trajectory_as_the_batched_
     np.testing.assert_allclose(batched["snr"], compiled["snr"], rtol=1e-9)
 
 
+def test_correlation_presynaptic_spike_transmits_the_weight_its_own_depression_left(tmp_path):
+    """As NEST's STDP synapses do (depress, then send the new weight): a depression that empties the synapses
+    at their first spike transmits nothing, where 30 simultaneous inputs at W_max (30 mV) would fire the neuron."""
+    p = correlation.params_with_defaults({"n_inputs": 30, "w_max": 1.0, "train": 0.05, "test": 0.05,
+                                          "pattern": 10.0, "period": 20.0})
+    inst = {"seed": 0, "steps": np.full(30, 40), "indices": np.arange(30), "w_init": 1.0,
+            "pattern_inputs": np.ones(30, dtype=bool), "v0_train": 0.0, "v0_readout": 0.0}
+    keeps, empties = sp.Tuple(sp.Integer(0), sp.Integer(0)), sp.Tuple(sp.Integer(0), sp.Integer(100))  # 1 - 0.01*100
+    table = programs.table([keeps, empties], correlation.symbols())
+    batched = correlation.run(p, [inst], correlation.program_plasticity(p, table, 2))
+    assert batched["rate"][0, 0] > 0 and batched["rate"][1, 0] == 0
+    assert batched["w"][1] == pytest.approx(np.zeros(30))
+    compiled = correlation.run(p, [inst], correlation.rule_plasticity(_champion_file(tmp_path, correlation, empties)))
+    assert compiled["rate"][0, 0] == 0
+
+
+def test_correlation_rule_values_that_divide_by_zero_are_bounded_as_the_authors_synapse_does():
+    """zero_division = "nest": a / 0 is C's (+-inf, NaN for 0/0) and the bounds compare as stdp_sympy_synapse
+    does (depression: not above 0 gives 0; facilitation: not below 1 gives W_max), so the paper's run 18
+    (f_dep = -w + k-/w) empties weights instead of failing; "fail" keeps the worst fitness."""
+    import brian2 as b2
+
+    from plastlab.brian import programs as prog
+    from plastlab.brian.settings import brian_settings
+
+    x, y = sp.symbols("x y", real=True)
+    got = prog.evaluate(programs.table([x / y], (x, y)), 0, [1.0, -1.0, 0.0, 3.0], [0.0, 0.0, 0.0, 2.0],
+                        ieee_division=True)
+    np.testing.assert_array_equal(got, [np.inf, -np.inf, np.nan, 1.5])
+    with brian_settings(target="cython"):
+        group = b2.NeuronGroup(4, "x : 1\nup : 1\ndown : 1", namespace=correlation.nest_bound_functions())
+        group.x = [np.nan, np.inf, -np.inf, 0.5]
+        group.run_regularly("up = nest_ceiling(x)\ndown = nest_floor(x)")
+        b2.Network(group).run(b2.defaultclock.dt)
+        np.testing.assert_array_equal(group.up[:], [1.0, 1.0, -np.inf, 0.5])
+        np.testing.assert_array_equal(group.down[:], [0.0, np.inf, 0.0, 0.5])
+    w, k = correlation.symbols()
+    p = correlation.params_with_defaults({"n_inputs": 30, "w_max": 1.0, "train": 0.05, "test": 0.05,
+                                          "pattern": 10.0, "period": 20.0})
+    inst = {"seed": 0, "steps": np.repeat([40, 60], 30), "indices": np.tile(np.arange(30), 2), "w_init": 1.0,
+            "pattern_inputs": np.ones(30, dtype=bool), "v0_train": 0.0, "v0_readout": 0.0}
+    empties = sp.Tuple(sp.Integer(0), 100 / w)  # first spike: 1 - 0.01*100 = 0; second: 100/0 = inf
+    for mode, failed in (("nest", False), ("fail", True)):
+        q = dict(p, zero_division=mode)
+        got = correlation.run(q, [inst], correlation.program_plasticity(q, programs.table([empties], (w, k)), 1))
+        assert (got["zerodiv"][0, 0] > 0) == failed
+        np.testing.assert_array_equal(got["w"][0], np.zeros(30) if not failed else got["w"][0])
+
+
 def test_homeostatic_baseline_is_the_authors_rule_file():
     """With the authors' clipping the family's baseline (k+ - 0.15, 0) runs exactly rules/stdp_homeostatic.toml."""
     p = correlation.params_with_defaults(dict(CORRELATION_TINY, clip_both=True))
@@ -257,7 +306,7 @@ def test_correlation_family_pairs_batches_and_failures():
     w, k = correlation.symbols()
     base = correlation.baselines()
     pairs = [base["no_plasticity"], base["homeostatic_stdp"], sp.Tuple(k, 1 / k)]
-    res = correlation.evaluate_batch(pairs, [1, 2], CORRELATION_TINY)
+    res = correlation.evaluate_batch(pairs, [1, 2], dict(CORRELATION_TINY, zero_division="fail"))
     for x in res[:2]:
         assert x["reason"] == "" and math.isfinite(x["fitness"]) and len(x["per_instance"]) == 2
         assert x["fitness"] == min(x["per_instance"])

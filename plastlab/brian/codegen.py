@@ -71,9 +71,10 @@ def transmission(rule, transmit=None):
     return "" if t is None else f"{t.target} {t.op} {ex.to_code(t.expr)}"
 
 
-def generate(rule, transmit=None, *, lastspike=(True, True)):
+def generate(rule, transmit=None, *, lastspike=(True, True), transmit_last=False):
     """Brian2 code for ``rule``. ``transmit`` (e.g. ``"ge_post += w"``; default: the rule's ``[weight]
-    transmit``) runs first on each presynaptic spike.
+    transmit``) runs first on each presynaptic spike, or after the rule's presynaptic statements with
+    ``transmit_last`` (NEST's STDP synapses transmit the weight their presynaptic update has just changed).
 
     ``lastspike`` says whether the (pre, post) groups have a ``lastspike`` variable (groups created with a
     ``refractory`` argument do); window rules fall back to per-synapse spike times where they do not.
@@ -91,7 +92,7 @@ def generate(rule, transmit=None, *, lastspike=(True, True)):
     model += [f"{name} : {_unit_name(i.unit)}" for name, i in rule.inputs.items() if i.source == "modulator"]
     model += [f"{name} : {_unit_name(unit)}" for name, unit in rule.state.items()]
     transmit = transmission(rule, transmit)
-    on_pre = [transmit] if transmit else []
+    on_pre = [transmit] if transmit and not transmit_last else []
     on_post = []
     if rule.window is not None:
         extra_model, pre_window, post_window = _window_code(rule, code, rename, lastspike)
@@ -101,6 +102,8 @@ def generate(rule, transmit=None, *, lastspike=(True, True)):
     else:
         on_pre += [_statement_code(rule, s, code) for s in rule.on_pre]
         on_post += [_statement_code(rule, s, code) for s in rule.on_post]
+    if transmit and transmit_last:
+        on_pre.append(transmit)
     bounded = rule.weight.min != -sp.oo or rule.weight.max != sp.oo
     clip_each_step = (f"w = {code(_dimensional_zero(rule, ex.clip(sp.Symbol('w'), rule.weight.min, rule.weight.max)))}"
                       if rule.dw_dt is not None and bounded else None)
@@ -162,12 +165,14 @@ def has_lastspike(group):
     return "lastspike" in getattr(group, "variables", {})
 
 
-def synapses(rule, source, target, transmit=None, *, extra_model="", namespace=None, parameters=None, **kwargs):
+def synapses(rule, source, target, transmit=None, *, extra_model="", namespace=None, parameters=None,
+             transmit_last=False, **kwargs):
     """A ``brian2.Synapses`` from ``source`` to ``target`` running ``rule`` (not yet connected).
 
     ``transmit`` is the effect of a presynaptic spike on the target (``"ge_post += w"``; default: the rule's
     ``[weight] transmit``; ``""``: none on purpose, otherwise a missing transmission warns); ``extra_model`` adds
-    model lines, e.g. ``"I_in_post = w*r_pre : 1 (summed)"`` for rate networks; other keyword arguments go to
+    model lines, e.g. ``"I_in_post = w*r_pre : 1 (summed)"`` for rate networks; ``transmit_last`` transmits after
+    the rule's presynaptic statements (see ``generate``); other keyword arguments go to
     ``brian2.Synapses``. ``parameters`` sets rule parameters on purpose (e.g. a circuit's per-layer learning
     rate); ``namespace`` holds the network's own names, which must not clash with the rule's parameters (a
     silent replacement would change the rule). Pre/postsynaptic inputs of the rule must exist in the groups.
@@ -182,7 +187,8 @@ def synapses(rule, source, target, transmit=None, *, extra_model="", namespace=N
     if clash:
         raise RuleError(f"rule '{rule.name}' has a parameter '{clash[0]}', a name this network defines itself; "
                         "rename the parameter", section="parameters", term=clash[0])
-    brian = generate(rule, transmit, lastspike=(has_lastspike(source), has_lastspike(target)))
+    brian = generate(rule, transmit, lastspike=(has_lastspike(source), has_lastspike(target)),
+                     transmit_last=transmit_last)
     if transmit is None and not transmission(rule) and not extra_model:
         warnings.warn(f"synapses of rule '{rule.name}' have no transmission: w learns but never drives "
                       f"{getattr(target, 'name', 'the target')} (pass transmit=, e.g. 'v_post += w', or declare "

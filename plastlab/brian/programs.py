@@ -15,6 +15,8 @@ Semantics (identical in both implementations, those of C doubles):
 * ``a / 0`` makes the program's result NaN, whatever follows (as the compiled rule file raises
   ZeroDivisionError; a later ``pow(NaN, 0) = 1`` must not hide it): the caller treats a NaN rule value as a
   failed evaluation, as the paper gives division by zero the worst fitness;
+* with ``ieee_division`` (the correlation family: the authors' NEST synapses compute in C++ doubles), ``a / 0``
+  is what C gives instead: ±inf, or NaN for 0/0 and NaN/0, and the program goes on;
 * ``a ** b`` is C's ``pow``: NaN for a negative base with a non-integer exponent, inf for 0 to a negative power,
   a real result for a negative base with an integer exponent.
 """
@@ -96,7 +98,7 @@ def check(program, n_inputs):
         raise ProgramError(f"needs a stack of {deepest} > {MAX_STACK}")
 
 
-def evaluate(table, index, *inputs):
+def evaluate(table, index, *inputs, ieee_division=False):
     """numpy evaluation: program ``index[i]`` on ``inputs[k][i]`` for every i (arrays broadcast together)."""
     index = np.asarray(index)
     arrays = np.broadcast_arrays(index, *[np.asarray(x, dtype=np.float64) for x in inputs])
@@ -104,11 +106,11 @@ def evaluate(table, index, *inputs):
     out = np.empty(index.shape, dtype=np.float64)
     for p in np.unique(index):
         mine = index == p
-        out[mine] = _run(table, int(p), [x[mine] for x in inputs])
+        out[mine] = _run(table, int(p), [x[mine] for x in inputs], ieee_division)
     return out
 
 
-def _run(table, p, inputs):
+def _run(table, p, inputs, ieee_division=False):
     stack, divided_by_zero = [], np.zeros(inputs[0].shape, dtype=bool)
     with np.errstate(all="ignore"):
         for k in range(table.starts[p], table.starts[p + 1]):
@@ -129,6 +131,8 @@ def _run(table, p, inputs):
                     stack.append(left - right)
                 elif op == MUL:
                     stack.append(left * right)
+                elif op == DIV and ieee_division:
+                    stack.append(left / right)
                 elif op == DIV:
                     divided_by_zero |= right == 0
                     stack.append(left / np.where(right == 0, 1.0, right))
@@ -137,13 +141,15 @@ def _run(table, p, inputs):
     return np.where(divided_by_zero, np.nan, stack[0])
 
 
-def cython_code(name, n_inputs):
-    """Cython source of ``name(index, x0, ..., x{n-1})``: depends on the number of inputs only."""
+def cython_code(name, n_inputs, ieee_division=False):
+    """Cython source of ``name(index, x0, ..., x{n-1})``: depends on the number of inputs (and the division's
+    semantics) only."""
     params = ", ".join(f"double _x{k}" for k in range(n_inputs))
     pushes = "\n".join(f"            {'if' if k == 0 else 'elif'} _a == {k}:\n                _stack[_top] = _x{k}"
                        for k in range(n_inputs))
     return f"""
 from libc.math cimport pow as _program_pow, fabs as _program_fabs, sqrt as _program_sqrt, NAN as _PROGRAM_NAN
+from libc.math cimport copysign as _program_copysign, INFINITY as _PROGRAM_INF
 cdef double {name}(int _p, {params}):
     cdef double _stack[{MAX_STACK}]
     cdef int _top = -1
@@ -175,8 +181,11 @@ cdef double {name}(int _p, {params}):
                 _stack[_top] = _l * _r
             elif _op == {DIV}:
                 if _r == 0:
-                    _divided_by_zero = 1
-                    _stack[_top] = _PROGRAM_NAN
+                    _divided_by_zero = {0 if ieee_division else 1}
+                    if _l == 0 or _l != _l or {0 if ieee_division else 1}:
+                        _stack[_top] = _PROGRAM_NAN
+                    else:
+                        _stack[_top] = _program_copysign(_PROGRAM_INF, _l) * _program_copysign(1.0, _r)
                 else:
                     _stack[_top] = _l / _r
             else:
@@ -194,19 +203,20 @@ cdef int _program_isnan(double x):
 """
 
 
-def program_function(table, name="rule_program"):
-    """A Brian2 Function ``name(index, x0, ...)`` running the table's programs (Cython and numpy targets).
+def program_function(table, name="rule_program", *, ieee_division=False):
+    """A Brian2 Function ``name(index, x0, ...)`` running the table's programs (Cython and numpy targets);
+    ``ieee_division``: a / 0 as C computes it (module docstring).
 
     Use it in a namespace (``{name: program_function(table)}``); a new table gives a new Function object with
     the same generated code, so Brian2 reuses the compiled extension."""
     from brian2 import Function
 
     def numpy_version(index, *inputs):
-        return evaluate(table, index, *inputs)
+        return evaluate(table, index, *inputs, ieee_division=ieee_division)
 
     fn = Function(numpy_version, arg_units=[1] * (table.n_inputs + 1), return_unit=1,
                   arg_types=["integer"] + ["float"] * table.n_inputs, return_type="float", stateless=True)
-    fn.implementations.add_implementation("cython", cython_code(f"_{name}", table.n_inputs),
+    fn.implementations.add_implementation("cython", cython_code(f"_{name}", table.n_inputs, ieee_division),
                                           namespace=table.namespace(), name=f"_{name}")
     return fn
 

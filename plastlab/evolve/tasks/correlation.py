@@ -57,6 +57,11 @@ SCHEMA = {
     "lam": Param(float, 0.01, low=0.0, strict=True),
     "alpha": Param(float, 1.0),
     "clip_both": Param(bool, False, doc="clip every update to [0, 1] (the authors' homeostatic synapse)"),
+    "zero_division": Param(str, "nest", choices=("nest", "fail"),
+                           doc="nest: a rule value that divides by zero is what C++ computes (+-inf, NaN) and the "
+                               "bounds take it as the authors' stdp_sympy_synapse does (facilitation: not below "
+                               "1 gives W_max; depression: not above 0 gives 0); fail: the candidate fails (as "
+                               "rule files and the other families do)"),
     "t_ref": Param(float, 2.0, low=0.0, doc="ms: refractory period (NEST iaf_psc_delta default); input arriving "
                                            "meanwhile is lost"),
     "delay": Param(float, 1.0, low=0.0, doc="ms: input delay"),
@@ -105,9 +110,12 @@ def params_with_defaults(params=None, *, file=None):
     return with_defaults(NAME, SCHEMA, params, file=file)
 
 
-def _updates(f_fac, f_dep, clip_both):
-    """(depression, facilitation) weight statements with the paper's clipping."""
+def _updates(f_fac, f_dep, clip_both, nest_bounds=False):
+    """(depression, facilitation) weight statements with the paper's clipping (``nest_bounds``: with the
+    comparisons of the authors' synapse, which also bound NaN: ``nest_bound_functions``)."""
     lo_dep, hi_fac = ("clip({}, 0, 1)", "clip({}, 0, 1)") if clip_both else ("clip({}, 0, inf)", "clip({}, -inf, 1)")
+    if nest_bounds and not clip_both:
+        lo_dep, hi_fac = "nest_floor({})", "nest_ceiling({})"
     dep = lo_dep.format(f"w - alpha*lam*({f_dep})")
     fac = hi_fac.format(f"w + lam*({f_fac})")
     return f"w = {dep}", f"w = {fac}"
@@ -301,8 +309,8 @@ def _outcomes(result):
     for c in range(ratio.shape[0]):
         if zerodiv is not None and zerodiv[c].any():
             out.append((None, "division by zero (or NaN) in the rule during the simulation"))
-        elif np.isnan(w[c]).any():
-            out.append((None, "simulation produced NaN"))
+        elif not np.isfinite(w[c]).all():
+            out.append((None, "simulation produced NaN or an infinite weight"))
         elif not np.isfinite(ratio[c]).all():
             out.append((None, "potential flat between patterns (no signal-to-noise ratio)"))
         else:
@@ -323,6 +331,31 @@ def snr(v, t_ms, p):
         return (peaks.mean(axis=1) - between.mean(axis=1)) / between.std(axis=1)
 
 
+NEST_BOUNDS_CODE = {"nest_floor": """
+cdef double _nest_floor(double x):
+    return x if x > 0.0 else 0.0
+""", "nest_ceiling": """
+cdef double _nest_ceiling(double x):
+    return x if x < 1.0 else 1.0
+"""}
+
+
+def nest_bound_functions():
+    """``nest_floor(x)`` = x if x > 0 else 0 and ``nest_ceiling(x)`` = x if x < 1 else 1, as the authors'
+    stdp_sympy_synapse bounds a depressed and a facilitated weight (NaN gives 0 and W_max; Brian2's clip keeps
+    NaN)."""
+    from brian2 import Function
+
+    functions = {}
+    for name, keep in (("nest_floor", lambda x: x > 0.0), ("nest_ceiling", lambda x: x < 1.0)):
+        bound = 0.0 if name == "nest_floor" else 1.0
+        fn = Function(lambda x, keep=keep, bound=bound: np.where(keep(x), x, bound), arg_units=[1], return_unit=1,
+                      arg_types=["float"], return_type="float", stateless=True)
+        fn.implementations.add_implementation("cython", NEST_BOUNDS_CODE[name], name=f"_{name}")
+        functions[name] = fn
+    return functions
+
+
 TRANSMIT = "v_post += w_max*w*int(not_refractory_post)"  # NEST iaf_psc_delta drops input while refractory
 SYNAPSE_MODEL = """w : 1
 dkplus/dt = -kplus/tau_plus : 1 (event-driven)
@@ -331,8 +364,9 @@ dkminus/dt = -kminus/tau_minus : 1 (event-driven)"""
 
 class program_plasticity:
     """All candidates as program data: every neuron holds its candidate's index; program 2c is candidate c's
-    f_fac, 2c + 1 its f_dep. A NaN rule value (division by zero, pow outside its domain) is counted in the
-    neuron's ``zerodiv`` (Cython would raise on a division)."""
+    f_fac, 2c + 1 its f_dep. With ``zero_division = "fail"`` a NaN rule value (division by zero, pow outside its
+    domain) is counted in the neuron's ``zerodiv`` (Cython would raise on a division); with ``"nest"`` (default)
+    the rule computes as the authors' C++ synapse does and its bounds take inf and NaN as theirs do."""
 
     neuron_model = "zerodiv : 1\ncand : integer (constant)"
 
@@ -341,19 +375,20 @@ class program_plasticity:
 
     def synapses(self, b2, gen, neurons, ns, n_instances):
         neurons.cand = np.repeat(np.arange(self.n_candidates), n_instances)  # neuron n = c*M + k
-        dep, fac = _updates("f_fac", "f_dep", self.p["clip_both"])
-        on_pre = f"""{TRANSMIT}
-f_dep = rule_program(2*cand_post + 1, w, kminus)
-zerodiv_post += rule_isnan(f_dep)
-{dep}
+        nest = self.p["zero_division"] == "nest"
+        dep, fac = _updates("f_fac", "f_dep", self.p["clip_both"], nest_bounds=nest)
+        count = "" if nest else "zerodiv_post += rule_isnan({})\n"
+        on_pre = f"""f_dep = rule_program(2*cand_post + 1, w, kminus)
+{count.format("f_dep")}{dep}
+{TRANSMIT}
 kplus += 1"""
         on_post = f"""f_fac = rule_program(2*cand_post, w, kplus)
-zerodiv_post += rule_isnan(f_fac)
-{fac}
+{count.format("f_fac")}{fac}
 kminus += 1"""
+        functions = dict(programs.brian_functions(self.table, ieee_division=nest), **nest_bound_functions())
         return b2.Synapses(gen, neurons, SYNAPSE_MODEL, on_pre=on_pre, on_post=on_post, dt=ns["dt"],
                            delay={"pre": ns["delay"], "post": ns["post_delay"]},
-                           namespace=dict(ns, **programs.brian_functions(self.table)), name="syn")
+                           namespace=dict(ns, **functions), name="syn")
 
 
 class rule_plasticity:
@@ -370,7 +405,8 @@ class rule_plasticity:
     def synapses(self, b2, gen, neurons, ns, n_instances):
         from ...brian import codegen
 
-        return codegen.synapses(self.rule, gen, neurons, transmit=TRANSMIT, namespace=ns, dt=ns["dt"],
+        return codegen.synapses(self.rule, gen, neurons, transmit=TRANSMIT, transmit_last=True, namespace=ns,
+                                dt=ns["dt"],
                                 delay={"pre": ns["delay"], "post": ns["post_delay"]}, name="syn")
 
 

@@ -160,7 +160,8 @@ def evaluate_candidates(exprs, symbols, simulate, score):
     return results
 
 
-def brian_functions(program_table):
+def brian_functions(program_table, *, ieee_division=False):
     """The namespace entries a family's synapses need: ``rule_program`` and ``rule_isnan``."""
-    return {"rule_program": prog.program_function(program_table), "rule_isnan": prog.isnan_function()}
+    return {"rule_program": prog.program_function(program_table, ieee_division=ieee_division),
+            "rule_isnan": prog.isnan_function()}
 
