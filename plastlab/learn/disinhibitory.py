@@ -27,6 +27,7 @@ only, no slopes), ``optimizer = "sgd"`` (the rule's raw change with eta / n_pre)
 t_open / t_closed instead of steady state), ``linearise = "fixed"`` (theta, delta constant instead of the
 linearisation around the minibatch's mean inhibition).
 """
+import weakref
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -546,18 +547,24 @@ class DisinhibitoryCircuit:
         finally:
             net.remove(*extra)
 
-    def present(self, X, Y=None, *, learn=False, progress=None):
+    def present(self, X, Y=None, *, learn=False, progress=None, schedule="one_run"):
         """Present samples X (n, n_in) in batches of ``copies``: open loop, then (learn=True) closed loop
         towards targets Y (n, n_out) and the weight update.
 
-        The dynamics of all batches run in one Brian2 run that stops at each plastic step; that step is a run of
-        its own in which the rules' dw/dt is integrated (with the gate at 0 it changes nothing, so it is not
-        computed in between: the same result at a fraction of the cost for large layers).
+        ``schedule = "one_run"``: every batch, phase and plastic step runs in a single Brian2 run. Brian2 prepares
+        (code-generates and binds) every object at the start of each run, ~0.2 s for this network; the earlier
+        schedule (``"run_per_batch"``, kept to check and time against: benchmarks/disinhibitory_epoch.py) stopped
+        for each batch's plastic step and paid that twice per minibatch. Outside the plastic step the rules'
+        dw/dt is not computed in either schedule (with the gate at 0 it changes nothing; see ``_rule_code``).
+        Both schedules integrate the same equations step for step and give the same numbers.
         Returns the open-loop outputs (n, n_out) at the open-loop steady state; ``self.last_steps`` holds the
         steps each phase took per batch."""
+        if schedule not in ("one_run", "run_per_batch"):
+            raise DataError(f"{self.name}: schedule must be 'one_run' or 'run_per_batch', got {schedule!r}")
         X, Y = self._check_samples(X, Y, learn)
         n, B = X.shape[0], self.copies
-        phases = _Phases(self, X, Y, learn, progress)
+        one_run = schedule == "one_run"
+        phases = _Phases(self, X, Y, learn, progress, stop_for_update=not one_run)
         max_steps = -(-n // B) * (phases.max_open + (phases.max_closed + 1 if learn else 0)) + 1
         op = NetworkOperation(phases.step, clock=self.clock, when="end", name=f"{self.name}_phases")
         phases.load(0)
@@ -565,7 +572,7 @@ class DisinhibitoryCircuit:
         net.add(op)
         try:
             with brian_settings(target=self.codegen):
-                self._integrate_rules(False)
+                self._integrate_rules(one_run)  # one_run: prepared once, skipped by _rule_code between updates
                 while not phases.done and max_steps > 0:
                     start = self.clock.t_
                     net.run(max_steps * self.params.dt * ms, namespace={})
@@ -576,6 +583,7 @@ class DisinhibitoryCircuit:
                         self._integrate_rules(False)
                         max_steps -= 1
         finally:
+            self._rule_code(True)
             self._integrate_rules(True)
             net.remove(op)
         if not phases.done:
@@ -588,6 +596,19 @@ class DisinhibitoryCircuit:
         if self.rule is not None:
             for syn in self.ff + self.b_syn:
                 syn.state_updater.active = on
+
+    def _rule_code(self, on):
+        """Run or skip the plastic synapses' dw/dt code from the next step on, inside a run.
+
+        Brian2 reads ``active`` only when a run starts, and a new run re-prepares every object; a run executes
+        each object's list of code objects at every step, so emptying the state updater's list skips it and
+        putting back its code object (made at the start of the run) runs it again."""
+        if self.rule is None:
+            return
+        for syn in self.ff + self.b_syn:
+            updater = syn.state_updater
+            code = [weakref.proxy(updater.codeobj)] if on and updater.codeobj is not None else []
+            updater.code_objects[:] = code
 
     def _check_samples(self, X, Y, learn):
         X = np.asarray(X, dtype=float)
@@ -657,8 +678,9 @@ class _Phases:
     """The per-batch protocol as a small state machine driven by a network_operation at the end of each step:
     load -> open loop (to steady state) -> [closed loop (to steady state) -> one plastic step -> absorb] -> next."""
 
-    def __init__(self, circuit, X, Y, learn, progress):
+    def __init__(self, circuit, X, Y, learn, progress, stop_for_update=False):
         self.c, self.X, self.Y, self.learn, self.progress = circuit, X, Y, learn, progress
+        self.stop_for_update = stop_for_update  # run_per_batch: the plastic step is a run of its own
         p = circuit.params
         steady = p.phases == "steady_state"
         self.max_open = int(round((p.t_max if steady else p.t_open) / p.dt))
@@ -666,7 +688,7 @@ class _Phases:
         self.steady, self.dt_s = steady, p.dt * 1e-3
         self.outputs = np.zeros((X.shape[0], circuit.sizes[-1]))
         self.n_batches = -(-X.shape[0] // circuit.copies)
-        self.steps, self.done = [], False
+        self.steps, self.done, self.started = [], False, False
 
     def load(self, k):
         c, B, n_out = self.c, self.c.copies, self.c.sizes[-1]
@@ -697,6 +719,9 @@ class _Phases:
     def step(self, t):
         if self.done:
             return
+        if not self.started:  # the run has just prepared the rules' code: skip it until the plastic step
+            self.c._rule_code(False)
+            self.started = True
         self.count += 1
         c = self.c
         if self.phase == "open":
@@ -714,8 +739,12 @@ class _Phases:
                 for g in c.layers:
                     g.plastic = np.repeat(self.valid, g.N // c.copies).astype(float)
                 self.phase = "update"
-                c.net.stop()  # the plastic step runs on its own (see present)
+                if self.stop_for_update:
+                    c.net.stop()  # the plastic step runs on its own (see present)
+                else:
+                    c._rule_code(True)
         else:  # one plastic step done
+            c._rule_code(False)
             for g in c.layers:
                 g.plastic = 0
             c._absorb(self.valid)
