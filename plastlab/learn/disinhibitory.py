@@ -104,6 +104,8 @@ CIRCUIT = {
     "eta": Param(float, 1.0, low=0, doc="the rules' eta (1/second); sgd: the learning rate, / n_pre**eta_fan_in"),
     "eta_fan_in": Param(float, 1.0, low=0),
     "phases": Param(str, "steady_state", choices=("steady_state", "fixed")),
+    "steady_state": Param(str, "integrate", choices=("integrate", "newton"),
+                          doc="integrate the ODEs in Brian2 until steady, or solve the fixed point by Newton"),
     "rtol": Param(float, 1e-3, **_positive), "atol": Param(float, 1e-6, **_positive),
     "t_max": Param(float, 2000.0, **_positive, doc="ms per phase at most (steady_state)"),
     "t_open": Param(float, 30.0, low=0, doc="ms (phases = fixed)"), "t_closed": Param(float, 30.0, low=0),
@@ -138,6 +140,7 @@ class CircuitParams:
     eta: float = 1.0
     eta_fan_in: float = 1.0
     phases: str = "steady_state"
+    steady_state: str = "integrate"
     rtol: float = 1e-3
     atol: float = 1e-6
     t_max: float = 2000.0
@@ -162,6 +165,12 @@ class CircuitParams:
         if params.optimizer == "adam" and params.eta <= 0:
             raise ConfigError("must be positive with optimizer = 'adam' (the change is divided by it)", file=file,
                               section=section, key="eta")
+        if params.steady_state == "newton":
+            for key, ok, why in (("phases", params.phases == "steady_state", "phases = 'steady_state'"),
+                                 ("readout", params.readout == "linear", "the linear readout"),
+                                 ("lam", params.lam > 0, "a leaky controller (lam > 0)")):
+                if not ok:
+                    raise ConfigError(f"steady_state = 'newton' needs {why}", file=file, section=section, key=key)
         for key in ("t_open", "t_closed", "t_max"):
             steps = getattr(params, key) / params.dt
             if abs(steps - round(steps)) > 1e-9:
@@ -563,7 +572,12 @@ class DisinhibitoryCircuit:
             raise DataError(f"{self.name}: schedule must be 'one_run' or 'run_per_batch', got {schedule!r}")
         X, Y = self._check_samples(X, Y, learn)
         n, B = X.shape[0], self.copies
-        one_run = schedule == "one_run"
+        if self.params.steady_state == "newton" and not learn:  # the open-loop fixed point is all that is used
+            self.last_steps = [{"open": 0} for _ in range(-(-n // B))]
+            if progress is not None:
+                progress.update(n)
+            return steady_state_forward(self.weights, X, self.params.beta)[0]
+        one_run = schedule == "one_run" or self.params.steady_state == "newton"  # newton: one step per batch
         phases = _Phases(self, X, Y, learn, progress, stop_for_update=not one_run)
         max_steps = -(-n // B) * (phases.max_open + (phases.max_closed + 1 if learn else 0)) + 1
         op = NetworkOperation(phases.step, clock=self.clock, when="end", name=f"{self.name}_phases")
@@ -590,6 +604,36 @@ class DisinhibitoryCircuit:
             raise PlastlabError(f"{self.name}: the protocol did not finish (internal error)")
         self.last_steps = phases.steps
         return phases.outputs
+
+    def _feedback_matrices(self):
+        """Q per hidden layer as the feedback synapses hold it: (copies, n_out, n_l)."""
+        out, n_out = [], self.sizes[-1]
+        for k in range(len(self.hidden)):
+            fb, n = self.fb[k], self.sizes[k + 1]
+            Q = np.zeros((self.copies, n_out, n))
+            i, j = np.asarray(fb.i[:]), np.asarray(fb.j[:])
+            Q[i // n_out, i % n_out, j % n] = fb.variables["q"].get_value()
+            out.append(Q)
+        return out
+
+    def _write_steady_state(self, X, layers, y, c_int, c):
+        """Put a fixed point (steady_state = "newton") into the Brian2 groups together with the summed inputs that
+        belong to it, so that the next Euler step starts there and stays there (up to the solver's residual)."""
+        p, B = self.params, self.copies
+        r = X
+        for (W, b), g, (u_E, u_I) in zip(self.weights, self.hidden, layers):
+            g.u_E, g.u_I = u_E.ravel(), u_I.ravel()
+            g.I_ff, g.I_b = (r @ W).ravel(), np.tile(b, B)
+            r = softplus(u_E, p.beta)
+        self.out.r, self.out.I_ff = y.ravel(), (r @ self.weights[-1][0]).ravel()
+        self.ctrl.c_int, self.ctrl.y = c_int.ravel(), y.ravel()
+        n_out = self.sizes[-1]
+        if "Z" in self.ctrl.variables:
+            self.ctrl.Z = np.repeat(np.exp(p.softmax_gain * y).sum(axis=1), n_out)
+            self.ctrl.y_sum = np.repeat(y.sum(axis=1), n_out)
+        for g, Q in zip(self.hidden, self._feedback_matrices()):
+            g.top = np.einsum("bk,bkn->bn", c, Q).ravel()
+        self.out.top = c.ravel()
 
     def _integrate_rules(self, on):
         """Switch the plastic synapses' dw/dt integration on or off (read by Brian2 at the start of a run)."""
@@ -706,6 +750,32 @@ class _Phases:
             c.ctrl.target = Yb.ravel()
         self.phase, self.count, self.previous = "open", 0, c._state(False)
         self.batch_steps = {}
+        if self.learn and c.params.steady_state == "newton":
+            self._solve(Xb, Yb)
+
+    def _solve(self, X, Y):
+        """steady_state = "newton": both fixed points solved, the closed one written into the network, the next
+        step is the plastic one. A closed loop that Newton does not solve to 1e-10 is integrated as usual."""
+        c, n_out = self.c, self.c.sizes[-1]
+        y, cache = steady_state_forward(c.weights, X, c.params.beta)
+        layers = [(u_E, u_I) for _, u_E, u_I in cache[:-1]]
+        c._write_steady_state(X, layers, y, np.zeros_like(y), np.zeros_like(y))
+        self.outputs[self.idx] = y[:len(self.idx)]
+        c._state_feedback(self.valid)
+        c.ctrl.closed = np.repeat(self.valid, n_out).astype(float)
+        start = np.concatenate([u for pair in layers for u in pair] + [y], axis=1)
+        state, c_int, control, iterations, converged = closed_loop_steady_state(
+            c.weights, X, Y, c._feedback_matrices(), c.params, self.valid, start)
+        self.batch_steps.update(open=0, closed=0, newton=iterations)
+        if not converged[self.valid].all():
+            self.batch_steps["newton_failed"] = int((~converged[self.valid]).sum())
+            self.phase, self.count, self.previous = "closed", 0, c._state(True)
+            return
+        c._write_steady_state(X, state[:-1], state[-1], c_int, control)
+        for g in c.layers:
+            g.plastic = np.repeat(self.valid, g.N // c.copies).astype(float)
+        self.phase = "update"
+        c._rule_code(True)
 
     def _steady(self, with_controller):
         now = self.c._state(with_controller)
@@ -842,3 +912,88 @@ def backprop_gradients(weights, X, T, beta=1.0):
 
 def predict_steady_state(weights, X, beta=1.0):
     return steady_state_forward(weights, X, beta)[0]
+
+
+# --- the closed loop's fixed point by Newton (option steady_state = "newton") ------------------------------------
+
+def controller_error(y, T, params):
+    """The controller's error e(y) and de/dy (copies, n_out, n_out), as the controller's equations define them."""
+    p, n_out = params, y.shape[1]
+    if p.error == "difference":
+        return T - y, np.broadcast_to(-np.eye(n_out), (len(y), n_out, n_out))
+    z = np.exp(p.softmax_gain * (y - y.max(axis=1, keepdims=True)))
+    prob = z / z.sum(axis=1, keepdims=True)
+    e = T - prob + p.rate_anchor * (p.rate_level - y.mean(axis=1, keepdims=True))
+    de = -p.softmax_gain * (prob[:, :, None] * np.eye(n_out) - prob[:, :, None] * prob[:, None, :])
+    return e, de - p.rate_anchor / n_out
+
+
+def closed_loop_steady_state(weights, X, T, Q, params, closed, start, *, tol=1e-10, max_iter=50):
+    """Fixed point of the closed loop (linear readout, leaky PI controller), per copy, by damped Newton.
+
+    Setting every time derivative of the circuit's equations to zero gives, with c_int = e / lam,
+        u_E = W r_pre + b - phi(u_I),   u_I = phi(u_E) - Q^T c  (per hidden layer),   y = W r + c,
+        c = (k_p + k_i / lam) e(y)   (0 in copies with closed = False),
+    solved for x = [u_E, u_I per hidden layer..., y] from ``start`` (the open-loop fixed point, where the
+    integrated closed loop starts too). ``Q``: per hidden layer (copies, n_out, n_l). Returns (x as a list
+    [(u_E, u_I), ..., y], c_int, c, iterations, converged per copy); converged: max |residual| <= tol."""
+    p, beta = params, params.beta
+    sizes = [W.shape[1] for W, _ in weights[:-1]]
+    n_out, B = weights[-1][0].shape[1], X.shape[0]
+    cuts = np.cumsum([0] + [n for n in sizes for _ in (0, 1)] + [n_out])
+    gain = np.where(closed, p.k_p + p.k_i / p.lam, 0.0)[:, None]
+
+    def split(x):
+        parts = [x[:, a:b] for a, b in zip(cuts[:-1], cuts[1:])]
+        return [(parts[2 * k], parts[2 * k + 1]) for k in range(len(sizes))], parts[-1]
+
+    def residual(x):
+        layers, y = split(x)
+        e, de = controller_error(y, T, p)
+        c = gain * e
+        r, out = X, []
+        for (W, b), Q_l, (u_E, u_I) in zip(weights[:-1], Q, layers):
+            out += [-u_E + r @ W + b - softplus(u_I, beta), -u_I + softplus(u_E, beta) - np.einsum("bk,bkn->bn", c, Q_l)]
+            r = softplus(u_E, beta)
+        out.append(-y + r @ weights[-1][0] + c)
+        return np.concatenate(out, axis=1), layers, y, e, de
+
+    def jacobian(layers, de):
+        J = np.zeros((B, cuts[-1], cuts[-1]))
+        dc = gain[:, :, None] * de  # (B, n_out, n_out)
+        ys = slice(cuts[-2], cuts[-1])
+        diag = np.arange(cuts[-1])
+        J[:, diag, diag] = -1.0
+        for k, ((u_E, u_I), Q_l) in enumerate(zip(layers, Q)):
+            e0, i0 = cuts[2 * k], cuts[2 * k + 1]
+            n = sizes[k]
+            idx = np.arange(n)
+            J[:, e0 + idx, i0 + idx] = -softplus_slope(u_I, beta)
+            J[:, i0 + idx, e0 + idx] = softplus_slope(u_E, beta)
+            J[:, i0:i0 + n, ys] = -np.einsum("bkn,bkj->bnj", Q_l, dc)
+            W_next = weights[k + 1][0]  # d(input of the next layer) / d u_E = W_next^T diag(phi')
+            rows = slice(cuts[2 * k + 2], cuts[2 * k + 3]) if k + 1 < len(sizes) else ys
+            J[:, rows, e0:e0 + n] += W_next.T[None] * softplus_slope(u_E, beta)[:, None, :]
+        J[:, ys, ys] += dc
+        return J
+
+    x = np.array(start, float)
+    F, layers, y, e, de = residual(x)
+    size = np.abs(F).max(axis=1)
+    for iteration in range(max_iter + 1):
+        converged = size <= tol
+        if converged.all() or iteration == max_iter:
+            break
+        step = np.linalg.solve(jacobian(layers, de), F[:, :, None])[:, :, 0]
+        alpha = np.where(converged, 0.0, 1.0)
+        for _ in range(40):  # backtracking per copy until the largest residual shrinks
+            x_new = x - alpha[:, None] * step
+            F_new, *rest = residual(x_new)
+            size_new = np.abs(F_new).max(axis=1)
+            worse = (size_new > (1 - 1e-4 * alpha) * size) & ~converged
+            if not worse.any():
+                break
+            alpha[worse] *= 0.5
+        x, F, size, (layers, y, e, de) = x_new, F_new, size_new, rest
+    c_int = np.where(closed[:, None], e / p.lam, 0.0)
+    return layers + [y], c_int, gain * e, iteration, converged
