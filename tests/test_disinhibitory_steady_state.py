@@ -16,11 +16,11 @@ def _batch(seed=3, n=4):
     return X, T
 
 
-def _one_batch(rule="disinhibitory", schedule="one_run", **params):
+def _one_batch(rule="disinhibitory", schedule="one_run", sizes=SIZES, **params):
     """Raw rule change (optimizer sgd, eta 1) of every layer after one minibatch, and the open-loop outputs."""
     X, T = _batch()
     table = dict(dict(dt=5.0, optimizer="sgd", eta=1.0), **params)
-    net = DisinhibitoryCircuit(SIZES, rule=rule, copies=len(X), seed=1, params=table)
+    net = DisinhibitoryCircuit(sizes, rule=rule, copies=len(X), seed=1, params=table)
     start = [(W.copy(), b.copy()) for W, b in net.weights]
     out = net.present(X, T, learn=True, schedule=schedule)
     change = [x - x0 for (W, b), (W0, b0) in zip(net.weights, start) for x, x0 in ((W, W0), (b, b0))]
@@ -40,14 +40,15 @@ def test_one_run_gives_the_same_numbers_as_a_run_per_batch():
     assert np.array_equal(out_one, out_per_batch) and steps_one == steps_per_batch
 
 
-@pytest.mark.parametrize("rule", ["disinhibitory", "disinhibitory_linear"])
-def test_newton_fixed_points_give_the_updates_of_the_integrated_circuit(rule):
+@pytest.mark.parametrize("rule, sizes", [("disinhibitory", SIZES), ("disinhibitory_linear", SIZES),
+                                         ("disinhibitory", [3, 4, 4, 2])])
+def test_newton_fixed_points_give_the_updates_of_the_integrated_circuit(rule, sizes):
     # Integrated to a tight tolerance, Brian2's Euler dynamics reach the fixed point Newton solves for: the
     # rule's updates (evaluated by Brian2 in both cases) agree to ~1e-6; at the default tolerance they differ by
     # about the tolerance itself.
-    newton, out_newton, steps = _one_batch(rule, steady_state="newton")
-    tight, out_tight, steps_tight = _one_batch(rule, rtol=1e-9, atol=1e-12, t_max=20000.0)
-    default, _, _ = _one_batch(rule)
+    newton, out_newton, steps = _one_batch(rule, sizes=sizes, steady_state="newton")
+    tight, out_tight, steps_tight = _one_batch(rule, sizes=sizes, rtol=1e-9, atol=1e-12, t_max=20000.0)
+    default, _, _ = _one_batch(rule, sizes=sizes)
     assert steps[0]["newton"] <= 10 and "newton_failed" not in steps[0]
     assert steps_tight[0]["closed"] > 100  # the integration really ran to the tight tolerance
     assert _relative(newton, tight) < 1e-6

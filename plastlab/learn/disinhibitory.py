@@ -21,6 +21,12 @@ layer variable ``plastic`` = 1 in which the rule files' dw/dt run (``rules/disin
 ``disinhibitory_linear.toml`` for hidden layers, ``disinhibitory_readout.toml`` for the readout). Each copy's change
 divided by eta*dt is the rule's value; its minibatch mean is handed to Adam (lr 1e-3) as the descent direction.
 
+``steady_state = "newton"`` reaches the same steady states without integrating them: the open loop's fixed point
+as for backprop (:func:`steady_state_forward`), the closed loop's by damped Newton on the same equations
+(:func:`closed_loop_steady_state`), written into the Brian2 groups, where one step with ``plastic`` = 1 runs the
+rules as before (only the steady states enter the rule; tests/test_disinhibitory_steady_state.py shows the updates
+equal to Brian2 integrated to a tight tolerance; a closed loop Newton does not solve is integrated).
+
 Earlier departures are named options (``CircuitParams``): ``readout = "microcircuit"`` (an E/I output layer with
 bias, feedback q_out * identity), ``error = "difference"`` (target - y), ``feedback = "weights"`` (Q from the weights
 only, no slopes), ``optimizer = "sgd"`` (the rule's raw change with eta / n_pre), ``phases = "fixed"`` (fixed
@@ -953,7 +959,8 @@ def closed_loop_steady_state(weights, X, T, Q, params, closed, start, *, tol=1e-
         c = gain * e
         r, out = X, []
         for (W, b), Q_l, (u_E, u_I) in zip(weights[:-1], Q, layers):
-            out += [-u_E + r @ W + b - softplus(u_I, beta), -u_I + softplus(u_E, beta) - np.einsum("bk,bkn->bn", c, Q_l)]
+            top = np.einsum("bk,bkn->bn", c, Q_l)
+            out += [-u_E + r @ W + b - softplus(u_I, beta), -u_I + softplus(u_E, beta) - top]
             r = softplus(u_E, beta)
         out.append(-y + r @ weights[-1][0] + c)
         return np.concatenate(out, axis=1), layers, y, e, de
