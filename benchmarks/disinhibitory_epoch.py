@@ -10,7 +10,8 @@ same initial weights:
                  the same numbers bit for bit;
   newton         steady_state = "newton": both fixed points solved (open loop as for backprop, closed loop by
                  damped Newton), one Brian2 step per batch in which the rules run.
-Prints wall time per epoch and the ratio to run_per_batch, and how far the weights after the epoch are from
+Prints CPU time (this process; the machine is shared, so wall time mostly measures the others) and wall time per
+epoch with their ratios to run_per_batch, and how far the weights after the epoch are from
 run_per_batch's (max |difference| relative to max |change|): 0 for one_run; for newton the size of the integration's
 own steady-state tolerance (rtol 1e-3), since newton lands on the fixed point itself. A warm-up batch per variant
 compiles the code first (cached on disk), so compilation is not timed.
@@ -44,10 +45,10 @@ def epoch(dataset, samples, variant):
     circuit().present(X[:100], T[:100], learn=True, schedule=schedule)  # warm-up (compilation), not timed
     net = circuit()
     w0 = [W.copy() for W, _ in net.weights]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     net.present(X, T, learn=True, schedule=schedule)
-    wall = time.perf_counter() - start
-    return wall, [W - W_start for (W, _), W_start in zip(net.weights, w0)], net.last_steps
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return (cpu, wall), [W - W_start for (W, _), W_start in zip(net.weights, w0)], net.last_steps
 
 
 def main():
@@ -59,15 +60,17 @@ def main():
     for dataset in datasets:
         samples = args.samples or (5000 if dataset == "yinyang" else 1257)
         results = {v: epoch(dataset, samples, v) for v in ("run_per_batch", "one_run", "newton")}
-        base_wall, base_change, steps = results["run_per_batch"]
+        (base_cpu, base_wall), base_change, steps = results["run_per_batch"]
         closed = np.mean([s["closed"] for s in steps])
         print(f"{dataset}: one epoch, {samples} samples (closed loop {closed:.0f} Euler steps per batch when "
               "integrated)")
-        print(f"  {'variant':14s} {'wall s':>8s} {'speed-up':>9s} {'weights vs run_per_batch':>26s}")
-        for variant, (wall, change, _) in results.items():
+        print(f"  {'variant':14s} {'CPU s':>7s} {'speed-up':>9s} {'wall s':>8s} {'speed-up':>9s} "
+              f"{'weights vs run_per_batch':>26s}")
+        for variant, ((cpu, wall), change, _) in results.items():
             scale = max(np.abs(c).max() for c in base_change)
             diff = max(np.abs(a - b).max() for a, b in zip(change, base_change)) / scale
-            print(f"  {variant:14s} {wall:8.2f} {base_wall / wall:8.1f}x {diff:26.2e}", flush=True)
+            print(f"  {variant:14s} {cpu:7.2f} {base_cpu / cpu:8.1f}x {wall:8.2f} {base_wall / wall:8.1f}x "
+                  f"{diff:26.2e}", flush=True)
 
 
 if __name__ == "__main__":
