@@ -81,3 +81,19 @@ def test_closed_loop_solution_is_a_fixed_point_of_the_equations():
 def test_newton_is_refused_where_the_fixed_point_equations_do_not_apply(option):
     with pytest.raises(ConfigError, match="newton"):
         CircuitParams.from_dict(dict({"steady_state": "newton"}, **option))
+
+
+@pytest.mark.parametrize("name", ["yinyang", "yinyang_linear", "digits", "digits_linear"])
+def test_classification_files_default_to_the_published_settings_and_keep_the_fast_ones_named(name):
+    from pathlib import Path
+
+    from plastlab.experiments.disinhibitory import validate
+    from plastlab.experiments.registry import load_experiment
+    folder = Path(__file__).parent.parent / "experiments"
+    published = validate(load_experiment(folder / f"disinhibitory_{name}.toml").config)
+    fast = validate(load_experiment(folder / f"disinhibitory_{name}_fast.toml").config)
+    settings = (published["circuit"].lr, published["epochs"], published["batch"], published["bp_lr"])
+    assert settings == (1e-3, 50, 100, 1e-3)
+    assert published["circuit"].steady_state == "newton" and fast["circuit"].steady_state == "integrate"
+    assert (fast["circuit"].lr, fast["epochs"], fast["bp_lr"]) == (0.03, 6, 0.03)
+    assert fast["name"] == f"disinhibitory_{name}_fast"
