@@ -43,7 +43,7 @@ def test_learns_two_separated_classes_and_beats_chance():
     # plasticity is off at test time: predicting does not change the learned weights
     w = clf.weights_.copy()
     clf.predict(X)
-    np.testing.assert_allclose(clf._layer.fractions().reshape(w.shape), w)
+    np.testing.assert_allclose(clf._network.layer.fractions().reshape(w.shape), w)
 
 
 def test_same_seed_same_result_other_seed_other_weights():
@@ -56,8 +56,43 @@ def test_same_seed_same_result_other_seed_other_weights():
     assert not np.array_equal(a.weights_, c.weights_)
     # with a, b and c alive, c's code is still a's: no object is auto-named after the living ones (Brian2 puts
     # such names, e.g. a group's own clock 'x_clock_2', into the generated code, so each fit would compile anew)
-    names = {obj.name for obj in c._net.objects} | {obj.clock.name for obj in c._net.objects}
+    names = {obj.name for obj in c._network.net.objects} | {obj.clock.name for obj in c._network.net.objects}
     assert not [n for n in names if re.search(r"_\d+$", n)], names
+
+
+def test_frozen_patterns_side_by_side_spike_as_one_after_another():
+    from plastlab.learn.classifier import frozen_responses
+
+    """Predictions run every pattern as its own copy of the frozen layer in one short run (FrozenCopies); with a
+    reset at every pattern that is the same network as presenting them in turn: same counts, same spike times."""
+    X, y = blobs(8)
+    clf = SpikingClassifier(rule="nc_memristor", random_state=3, neurons_per_class=2, **FAST).fit(X, y)
+    trains = clf._trains(X)
+    with clf._brian():
+        side_by_side = frozen_responses([clf], [trains], [5.0])[0]
+        in_turn = clf._responses_in_turn(trains, 5.0)  # the fitted network resets at every pattern
+    assert side_by_side[1].sum() > len(X)  # most patterns make spikes
+    np.testing.assert_array_equal(side_by_side[1], in_turn[1])
+    np.testing.assert_allclose(side_by_side[0], in_turn[0], rtol=0, atol=1e-9)  # ms; in turn: t - k*slot
+
+
+def test_fits_side_by_side_learn_what_each_learns_alone():
+    """fit_many trains several classifiers as copies in one network (one per shared gain here): other encoders,
+    teacher delays, seeds and data sizes, and still each copy's weights and predictions are its own."""
+    from plastlab.learn.classifier import fit_many
+
+    X, y = blobs(10)
+    settings = [dict(n_fields=4, teacher_delay=2.0, random_state=0), dict(n_fields=6, teacher_delay=8.0, random_state=1),
+                dict(n_fields=4, teacher_delay=2.0, random_state=2, gain=90.0)]
+    parts = [np.r_[0:10, 10:20], np.r_[0:9, 11:20], np.r_[1:10, 10:19]]
+    together = fit_many([SpikingClassifier("nc_memristor", **FAST, **kw) for kw in settings],
+                        [(X[p], y[p]) for p in parts])
+    for kw, part, est in zip(settings, parts, together):
+        alone = SpikingClassifier("nc_memristor", **FAST, **kw).fit(X[part], y[part])
+        np.testing.assert_allclose(est.weights_, alone.weights_, rtol=0, atol=1e-12)
+        np.testing.assert_array_equal(est.train_accuracy_, alone.train_accuracy_)
+        np.testing.assert_array_equal(est.predict(X), alone.predict(X))
+    assert not np.array_equal(together[0].weights_, together[2].weights_)
 
 
 def test_sklearn_contract_clone_pipeline_cross_val_score():

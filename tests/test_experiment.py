@@ -215,6 +215,29 @@ def test_nested_cv_end_to_end(tmp_path):
     assert "Nadeau-Bengio" in table and "| nc_memristor | logistic_regression |" in table
 
 
+def test_nested_side_by_side_chooses_and_scores_like_randomized_search_cv(tmp_path):
+    """The nested CV fits a stage's fits side by side; each outer fold's choice and score are RandomizedSearchCV's."""
+    from sklearn.base import clone
+    from sklearn.metrics import f1_score
+    from sklearn.model_selection import RandomizedSearchCV, RepeatedStratifiedKFold, StratifiedKFold
+
+    from plastlab import SpikingClassifier
+    from plastlab.datasets import load_dataset
+    from plastlab.experiments.classification import _nested_side_by_side
+
+    X, y, _ = load_dataset(_tiny_data(tmp_path, n=10), folds=2)
+    base = SpikingClassifier("nc_memristor", epochs=2, dt=1.0, t_gap=0.0, calibrate=False)
+    space = {"teacher_delay": [1.0, 8.0], "n_fields": [3, 6], "gain": [30.0, 120.0]}
+    outer = list(RepeatedStratifiedKFold(n_splits=2, n_repeats=1, random_state=0).split(X, y))
+    got = list(_nested_side_by_side(base, space, X, y, outer, budget=3, inner_folds=2, seed=5))
+    for k, (tr, te) in enumerate(outer):
+        search = RandomizedSearchCV(clone(base).set_params(random_state=5 + k), space, n_iter=3, scoring="f1_micro",
+                                    cv=StratifiedKFold(2, shuffle=True, random_state=5 + k), random_state=5 + k)
+        search.fit(X[tr], y[tr])
+        assert json.loads(got[k][2]) == search.best_params_
+        assert got[k][0] == f1_score(y[te], search.predict(X[te]), average="micro")
+
+
 def test_corrected_ttest_matches_the_formula():
     from scipy import stats
 

@@ -17,7 +17,7 @@ from .requirements import Offer, require
 
 __all__ = ["NEURON_MODEL", "POST_VARIABLES", "layer_offer", "check_rule", "resolve_rule", "output_neurons",
            "plastic_synapses", "static_synapses", "lateral_inhibition", "weight_bounds", "get_weights",
-           "set_weights", "initial_fractions", "synapse_state_names", "reset_statement", "Layer", "build_layer"]
+           "set_weights", "initial_fractions", "block_pairs", "inhibition_pairs", "FrozenCopies", "synapse_state_names", "reset_statement", "Layer", "build_layer"]
 
 # LIF neuron in units of the threshold scale (rest and reset at 0). The teacher current flows in
 # [teach_from, teach_until), the suppression current until suppress_until; refractory after a spike for t_ref
@@ -143,8 +143,8 @@ def transmit_statement(rule, gain):
             {"transmit_gain": gain / (hi - lo), "transmit_w_min": lo, "w_unit": _weight_unit(rule)})
 
 
-def plastic_synapses(rule, source, target, *, gain, name, **where):
-    """All-to-all synapses running ``rule``; a rule Brian2 refuses becomes one-line RuleError."""
+def plastic_synapses(rule, source, target, *, gain, name, pairs=None, **where):
+    """Synapses running ``rule`` (all-to-all, or ``pairs``); a rule Brian2 refuses becomes one-line RuleError."""
     from .codegen import synapses
 
     transmit, namespace = transmit_statement(rule, gain)
@@ -154,26 +154,51 @@ def plastic_synapses(rule, source, target, *, gain, name, **where):
         raise
     except Exception as exc:  # Brian2 refusing the compiled rule: name the rule, keep it one line
         raise RuleError(f"rule '{rule.name}' cannot drive this network: {str(exc).splitlines()[0]}") from exc
-    syn.connect()
+    if pairs is None:
+        syn.connect()
+    else:
+        syn.connect(i=pairs[0], j=pairs[1])
     return syn
 
 
-def static_synapses(source, target, *, gain, name, **where):
-    """All-to-all synapses with fixed weights ``w`` (fractions of the rule's range): plasticity off."""
+def block_pairs(blocks):
+    """(i, j) of the synapses of independent copies side by side, copy after copy.
+
+    ``blocks`` lists each copy's ``(n_pre, n_post, pairs)``; ``pairs`` = (i, j) inside the copy, or None for
+    all-to-all in Brian2's ``connect()`` order (i-major), which the weight arrays of this module assume.
+    """
+    pre, post, a, b = [np.array([], dtype=int)], [np.array([], dtype=int)], 0, 0
+    for n_pre, n_post, pairs in blocks:
+        i, j = np.divmod(np.arange(n_pre * n_post), n_post) if pairs is None else pairs
+        pre.append(np.asarray(i, dtype=int) + a)
+        post.append(np.asarray(j, dtype=int) + b)
+        a, b = a + n_pre, b + n_post
+    return np.concatenate(pre), np.concatenate(post)
+
+
+def inhibition_pairs(group_of):
+    """(i, j) of the lateral inhibition: from every neuron to the neurons of the other groups."""
+    group_of = np.asarray(group_of)
+    return np.nonzero(group_of[:, None] != group_of[None, :])
+
+
+def static_synapses(source, target, *, gain, name, pairs=None, **where):
+    """Synapses with fixed weights ``w`` (fractions of the rule's range): plasticity off. All-to-all, or ``pairs``."""
     import brian2 as b2
 
     syn = b2.Synapses(source, target, "w : 1", on_pre="I_post += transmit_gain * w", namespace={"transmit_gain": gain},
                       name=name, **where)
-    syn.connect()
+    i, j = block_pairs([(len(source), len(target), None)]) if pairs is None else pairs
+    syn.connect(i=i, j=j)
     return syn
 
 
-def lateral_inhibition(neurons, group_of, strength, *, name, **where):
-    """Each spike lowers the potential of the neurons of the other groups (classes, actions) by ``strength``."""
+def lateral_inhibition(neurons, group_of, strength, *, name, pairs=None, **where):
+    """Each spike lowers the potential of the neurons of the other groups (classes, actions) by ``strength``;
+    ``pairs`` (e.g. several copies' pairs from :func:`block_pairs`) replaces those of ``group_of``."""
     import brian2 as b2
 
-    group_of = np.asarray(group_of)
-    pre_i, post_j = np.nonzero(group_of[:, None] != group_of[None, :])
+    pre_i, post_j = inhibition_pairs(group_of) if pairs is None else pairs
     syn = b2.Synapses(neurons, neurons, on_pre="v_post -= inhibition", namespace={"inhibition": float(strength)},
                       name=name, **where)
     if len(pre_i):
@@ -232,22 +257,97 @@ class Layer:
 
 
 def build_layer(rule, n_in, n_out, *, tau_m, tau_syn, t_ref, v_th, gain, inhibition, group_of, prefix,
-                teacher_amp=0.0, suppress_amp=0.0, inputs=None, **where):
+                teacher_amp=0.0, suppress_amp=0.0, inputs=None, copies=None, **where):
     """The layer's Brian2 objects (not yet in a Network); ``inputs`` defaults to a SpikeGeneratorGroup.
 
     ``group_of[k]`` is the class (or action) of output neuron k; inhibition acts between different groups.
+    ``copies``: a list of (n_in, group_of) of independent layers side by side in the same objects (``n_in`` and
+    ``n_out`` are then their totals; copy c's weights follow copy c-1's).
     """
     import brian2 as b2
     from brian2 import ms
 
+    copies = [(n_in, group_of)] if copies is None else copies
     if inputs is None:
         inputs = b2.SpikeGeneratorGroup(n_in, np.array([], dtype=int), np.array([]) * ms, name=f"{prefix}_in",
                                         **where)
     neurons = output_neurons(n_out, tau_m=tau_m, tau_syn=tau_syn, t_ref=t_ref, v_th=v_th, teacher_amp=teacher_amp,
                              suppress_amp=suppress_amp, name=f"{prefix}_out", **where)
-    plastic = plastic_synapses(rule, inputs, neurons, gain=gain, name=f"{prefix}_plastic", **where)
-    static = static_synapses(inputs, neurons, gain=gain, name=f"{prefix}_static", **where)
+    pairs = block_pairs([(a, len(g), None) for a, g in copies])
+    plastic = plastic_synapses(rule, inputs, neurons, gain=gain, name=f"{prefix}_plastic", pairs=pairs, **where)
+    static = static_synapses(inputs, neurons, gain=gain, name=f"{prefix}_static", pairs=pairs, **where)
     static.active = False
-    inhib = lateral_inhibition(neurons, group_of, inhibition, name=f"{prefix}_inhib", **where)
+    inhib = lateral_inhibition(neurons, None, inhibition, name=f"{prefix}_inhib", **where,
+                               pairs=block_pairs([(len(g), len(g), inhibition_pairs(g)) for _, g in copies]))
     monitor = b2.SpikeMonitor(neurons, name=f"{prefix}_outmon")
     return Layer(rule, inputs, neurons, plastic, static, inhib, monitor, synapse_state_names(plastic))
+
+class FrozenCopies:
+    """Frozen layers' responses to many patterns at once, one copy of a layer per pattern, all in one run.
+
+    Patterns shown one after another to a frozen layer that is reset at every pattern do not interact, so they
+    can be shown side by side instead: one run of one slot in place of one slot per pattern, which removes
+    Brian2's per-time-step overhead, and one network for the patterns of several layers (e.g. the classifiers of
+    a cross-validation), which removes its per-run set-up. The spikes are those of one pattern after another
+    (tested). Build and run inside :func:`plastlab.brian.settings.brian_settings`.
+    """
+
+    MAX_SYNAPSES = 2_000_000  # per run: more patterns run in chunks
+
+    def __init__(self, *, slot, dt, neuron, gain, inhibition, prefix):
+        self.slot, self.dt, self.neuron, self.gain = float(slot), float(dt), dict(neuron), float(gain)
+        self.inhibition, self.prefix = inhibition, prefix
+
+    def responses(self, requests):
+        """``requests``: (fractions (n_in, n_out), group_of, trains, gain factor) per layer, ``trains`` a list of
+        (input indices, times in ms from the pattern's start). Per request: first-spike times (ms from the
+        pattern's start, inf when silent) and spike counts, both (n_patterns, n_out)."""
+        patterns = [(r, k) for r, req in enumerate(requests) for k in range(len(req[2]))]
+        size = [np.size(requests[r][0]) for r, _ in patterns]
+        chunks, start, total = [], 0, 0
+        for p, n_syn in enumerate(size):
+            if total and total + n_syn > self.MAX_SYNAPSES:
+                chunks.append(patterns[start:p])
+                start, total = p, 0
+            total += n_syn
+        chunks.append(patterns[start:])
+        out = [(np.full((len(t), f.shape[1]), np.inf), np.zeros((len(t), f.shape[1]), dtype=int))
+               for f, _, t, _ in requests]
+        for chunk in chunks:
+            if chunk:
+                self._run(requests, chunk, out)
+        return out
+
+    def _run(self, requests, chunk, out):
+        import brian2 as b2
+        from brian2 import ms
+
+        dt, p, last = self.dt, self.prefix, round(self.slot / self.dt) - 1
+        shapes = np.array([requests[r][0].shape for r, _ in chunk])
+        in_offset, out_offset = np.r_[0, np.cumsum(shapes[:, 0])], np.r_[0, np.cumsum(shapes[:, 1])]
+        idx, times = [np.array([], dtype=int)], [np.array([])]
+        for c, (r, k) in enumerate(chunk):
+            ix, tt = requests[r][2][k]
+            idx.append(np.asarray(ix, dtype=int) + in_offset[c])
+            times.append(np.minimum(np.round(np.asarray(tt) / dt), last) * dt)
+        clock = b2.Clock(dt * ms, name=f"{p}_clock")  # named: an auto-named clock would change the generated code
+        inputs = b2.SpikeGeneratorGroup(int(in_offset[-1]), np.concatenate(idx), np.concatenate(times) * ms,
+                                        clock=clock, name=f"{p}_in")
+        neurons = output_neurons(int(out_offset[-1]), teacher_amp=0.0, suppress_amp=0.0, name=f"{p}_out",
+                                 clock=clock, **self.neuron)
+        syn = static_synapses(inputs, neurons, gain=self.gain, name=f"{p}_static", clock=clock,
+                              pairs=block_pairs([(a, b, None) for a, b in shapes]))
+        syn.w = np.concatenate([requests[r][3] * np.ravel(requests[r][0]) for r, _ in chunk])  # gain factor
+        inhib = lateral_inhibition(neurons, None, self.inhibition, name=f"{p}_inhib", clock=clock, pairs=block_pairs(
+            [(len(requests[r][1]), len(requests[r][1]), inhibition_pairs(requests[r][1])) for r, _ in chunk]))
+        monitor = b2.SpikeMonitor(neurons, name=f"{p}_outmon")
+        b2.Network(inputs, neurons, syn, inhib, monitor).run(self.slot * ms)
+        si, st = np.asarray(monitor.i), np.asarray(monitor.t / ms)
+        copy = np.searchsorted(out_offset, si, side="right") - 1
+        for c in np.unique(copy):
+            r, k = chunk[c]
+            first, counts = out[r]
+            mine = copy == c
+            j = si[mine] - out_offset[c]
+            np.add.at(counts[k], j, 1)
+            np.minimum.at(first[k], j, st[mine])

@@ -207,6 +207,51 @@ def _search(estimator, space, exp, seed):
                               n_jobs=c["jobs"], refit=True, error_score="raise")
 
 
+def _nested_side_by_side(base, space, X, y, outer, *, budget, inner_folds, seed):
+    """One spiking model's nested CV, fitted in two stages of fits side by side (``fit_many``): every outer
+    fold's inner random search, then every outer fold's refit with its chosen settings.
+
+    The same candidates (``ParameterSampler``), inner folds, seeds, scores and choice as ``RandomizedSearchCV``
+    with ``refit=True`` on each outer training part, but one network run per epoch for all fits of a stage
+    instead of one per fit. Yields (outer F1, silent fraction, chosen settings as JSON) per outer fold.
+    """
+    import warnings
+
+    from sklearn.base import clone
+    from sklearn.metrics import f1_score
+    from sklearn.model_selection import ParameterSampler, StratifiedKFold
+
+    from ..learn.classifier import SilentOutputWarning, fit_many, predict_many
+
+    seeds = [seed + k for k in range(len(outer))]
+    candidates = [list(ParameterSampler(space, budget, random_state=s)) if space else [{}] for s in seeds]
+    inner, estimators, data = [], [], []
+    for k, (tr, _) in enumerate(outer):
+        if len(candidates[k]) == 1:
+            continue  # nothing to choose between
+        splits = StratifiedKFold(inner_folds, shuffle=True, random_state=seeds[k]).split(X[tr], y[tr])
+        for f, (itr, ite) in enumerate(splits):
+            for j, params in enumerate(candidates[k]):
+                inner.append((k, j, f, tr[ite]))
+                estimators.append(clone(base).set_params(random_state=seeds[k], **params))
+                data.append((X[tr[itr]], y[tr[itr]]))
+    scores = [np.zeros((len(cands), inner_folds)) for cands in candidates]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SilentOutputWarning)
+        fit_many(estimators, data)
+        predictions = predict_many(estimators, [X[test] for *_, test in inner])
+        for (k, j, f, test), (pred, _) in zip(inner, predictions):
+            scores[k][j, f] = f1_score(y[test], pred, average="micro")
+        # the first of the best mean scores, as the search's rank_test_score picks it
+        chosen = [cands[int(np.argmax(score.mean(axis=1)))] for cands, score in zip(candidates, scores)]
+        refits = [clone(base).set_params(random_state=s, **params) for s, params in zip(seeds, chosen)]
+        fit_many(refits, [(X[tr], y[tr]) for tr, _ in outer])
+        predictions = predict_many(refits, [X[te] for _, te in outer])
+        for (pred, info), params, (_, te) in zip(predictions, chosen, outer):
+            yield (f1_score(y[te], pred, average="micro"), info["silent"] / len(te),
+                   json.dumps(params, default=float))
+
+
 def run_nested(exp, out, *, progress=True):
     """Nested CV: outer stratified k-fold x repeats for the numbers, an inner search per outer training part."""
     import warnings
@@ -238,7 +283,21 @@ def run_nested(exp, out, *, progress=True):
         sizes.append((len(outer[0][0]), len(outer[0][1])))
         for m, method in enumerate(methods):
             t0 = time.perf_counter()
-            for k, (tr, te) in enumerate(outer):
+            if method not in exp.baselines and c["search"] == "random":  # every fit of a stage side by side
+                space = c["space"].get(method, c["space"].get("spiking", {}))
+                base = model_classifier(exp, ds_name, method)
+                folds = _nested_side_by_side(base, space, X, y, outer, budget=c["budget"],
+                                             inner_folds=c["inner_folds"], seed=exp.seed)
+                for k, (score, quiet, params) in enumerate(folds):
+                    r, f = divmod(k, exp.folds)
+                    f1[m, d, r, f], silent[m, d, r, f], chosen[m, d, r, f] = score, quiet, params
+                if bar is not None:
+                    bar.set_postfix(data=short, model=method, f1=f"{np.mean(f1[m, d]):.3f}")
+                    bar.update(len(outer))
+                outer_folds = []
+            else:
+                outer_folds = outer
+            for k, (tr, te) in enumerate(outer_folds):
                 r, f = divmod(k, exp.folds)
                 seed = exp.seed + k
                 if method in exp.baselines:

@@ -23,6 +23,7 @@ patterns, presented one after another in slots of ``t_encode + t_gap`` ms.
 
 import time
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -30,7 +31,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..brian.layer import build_layer, check_rule, initial_fractions, reset_statement
+from ..brian.layer import FrozenCopies, build_layer, check_rule, initial_fractions, reset_statement
 from ..brian.layer import NEURON_RESET
 from ..config import Param, validate
 from .encoding import GaussianRFEncoder, PoissonRateEncoder
@@ -233,6 +234,11 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
                                   scaling=s["scaling"], sample_norm=s["sample_norm"])
 
     def fit(self, X, y):
+        fit_many([self], [(X, y)], progress=self.progress)
+        return self
+
+    def _prepare(self, X, y):
+        """Everything one fit needs before the network runs (and every check): a ``_Job``."""
         s = self.settings_ = self._check_params()
         X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
@@ -240,68 +246,38 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
         if len(self.classes_) < 2:
             raise ValueError(f"need samples of at least 2 classes to train, got 1 class ({self.classes_[0]!r})")
         self.rule_ = check_rule(self.rule, "the spiking classifier")
+        self.__dict__.pop("_network", None)
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(2**31 - 1))
         self.encoder_ = self._encoder(s, seed).fit(X)
-        npc = s["neurons_per_class"]
-        self.group_of_ = np.repeat(np.arange(len(self.classes_)), npc)
+        self.group_of_ = np.repeat(np.arange(len(self.classes_)), s["neurons_per_class"])
         self.prior_class_ = int(np.argmax(np.bincount(y_idx, minlength=len(self.classes_))))
         initial = initial_fractions(self.encoder_.n_outputs_ * len(self.group_of_), s["w_init"], s["w_spread"], rng)
         trains = self._trains(X)
         self.n_input_spikes_ = float(np.mean([len(ix) for ix, _ in trains]))
-        epochs = s["epochs"] if s["plasticity"] else 0
-        self.train_output_spikes_ = np.zeros(epochs)
-        self.train_accuracy_ = np.zeros(epochs)
-        t_start = time.perf_counter()
-        with self._brian(seed):
-            self._build(initial)
-            bar = None
-            if self.progress:
-                from tqdm.auto import tqdm
+        return _Job(self, X, y_idx, rng, seed, trains, initial)
 
-                bar = tqdm(total=epochs, desc="epochs", leave=False)
-            for ep in range(epochs):
-                order = rng.permutation(len(X))
-                if s["encoding"] == "poisson":  # fresh Poisson spikes every epoch, reproducible by seed
-                    trains = self._trains(X, random_state=rng)
-                first, counts = self._present(trains, order, teach=y_idx[order])
-                self.train_accuracy_[ep] = float(np.mean(self._decode(first, counts) == y_idx[order]))
-                self.train_output_spikes_[ep] = float(counts.sum(axis=1).mean())
-                if s["normalize"]:
-                    self._normalize()
-                if bar is not None:
-                    bar.set_postfix(train_acc=f"{self.train_accuracy_[ep]:.3f}")
-                    bar.update(1)
-            if bar is not None:
-                bar.close()
-            self.weights_ = self._layer.fractions().reshape(self.encoder_.n_outputs_, len(self.group_of_))
-            self.simulated_seconds_ = float(np.asarray(self._net.t))
-            # frozen passes over the training data: how many samples leave the trained network silent, and
-            # (calibrate) the readout gain that suits the learned weights best on the training data
-            self.readout_scale_, info = self._calibrate(self._trains(X), y_idx)
-        self.train_silent_fraction_ = info["silent"] / len(X)
-        self.fit_seconds_ = time.perf_counter() - t_start
-        self._warn_silent(self.train_silent_fraction_, "training")
-        return self
+    def _network_key(self):
+        """What estimators fitted side by side in one network must share (see ``fit_many``)."""
+        rule = self.rule if isinstance(self.rule, str) else id(self.rule_)
+        return (rule, self.n_features_in_) + tuple(self.settings_[k] for k in NETWORK_SETTINGS)
 
-    def _calibrate(self, trains, y_idx):
-        """The readout gain factor (of CALIBRATION) with the best training accuracy, trying larger factors only
-        while more than 5 % of the training samples stay silent; (factor, info of that pass)."""
-        factors = CALIBRATION if self.settings_["calibrate"] else (1.0,)
-        best = None
-        for factor in factors:
-            self._set_readout_scale(factor)
-            pred, info = self._predict_trains(trains)
-            accuracy = float(np.mean(pred == y_idx))
-            if best is None or accuracy > best[0]:
-                best = (accuracy, factor, info)
-            if info["silent"] <= 0.05 * len(trains):
-                break
-        self._set_readout_scale(best[1])
-        return best[1], best[2]
+    def _responses_in_turn(self, trains, factor):
+        """First-spike times and counts of the frozen network, readout gain times ``factor``, pattern after
+        pattern: without a reset each pattern starts from the state the previous one left."""
+        s = self.settings_
+        if not hasattr(self, "_network"):  # fitted with others, or unpickled: a network around the learned weights
+            self._network = TaughtCopies(self.rule_, s, [(self.encoder_.n_outputs_, self.group_of_)],
+                                         gain=s["gain"] / self.n_features_in_)
+            self._network.set_fractions([self.weights_.ravel()])
+        self._network.layer.static.namespace["transmit_gain"] = factor * s["gain"] / self.n_features_in_
+        return self._network.present([trains], [np.arange(len(trains))])[0]
 
-    def _set_readout_scale(self, factor):
-        self._layer.static.namespace["transmit_gain"] = factor * self.settings_["gain"] / self.n_features_in_
+    def _frozen_key(self):
+        """What frozen networks run side by side in one FrozenCopies network must share."""
+        s = self.settings_
+        return tuple(s[k] for k in ("dt", "tau_m", "tau_syn", "t_ref", "v_th", "inhibition", "t_encode", "t_gap")) + (
+            s["gain"] / self.n_features_in_,)
 
     def _trains(self, X, random_state=None):
         """Input spikes per sample; Poisson spikes at most one per neuron and time step."""
@@ -315,96 +291,6 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
         from ..brian.settings import brian_settings
 
         return brian_settings(target=self.settings_["target"], dt=self.settings_["dt"] * ms, seed=seed)
-
-    def _build(self, fractions):
-        """The Brian2 network: the shared layer plus the teacher and the per-pattern reset."""
-        import brian2 as b2
-        from brian2 import ms
-
-        s = self.settings_
-        n_out = len(self.group_of_)
-        # named clocks: Brian2 would name a group's own clock after the ones still alive (another fitted
-        # classifier), and the name is part of the generated code, so every fit would compile anew
-        clock = b2.Clock(s["dt"] * ms, name="plc_clock")
-        layer = build_layer(self.rule_, self.encoder_.n_outputs_, n_out, tau_m=s["tau_m"], tau_syn=s["tau_syn"],
-                            t_ref=s["t_ref"], v_th=s["v_th"], gain=s["gain"] / self.n_features_in_,
-                            inhibition=s["inhibition"], group_of=self.group_of_, prefix="plc",
-                            teacher_amp=s["teacher_amp"], suppress_amp=s["suppress"], clock=clock)
-        layer.set_fractions(fractions)
-        # teacher sources 0..n_out-1 switch the teacher current of neuron k on; sources n_out..2n_out-1 hold
-        # neuron k down for the rest of the window
-        teacher = b2.SpikeGeneratorGroup(2 * n_out, np.array([], dtype=int), np.array([]) * ms, clock=clock,
-                                         name="plc_teacher")
-        teach = b2.Synapses(teacher, layer.neurons, on_pre="teach_from_post = t\nteach_until_post = t + teach_dur",
-                            namespace={"teach_dur": s["teacher_duration"] * ms}, clock=clock, name="plc_teach_syn")
-        teach.connect(i=np.arange(n_out), j=np.arange(n_out))
-        hold = b2.Synapses(teacher, layer.neurons, on_pre="suppress_until_post = t + suppress_dur",
-                           namespace={"suppress_dur": s["t_encode"] * ms}, clock=clock, name="plc_supp_syn")
-        hold.connect(i=np.arange(n_out, 2 * n_out), j=np.arange(n_out))
-        objects = layer.objects() + [teacher, teach, hold]
-        self.slot_ = float(s["t_encode"] + s["t_gap"])
-        if s["reset"]:
-            slot = b2.Clock(self.slot_ * ms, name="plc_slot_clock")
-            objects.append(layer.neurons.run_regularly(NEURON_RESET, clock=slot, when="start", name="plc_reset"))
-            if layer.state:  # traces and pairing memory of the rule start afresh with each pattern
-                objects.append(layer.plastic.run_regularly(reset_statement(layer.state), clock=slot,
-                                                           when="start", name="plc_syn_reset"))
-        self._layer, self._teacher, self._net = layer, teacher, b2.Network(*objects)
-        self.transmit_ = layer.transmit
-
-    def _normalize(self):
-        n_out = len(self.group_of_)
-        w = self._layer.fractions().reshape(-1, n_out)
-        mean = w.mean(axis=0)
-        w = np.clip(w * (mean.mean() / np.where(mean > 0, mean, 1.0))[None, :], 0.0, 1.0)
-        self._layer.set_fractions(w.ravel())
-
-    def _present(self, trains, order, teach=None):
-        """Run the network once over the patterns ``trains[order]``; return first-spike times (ms from the
-        slot start, inf when silent) and spike counts, both (n_patterns, n_out)."""
-        from brian2 import ms
-
-        s, layer, net = self.settings_, self._layer, self._net
-        slot, dt = self.slot_, s["dt"]
-        n_out = len(self.group_of_)
-        t0 = float(net.t / ms)
-        idx, times, t_idx, t_times = [], [], [], []
-        for k, sample in enumerate(order):
-            ix, tt = trains[sample]
-            idx.append(ix)
-            times.append(t0 + k * slot + np.minimum(np.round(tt / dt) * dt, slot - dt))  # inside the slot
-            if teach is None:
-                continue
-            start = t0 + k * slot
-            members = np.flatnonzero(self.group_of_ == teach[k])
-            others = np.flatnonzero(self.group_of_ != teach[k])
-            t_idx.append(members)
-            t_times.append(np.full(len(members), start + (tt.min() if len(tt) else 0.0) + s["teacher_delay"]))
-            if s["anti_teach"]:  # the other classes fire before the inputs: post-before-pre, depression
-                t_idx.append(others)
-                t_times.append(np.full(len(others), start))
-            elif s["suppress"] > 0:
-                t_idx.append(n_out + others)
-                t_times.append(np.full(len(others), start))
-        on_grid = lambda t: np.round(np.asarray(t) / dt) * dt * ms  # noqa: E731
-        layer.inputs.set_spikes(np.concatenate(idx).astype(int) if idx else np.array([], dtype=int),
-                                on_grid(np.concatenate(times) if times else []))
-        if t_idx:
-            self._teacher.set_spikes(np.concatenate(t_idx).astype(int), on_grid(np.concatenate(t_times)))
-        else:
-            self._teacher.set_spikes(np.array([], dtype=int), np.array([]) * ms)
-        layer.freeze(teach is None)
-        mon = layer.monitor
-        n_before = mon.num_spikes
-        net.run(len(order) * slot * ms)
-        si = np.asarray(mon.i[n_before:])
-        st = np.asarray(mon.t[n_before:] / ms) - t0
-        slot_k = np.minimum((st // slot).astype(int), len(order) - 1)
-        first = np.full((len(order), n_out), np.inf)
-        counts = np.zeros((len(order), n_out), dtype=int)
-        np.add.at(counts, (slot_k, si), 1)
-        np.minimum.at(first, (slot_k, si), st - slot_k * slot)
-        return first, counts
 
     def _decode(self, first, counts):
         """Class index per pattern from per-neuron first-spike times / counts (per class: its best neuron)."""
@@ -421,8 +307,7 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
         return pred
 
     # ------------------------------------------------------------------ predict
-    def _predict_trains(self, trains):
-        first, counts = self._present(trains, np.arange(len(trains)), teach=None)
+    def _details(self, first, counts, trains):
         info = dict(first_spike=first, counts=counts, input_spikes=np.array([len(ix) for ix, _ in trains]),
                     silent=int(np.sum(counts.sum(axis=1) == 0)))
         return self._decode(first, counts), info
@@ -430,15 +315,9 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
     def predict_details(self, X):
         """Predictions plus what the network did: dict with ``first_spike`` (ms, inf = silent) and ``counts``
         per sample and output neuron, ``input_spikes`` per sample and the number of ``silent`` samples."""
-        check_is_fitted(self, "weights_")
-        X = validate_data(self, X, dtype=np.float64, reset=False)
-        with self._brian():
-            if not hasattr(self, "_net"):  # unpickled: rebuild the network around the learned weights
-                self._build(self.weights_.ravel())
-                self._set_readout_scale(self.readout_scale_)
-            pred, info = self._predict_trains(self._trains(X))
-        self._warn_silent(info["silent"] / max(len(X), 1), "test")
-        return self.classes_[pred], info
+        pred, info = predict_many([self], [X])[0]
+        self._warn_silent(info["silent"] / max(len(pred), 1), "test")
+        return pred, info
 
     def predict(self, X):
         return self.predict_details(X)[0]
@@ -457,7 +336,276 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
 
     def __getstate__(self):
         # The Brian2 network cannot be pickled; predict rebuilds it from the learned weights.
-        return {k: v for k, v in self.__dict__.items() if k not in ("_layer", "_teacher", "_net")}
+        return {k: v for k, v in self.__dict__.items() if k != "_network"}
+
+
+# ---------------------------------------------------------------------- fitting, alone or side by side
+# Settings that shape the network itself: estimators fitted side by side in one network must agree on them. The
+# others (encoder, teacher delay, initial weights, decoding, calibration, seed) may differ from copy to copy.
+NETWORK_SETTINGS = ("dt", "tau_m", "tau_syn", "t_ref", "v_th", "teacher_amp", "teacher_duration", "suppress",
+                    "anti_teach", "inhibition", "gain", "t_encode", "t_gap", "reset", "epochs", "plasticity",
+                    "normalize", "neurons_per_class", "target")
+
+
+@dataclass
+class _Job:
+    """One estimator's share of a fit: its data (class indices), random stream, encoded patterns, first weights."""
+
+    est: SpikingClassifier
+    X: np.ndarray
+    y: np.ndarray
+    rng: np.random.RandomState
+    seed: int
+    trains: list
+    initial: np.ndarray
+
+
+def fit_many(estimators, data, *, progress=False):
+    """Fit SpikingClassifiers, each on its own ``(X, y)``, as independent copies side by side in one Brian2
+    network per group of estimators that agree on ``NETWORK_SETTINGS``.
+
+    A layer this small spends most of its time in Brian2's per-time-step overhead, so k copies in one network
+    train in little more than the time of one. Each copy learns what it would learn alone: exactly when the
+    copies have equally many patterns, and otherwise too when the layer resets at every pattern and the rule
+    changes weights only at spikes (a shorter copy idles through the extra slots; tested). The nested
+    cross-validation trains all fits of its inner searches this way. Every estimator is checked before anything
+    is simulated.
+    """
+    jobs = [est._prepare(X, y) for est, (X, y) in zip(estimators, data, strict=True)]
+    groups = {}
+    for job in jobs:
+        groups.setdefault(job.est._network_key(), []).append(job)
+    for group in groups.values():
+        _fit_side_by_side(group, progress)
+    return estimators
+
+
+def _fit_side_by_side(jobs, progress):
+    lead = jobs[0].est
+    s = lead.settings_
+    epochs = s["epochs"] if s["plasticity"] else 0
+    for job in jobs:
+        job.est.train_output_spikes_, job.est.train_accuracy_ = np.zeros(epochs), np.zeros(epochs)
+    t_start = time.perf_counter()
+    with lead._brian(jobs[0].seed):
+        net = TaughtCopies(lead.rule_, s, [(j.est.encoder_.n_outputs_, j.est.group_of_) for j in jobs],
+                           gain=s["gain"] / lead.n_features_in_)
+        net.set_fractions([j.initial for j in jobs])
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=epochs, desc="epochs" if len(jobs) == 1 else f"epochs ({len(jobs)} fits)", leave=False)
+        for ep in range(epochs):
+            orders = []
+            for job in jobs:
+                orders.append(job.rng.permutation(len(job.X)))
+                if s["encoding"] == "poisson":  # fresh Poisson spikes every epoch, reproducible by seed
+                    job.trains = job.est._trains(job.X, random_state=job.rng)
+            responses = net.present([j.trains for j in jobs], orders, teach=[j.y[o] for j, o in zip(jobs, orders)],
+                                    delays=[j.est.settings_["teacher_delay"] for j in jobs])
+            for job, order, (first, counts) in zip(jobs, orders, responses):
+                job.est.train_accuracy_[ep] = float(np.mean(job.est._decode(first, counts) == job.y[order]))
+                job.est.train_output_spikes_[ep] = float(counts.sum(axis=1).mean())
+            if s["normalize"]:
+                net.normalize()
+            if bar is not None:
+                bar.set_postfix(train_acc=f"{np.mean([j.est.train_accuracy_[ep] for j in jobs]):.3f}")
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+        for job, weights in zip(jobs, net.fractions()):
+            est = job.est
+            est.weights_ = weights.reshape(est.encoder_.n_outputs_, len(est.group_of_))
+            est.simulated_seconds_ = epochs * len(job.X) * net.slot / 1000.0
+            est.transmit_ = net.layer.transmit
+            if len(jobs) == 1:
+                est._network = net
+        # frozen passes over the training data: how many samples leave the trained network silent, and
+        # (calibrate) the readout gain that suits the learned weights best on the training data
+        _calibrate([j.est for j in jobs], [j.est._trains(j.X) for j in jobs], [j.y for j in jobs])
+    wall = time.perf_counter() - t_start
+    for job in jobs:
+        job.est.fit_seconds_ = wall  # of the whole side-by-side fit
+        job.est._warn_silent(job.est.train_silent_fraction_, "training")
+
+
+def frozen_responses(estimators, trains, factors):
+    """First-spike times and spike counts of fitted classifiers' frozen networks (readout gain times
+    ``factors[e]``) for the patterns ``trains[e]`` of each estimator e. Classifiers that reset at every pattern
+    run side by side, one ``FrozenCopies`` network per shared setting; the others pattern after pattern."""
+    out, groups = [None] * len(estimators), {}
+    for e, est in enumerate(estimators):
+        if est.settings_["reset"]:
+            groups.setdefault(est._frozen_key(), []).append(e)
+        else:
+            out[e] = est._responses_in_turn(trains[e], factors[e])
+    for members in groups.values():
+        lead = estimators[members[0]]
+        s = lead.settings_
+        copies = FrozenCopies(slot=s["t_encode"] + s["t_gap"], dt=s["dt"], gain=s["gain"] / lead.n_features_in_,
+                              neuron={k: s[k] for k in ("tau_m", "tau_syn", "t_ref", "v_th")},
+                              inhibition=s["inhibition"], prefix="plc_copies")
+        requests = [(estimators[e].weights_, estimators[e].group_of_, trains[e], factors[e]) for e in members]
+        for e, response in zip(members, copies.responses(requests)):
+            out[e] = response
+    return out
+
+
+def _calibrate(estimators, trains, ys):
+    """Each estimator's readout gain factor (of CALIBRATION, or 1 without ``calibrate``): the best training
+    accuracy among the factors tried in order while more than 5 % of the training samples stay silent. Sets
+    ``readout_scale_`` and ``train_silent_fraction_``; the factors of all estimators run side by side."""
+    best = [(-1.0, 1.0, None)] * len(estimators)
+    pending = list(range(len(estimators)))
+    for n, factor in enumerate(CALIBRATION):
+        pending = [e for e in pending if n == 0 or estimators[e].settings_["calibrate"]]
+        if not pending:
+            break
+        responses = frozen_responses([estimators[e] for e in pending], [trains[e] for e in pending],
+                                     [factor] * len(pending))
+        for e, (first, counts) in zip(list(pending), responses):
+            pred, info = estimators[e]._details(first, counts, trains[e])
+            accuracy = float(np.mean(pred == ys[e]))
+            if accuracy > best[e][0]:
+                best[e] = (accuracy, factor, info)
+            if info["silent"] <= 0.05 * len(trains[e]):
+                pending.remove(e)
+    for est, (_, factor, info), patterns in zip(estimators, best, trains):
+        est.readout_scale_ = factor
+        est.train_silent_fraction_ = info["silent"] / len(patterns)
+
+
+def predict_many(estimators, Xs):
+    """(predictions, details) of fitted classifiers, each on its own data, their frozen networks side by side."""
+    trains = []
+    for est, X in zip(estimators, Xs, strict=True):
+        check_is_fitted(est, "weights_")
+        trains.append(est._trains(validate_data(est, X, dtype=np.float64, reset=False)))
+    if not estimators:
+        return []
+    with estimators[0]._brian():
+        responses = frozen_responses(estimators, trains, [est.readout_scale_ for est in estimators])
+    results = []
+    for est, (first, counts), patterns in zip(estimators, responses, trains):
+        pred, info = est._details(first, counts, patterns)
+        results.append((est.classes_[pred], info))
+    return results
+
+
+class TaughtCopies:
+    """Independent copies of the classifier's network in one Brian2 Network: the shared spiking layer
+    (:func:`plastlab.brian.layer.build_layer`) with the teacher and, with ``reset``, a reset at every pattern.
+
+    ``copies`` lists each copy's (number of inputs, class of each output neuron). Patterns are presented in
+    slots of ``t_encode + t_gap`` ms, slot k of every copy at the same time.
+    """
+
+    def __init__(self, rule, settings, copies, *, gain):
+        import brian2 as b2
+        from brian2 import ms
+
+        s = self.settings = settings
+        self.copies = copies
+        sizes = np.array([(n_in, len(g)) for n_in, g in copies])
+        self.in_offset = np.r_[0, np.cumsum(sizes[:, 0])]
+        self.out_offset = np.r_[0, np.cumsum(sizes[:, 1])]
+        self.w_offset = np.r_[0, np.cumsum(sizes[:, 0] * sizes[:, 1])]
+        n_out = int(self.out_offset[-1])
+        # named clocks: Brian2 would name a group's own clock after the ones still alive (another fitted
+        # classifier), and the name is part of the generated code, so every fit would compile anew
+        clock = b2.Clock(s["dt"] * ms, name="plc_clock")
+        self.layer = layer = build_layer(
+            rule, int(self.in_offset[-1]), n_out, tau_m=s["tau_m"], tau_syn=s["tau_syn"], t_ref=s["t_ref"],
+            v_th=s["v_th"], gain=gain, inhibition=s["inhibition"], group_of=None, copies=copies, prefix="plc",
+            teacher_amp=s["teacher_amp"], suppress_amp=s["suppress"], clock=clock)
+        # teacher sources 0..n_out-1 switch the teacher current of neuron k on; sources n_out..2n_out-1 hold
+        # neuron k down for the rest of the window
+        self.teacher = b2.SpikeGeneratorGroup(2 * n_out, np.array([], dtype=int), np.array([]) * ms, clock=clock,
+                                              name="plc_teacher")
+        teach = b2.Synapses(self.teacher, layer.neurons, clock=clock, name="plc_teach_syn",
+                            on_pre="teach_from_post = t\nteach_until_post = t + teach_dur",
+                            namespace={"teach_dur": s["teacher_duration"] * ms})
+        teach.connect(i=np.arange(n_out), j=np.arange(n_out))
+        hold = b2.Synapses(self.teacher, layer.neurons, on_pre="suppress_until_post = t + suppress_dur",
+                           namespace={"suppress_dur": s["t_encode"] * ms}, clock=clock, name="plc_supp_syn")
+        hold.connect(i=np.arange(n_out, 2 * n_out), j=np.arange(n_out))
+        objects = layer.objects() + [self.teacher, teach, hold]
+        self.slot = float(s["t_encode"] + s["t_gap"])
+        if s["reset"]:
+            slot = b2.Clock(self.slot * ms, name="plc_slot_clock")
+            objects.append(layer.neurons.run_regularly(NEURON_RESET, clock=slot, when="start", name="plc_reset"))
+            if layer.state:  # traces and pairing memory of the rule start afresh with each pattern
+                objects.append(layer.plastic.run_regularly(reset_statement(layer.state), clock=slot,
+                                                           when="start", name="plc_syn_reset"))
+        self.net = b2.Network(*objects)
+
+    def fractions(self):
+        """Each copy's plastic weights (flat, input-major) as fractions of the rule's range."""
+        w = self.layer.fractions()
+        return [w[a:b] for a, b in zip(self.w_offset[:-1], self.w_offset[1:])]
+
+    def set_fractions(self, fractions):
+        self.layer.set_fractions(np.concatenate([np.ravel(f) for f in fractions]))
+
+    def normalize(self):
+        """Per copy, rescale each output neuron's weights to the copy's mean (synaptic scaling), within [0, 1]."""
+        scaled = []
+        for w, (_, group_of) in zip(self.fractions(), self.copies):
+            w = w.reshape(-1, len(group_of))
+            mean = w.mean(axis=0)
+            scaled.append(np.clip(w * (mean.mean() / np.where(mean > 0, mean, 1.0))[None, :], 0.0, 1.0))
+        self.set_fractions(scaled)
+
+    def present(self, trains, orders, teach=None, delays=None):
+        """Run once over the patterns ``trains[c][orders[c]]`` of every copy c (taught with class indices
+        ``teach[c]`` after ``delays[c]`` ms, or frozen when ``teach`` is None); per copy, first-spike times (ms
+        from the slot start, inf when silent) and spike counts, both (n_patterns, n_out)."""
+        from brian2 import ms
+
+        s, layer, net, slot, dt = self.settings, self.layer, self.net, self.slot, self.settings["dt"]
+        t0 = float(net.t / ms)
+        idx, times, t_idx, t_times = [np.array([], dtype=int)], [np.array([])], [np.array([], dtype=int)], []
+        for c, (patterns, order) in enumerate(zip(trains, orders)):
+            group_of, n_out = self.copies[c][1], int(self.out_offset[-1])
+            for k, sample in enumerate(order):
+                ix, tt = patterns[sample]
+                start = t0 + k * slot
+                idx.append(np.asarray(ix, dtype=int) + self.in_offset[c])
+                times.append(start + np.minimum(np.round(tt / dt) * dt, slot - dt))  # inside the slot
+                if teach is None:
+                    continue
+                members = self.out_offset[c] + np.flatnonzero(group_of == teach[c][k])
+                others = self.out_offset[c] + np.flatnonzero(group_of != teach[c][k])
+                t_idx.append(members)
+                t_times.append(np.full(len(members), start + (tt.min() if len(tt) else 0.0) + delays[c]))
+                if s["anti_teach"]:  # the other classes fire before the inputs: post-before-pre, depression
+                    t_idx.append(others)
+                    t_times.append(np.full(len(others), start))
+                elif s["suppress"] > 0:
+                    t_idx.append(n_out + others)
+                    t_times.append(np.full(len(others), start))
+        on_grid = lambda t: np.round(np.asarray(t) / dt) * dt * ms  # noqa: E731
+        layer.inputs.set_spikes(np.concatenate(idx), on_grid(np.concatenate(times)))
+        self.teacher.set_spikes(np.concatenate(t_idx), on_grid(np.concatenate(t_times) if t_times else []))
+        layer.freeze(teach is None)
+        n_slots = max((len(o) for o in orders), default=0)
+        n_before = layer.monitor.num_spikes
+        net.run(n_slots * slot * ms)
+        si = np.asarray(layer.monitor.i[n_before:])
+        st = np.asarray(layer.monitor.t[n_before:] / ms) - t0
+        slot_k = np.minimum((st // slot).astype(int), max(n_slots - 1, 0))
+        copy = np.searchsorted(self.out_offset, si, side="right") - 1
+        results = []
+        for c, order in enumerate(orders):
+            n_out = len(self.copies[c][1])
+            mine = (copy == c) & (slot_k < len(order))
+            k, j, when = slot_k[mine], si[mine] - self.out_offset[c], st[mine] - slot_k[mine] * slot
+            first, counts = np.full((len(order), n_out), np.inf), np.zeros((len(order), n_out), dtype=int)
+            np.add.at(counts, (k, j), 1)
+            np.minimum.at(first, (k, j), when)
+            results.append((first, counts))
+        return results
 
 
 # ---------------------------------------------------------------------- cross-validation -> xarray
@@ -482,30 +630,21 @@ def cross_validate(estimator, X, y, *, folds=5, seed=0, progress=False, dataset=
     splits = list(folds_iter) if folds_iter is not None else list(
         StratifiedKFold(folds, shuffle=True, random_state=seed).split(X, y))
     rows = []
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(splits), desc=f"{dataset} folds", unit="fold")
-    for k, (tr, te) in enumerate(splits):
-        est = clone(estimator).set_params(random_state=seed + k)
-        t0 = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", SilentOutputWarning)  # recorded per fold below instead
-            est.fit(X[tr], y[tr])
-            t1 = time.perf_counter()
-            pred, info = est.predict_details(X[te])
-        t2 = time.perf_counter()
-        rows.append(dict(f1=f1_score(y[te], pred, average="micro"),
-                         confusion=confusion_matrix(y[te], pred, labels=classes),
-                         input_spikes=info["input_spikes"].mean(), output_spikes=info["counts"].sum(axis=1).mean(),
-                         silent=info["silent"], silent_fraction=info["silent"] / len(te), fit_seconds=t1 - t0,
-                         predict_seconds=t2 - t1, weights=est.weights_, train_accuracy=est.train_accuracy_))
-        if bar is not None:
-            bar.set_postfix(f1=f"{rows[-1]['f1']:.3f}", mean=f"{np.mean([r['f1'] for r in rows]):.3f}")
-            bar.update(1)
-    if bar is not None:
-        bar.close()
+    estimators = [clone(estimator).set_params(random_state=seed + k) for k in range(len(splits))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SilentOutputWarning)  # recorded per fold below instead
+        fit_many(estimators, [(X[tr], y[tr]) for tr, _ in splits], progress=progress)  # all folds side by side
+        t1 = time.perf_counter()
+        predictions = predict_many(estimators, [X[te] for _, te in splits])
+        predict_seconds = time.perf_counter() - t1
+        for (tr, te), est, (pred, info) in zip(splits, estimators, predictions):
+            rows.append(dict(f1=f1_score(y[te], pred, average="micro"),
+                             confusion=confusion_matrix(y[te], pred, labels=classes),
+                             input_spikes=info["input_spikes"].mean(),
+                             output_spikes=info["counts"].sum(axis=1).mean(), silent=info["silent"],
+                             silent_fraction=info["silent"] / len(te), fit_seconds=est.fit_seconds_,
+                             predict_seconds=predict_seconds, weights=est.weights_,
+                             train_accuracy=est.train_accuracy_))
     col = lambda key: np.array([r[key] for r in rows])  # noqa: E731
     labels = [str(c) for c in classes]
     ds = xr.Dataset(
@@ -517,8 +656,10 @@ def cross_validate(estimator, X, y, *, folds=5, seed=0, progress=False, dataset=
             "silent": (("fold",), col("silent"), {"long_name": "test samples with no output spike"}),
             "silent_fraction": (("fold",), col("silent_fraction"),
                                 {"long_name": "fraction of test samples with no output spike"}),
-            "fit_seconds": (("fold",), col("fit_seconds"), {"units": "s"}),
-            "predict_seconds": (("fold",), col("predict_seconds"), {"units": "s"}),
+            "fit_seconds": (("fold",), col("fit_seconds"),
+                            {"units": "s", "long_name": "wall time of the fit (all folds fitted side by side)"}),
+            "predict_seconds": (("fold",), col("predict_seconds"),
+                                {"units": "s", "long_name": "wall time of predicting all test folds side by side"}),
             "train_accuracy": (("fold", "epoch"), col("train_accuracy"),
                                {"long_name": "accuracy of the taught network during training"}),
             "weights": (("fold", "input", "neuron"), col("weights"),
