@@ -941,7 +941,8 @@ def closed_loop_steady_state(weights, X, T, Q, params, closed, start, *, tol=1e-
         u_E = W r_pre + b - phi(u_I),   u_I = phi(u_E) - Q^T c  (per hidden layer),   y = W r + c,
         c = (k_p + k_i / lam) e(y)   (0 in copies with closed = False),
     solved for x = [u_E, u_I per hidden layer..., y] from ``start`` (the open-loop fixed point, where the
-    integrated closed loop starts too). ``Q``: per hidden layer (copies, n_out, n_l). Returns (x as a list
+    integrated closed loop starts too). The interneurons' extra input I_I (set only by plasticity_curves) is 0
+    here. ``Q``: per hidden layer (copies, n_out, n_l). Returns (x as a list
     [(u_E, u_I), ..., y], c_int, c, iterations, converged per copy); converged: max |residual| <= tol."""
     p, beta = params, params.beta
     sizes = [W.shape[1] for W, _ in weights[:-1]]
