@@ -21,12 +21,19 @@ layer variable ``plastic`` = 1 in which the rule files' dw/dt run (``rules/disin
 ``disinhibitory_linear.toml`` for hidden layers, ``disinhibitory_readout.toml`` for the readout). Each copy's change
 divided by eta*dt is the rule's value; its minibatch mean is handed to Adam (lr 1e-3) as the descent direction.
 
+``steady_state = "newton"`` reaches the same steady states without integrating them: the open loop's fixed point
+as for backprop (:func:`steady_state_forward`), the closed loop's by damped Newton on the same equations
+(:func:`closed_loop_steady_state`), written into the Brian2 groups, where one step with ``plastic`` = 1 runs the
+rules as before (only the steady states enter the rule; tests/test_disinhibitory_steady_state.py shows the updates
+equal to Brian2 integrated to a tight tolerance; a closed loop Newton does not solve is integrated).
+
 Earlier departures are named options (``CircuitParams``): ``readout = "microcircuit"`` (an E/I output layer with
 bias, feedback q_out * identity), ``error = "difference"`` (target - y), ``feedback = "weights"`` (Q from the weights
 only, no slopes), ``optimizer = "sgd"`` (the rule's raw change with eta / n_pre), ``phases = "fixed"`` (fixed
 t_open / t_closed instead of steady state), ``linearise = "fixed"`` (theta, delta constant instead of the
 linearisation around the minibatch's mean inhibition).
 """
+import weakref
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -103,6 +110,8 @@ CIRCUIT = {
     "eta": Param(float, 1.0, low=0, doc="the rules' eta (1/second); sgd: the learning rate, / n_pre**eta_fan_in"),
     "eta_fan_in": Param(float, 1.0, low=0),
     "phases": Param(str, "steady_state", choices=("steady_state", "fixed")),
+    "steady_state": Param(str, "integrate", choices=("integrate", "newton"),
+                          doc="integrate the ODEs in Brian2 until steady, or solve the fixed point by Newton"),
     "rtol": Param(float, 1e-3, **_positive), "atol": Param(float, 1e-6, **_positive),
     "t_max": Param(float, 2000.0, **_positive, doc="ms per phase at most (steady_state)"),
     "t_open": Param(float, 30.0, low=0, doc="ms (phases = fixed)"), "t_closed": Param(float, 30.0, low=0),
@@ -137,6 +146,7 @@ class CircuitParams:
     eta: float = 1.0
     eta_fan_in: float = 1.0
     phases: str = "steady_state"
+    steady_state: str = "integrate"
     rtol: float = 1e-3
     atol: float = 1e-6
     t_max: float = 2000.0
@@ -161,6 +171,12 @@ class CircuitParams:
         if params.optimizer == "adam" and params.eta <= 0:
             raise ConfigError("must be positive with optimizer = 'adam' (the change is divided by it)", file=file,
                               section=section, key="eta")
+        if params.steady_state == "newton":
+            for key, ok, why in (("phases", params.phases == "steady_state", "phases = 'steady_state'"),
+                                 ("readout", params.readout == "linear", "the linear readout"),
+                                 ("lam", params.lam > 0, "a leaky controller (lam > 0)")):
+                if not ok:
+                    raise ConfigError(f"steady_state = 'newton' needs {why}", file=file, section=section, key=key)
         for key in ("t_open", "t_closed", "t_max"):
             steps = getattr(params, key) / params.dt
             if abs(steps - round(steps)) > 1e-9:
@@ -546,18 +562,29 @@ class DisinhibitoryCircuit:
         finally:
             net.remove(*extra)
 
-    def present(self, X, Y=None, *, learn=False, progress=None):
+    def present(self, X, Y=None, *, learn=False, progress=None, schedule="one_run"):
         """Present samples X (n, n_in) in batches of ``copies``: open loop, then (learn=True) closed loop
         towards targets Y (n, n_out) and the weight update.
 
-        The dynamics of all batches run in one Brian2 run that stops at each plastic step; that step is a run of
-        its own in which the rules' dw/dt is integrated (with the gate at 0 it changes nothing, so it is not
-        computed in between: the same result at a fraction of the cost for large layers).
+        ``schedule = "one_run"``: every batch, phase and plastic step runs in a single Brian2 run. Brian2 prepares
+        (code-generates and binds) every object at the start of each run, ~0.2 s for this network; the earlier
+        schedule (``"run_per_batch"``, kept to check and time against: benchmarks/disinhibitory_epoch.py) stopped
+        for each batch's plastic step and paid that twice per minibatch. Outside the plastic step the rules'
+        dw/dt is not computed in either schedule (with the gate at 0 it changes nothing; see ``_rule_code``).
+        Both schedules integrate the same equations step for step and give the same numbers.
         Returns the open-loop outputs (n, n_out) at the open-loop steady state; ``self.last_steps`` holds the
         steps each phase took per batch."""
+        if schedule not in ("one_run", "run_per_batch"):
+            raise DataError(f"{self.name}: schedule must be 'one_run' or 'run_per_batch', got {schedule!r}")
         X, Y = self._check_samples(X, Y, learn)
         n, B = X.shape[0], self.copies
-        phases = _Phases(self, X, Y, learn, progress)
+        if self.params.steady_state == "newton" and not learn:  # the open-loop fixed point is all that is used
+            self.last_steps = [{"open": 0} for _ in range(-(-n // B))]
+            if progress is not None:
+                progress.update(n)
+            return steady_state_forward(self.weights, X, self.params.beta)[0]
+        one_run = schedule == "one_run" or self.params.steady_state == "newton"  # newton: one step per batch
+        phases = _Phases(self, X, Y, learn, progress, stop_for_update=not one_run)
         max_steps = -(-n // B) * (phases.max_open + (phases.max_closed + 1 if learn else 0)) + 1
         op = NetworkOperation(phases.step, clock=self.clock, when="end", name=f"{self.name}_phases")
         phases.load(0)
@@ -565,7 +592,7 @@ class DisinhibitoryCircuit:
         net.add(op)
         try:
             with brian_settings(target=self.codegen):
-                self._integrate_rules(False)
+                self._integrate_rules(one_run)  # one_run: prepared once, skipped by _rule_code between updates
                 while not phases.done and max_steps > 0:
                     start = self.clock.t_
                     net.run(max_steps * self.params.dt * ms, namespace={})
@@ -576,6 +603,7 @@ class DisinhibitoryCircuit:
                         self._integrate_rules(False)
                         max_steps -= 1
         finally:
+            self._rule_code(True)
             self._integrate_rules(True)
             net.remove(op)
         if not phases.done:
@@ -583,11 +611,54 @@ class DisinhibitoryCircuit:
         self.last_steps = phases.steps
         return phases.outputs
 
+    def _feedback_matrices(self):
+        """Q per hidden layer as the feedback synapses hold it: (copies, n_out, n_l)."""
+        out, n_out = [], self.sizes[-1]
+        for k in range(len(self.hidden)):
+            fb, n = self.fb[k], self.sizes[k + 1]
+            Q = np.zeros((self.copies, n_out, n))
+            i, j = np.asarray(fb.i[:]), np.asarray(fb.j[:])
+            Q[i // n_out, i % n_out, j % n] = fb.variables["q"].get_value()
+            out.append(Q)
+        return out
+
+    def _write_steady_state(self, X, layers, y, c_int, c):
+        """Put a fixed point (steady_state = "newton") into the Brian2 groups together with the summed inputs that
+        belong to it, so that the next Euler step starts there and stays there (up to the solver's residual)."""
+        p, B = self.params, self.copies
+        r = X
+        for (W, b), g, (u_E, u_I) in zip(self.weights, self.hidden, layers):
+            g.u_E, g.u_I = u_E.ravel(), u_I.ravel()
+            g.I_ff, g.I_b = (r @ W).ravel(), np.tile(b, B)
+            r = softplus(u_E, p.beta)
+        self.out.r, self.out.I_ff = y.ravel(), (r @ self.weights[-1][0]).ravel()
+        self.ctrl.c_int, self.ctrl.y = c_int.ravel(), y.ravel()
+        n_out = self.sizes[-1]
+        if "Z" in self.ctrl.variables:
+            self.ctrl.Z = np.repeat(np.exp(p.softmax_gain * y).sum(axis=1), n_out)
+            self.ctrl.y_sum = np.repeat(y.sum(axis=1), n_out)
+        for g, Q in zip(self.hidden, self._feedback_matrices()):
+            g.top = np.einsum("bk,bkn->bn", c, Q).ravel()
+        self.out.top = c.ravel()
+
     def _integrate_rules(self, on):
         """Switch the plastic synapses' dw/dt integration on or off (read by Brian2 at the start of a run)."""
         if self.rule is not None:
             for syn in self.ff + self.b_syn:
                 syn.state_updater.active = on
+
+    def _rule_code(self, on):
+        """Run or skip the plastic synapses' dw/dt code from the next step on, inside a run.
+
+        Brian2 reads ``active`` only when a run starts, and a new run re-prepares every object; a run executes
+        each object's list of code objects at every step, so emptying the state updater's list skips it and
+        putting back its code object (made at the start of the run) runs it again."""
+        if self.rule is None:
+            return
+        for syn in self.ff + self.b_syn:
+            updater = syn.state_updater
+            code = [weakref.proxy(updater.codeobj)] if on and updater.codeobj is not None else []
+            updater.code_objects[:] = code
 
     def _check_samples(self, X, Y, learn):
         X = np.asarray(X, dtype=float)
@@ -657,8 +728,9 @@ class _Phases:
     """The per-batch protocol as a small state machine driven by a network_operation at the end of each step:
     load -> open loop (to steady state) -> [closed loop (to steady state) -> one plastic step -> absorb] -> next."""
 
-    def __init__(self, circuit, X, Y, learn, progress):
+    def __init__(self, circuit, X, Y, learn, progress, stop_for_update=False):
         self.c, self.X, self.Y, self.learn, self.progress = circuit, X, Y, learn, progress
+        self.stop_for_update = stop_for_update  # run_per_batch: the plastic step is a run of its own
         p = circuit.params
         steady = p.phases == "steady_state"
         self.max_open = int(round((p.t_max if steady else p.t_open) / p.dt))
@@ -666,7 +738,7 @@ class _Phases:
         self.steady, self.dt_s = steady, p.dt * 1e-3
         self.outputs = np.zeros((X.shape[0], circuit.sizes[-1]))
         self.n_batches = -(-X.shape[0] // circuit.copies)
-        self.steps, self.done = [], False
+        self.steps, self.done, self.started = [], False, False
 
     def load(self, k):
         c, B, n_out = self.c, self.c.copies, self.c.sizes[-1]
@@ -684,6 +756,32 @@ class _Phases:
             c.ctrl.target = Yb.ravel()
         self.phase, self.count, self.previous = "open", 0, c._state(False)
         self.batch_steps = {}
+        if self.learn and c.params.steady_state == "newton":
+            self._solve(Xb, Yb)
+
+    def _solve(self, X, Y):
+        """steady_state = "newton": both fixed points solved, the closed one written into the network, the next
+        step is the plastic one. A closed loop that Newton does not solve to 1e-10 is integrated as usual."""
+        c, n_out = self.c, self.c.sizes[-1]
+        y, cache = steady_state_forward(c.weights, X, c.params.beta)
+        layers = [(u_E, u_I) for _, u_E, u_I in cache[:-1]]
+        c._write_steady_state(X, layers, y, np.zeros_like(y), np.zeros_like(y))
+        self.outputs[self.idx] = y[:len(self.idx)]
+        c._state_feedback(self.valid)
+        c.ctrl.closed = np.repeat(self.valid, n_out).astype(float)
+        start = np.concatenate([u for pair in layers for u in pair] + [y], axis=1)
+        state, c_int, control, iterations, converged = closed_loop_steady_state(
+            c.weights, X, Y, c._feedback_matrices(), c.params, self.valid, start)
+        self.batch_steps.update(open=0, closed=0, newton=iterations)
+        if not converged[self.valid].all():
+            self.batch_steps["newton_failed"] = int((~converged[self.valid]).sum())
+            self.phase, self.count, self.previous = "closed", 0, c._state(True)
+            return
+        c._write_steady_state(X, state[:-1], state[-1], c_int, control)
+        for g in c.layers:
+            g.plastic = np.repeat(self.valid, g.N // c.copies).astype(float)
+        self.phase = "update"
+        c._rule_code(True)
 
     def _steady(self, with_controller):
         now = self.c._state(with_controller)
@@ -697,6 +795,9 @@ class _Phases:
     def step(self, t):
         if self.done:
             return
+        if not self.started:  # the run has just prepared the rules' code: skip it until the plastic step
+            self.c._rule_code(False)
+            self.started = True
         self.count += 1
         c = self.c
         if self.phase == "open":
@@ -714,8 +815,12 @@ class _Phases:
                 for g in c.layers:
                     g.plastic = np.repeat(self.valid, g.N // c.copies).astype(float)
                 self.phase = "update"
-                c.net.stop()  # the plastic step runs on its own (see present)
+                if self.stop_for_update:
+                    c.net.stop()  # the plastic step runs on its own (see present)
+                else:
+                    c._rule_code(True)
         else:  # one plastic step done
+            c._rule_code(False)
             for g in c.layers:
                 g.plastic = 0
             c._absorb(self.valid)
@@ -813,3 +918,90 @@ def backprop_gradients(weights, X, T, beta=1.0):
 
 def predict_steady_state(weights, X, beta=1.0):
     return steady_state_forward(weights, X, beta)[0]
+
+
+# --- the closed loop's fixed point by Newton (option steady_state = "newton") ------------------------------------
+
+def controller_error(y, T, params):
+    """The controller's error e(y) and de/dy (copies, n_out, n_out), as the controller's equations define them."""
+    p, n_out = params, y.shape[1]
+    if p.error == "difference":
+        return T - y, np.broadcast_to(-np.eye(n_out), (len(y), n_out, n_out))
+    z = np.exp(p.softmax_gain * (y - y.max(axis=1, keepdims=True)))
+    prob = z / z.sum(axis=1, keepdims=True)
+    e = T - prob + p.rate_anchor * (p.rate_level - y.mean(axis=1, keepdims=True))
+    de = -p.softmax_gain * (prob[:, :, None] * np.eye(n_out) - prob[:, :, None] * prob[:, None, :])
+    return e, de - p.rate_anchor / n_out
+
+
+def closed_loop_steady_state(weights, X, T, Q, params, closed, start, *, tol=1e-10, max_iter=50):
+    """Fixed point of the closed loop (linear readout, leaky PI controller), per copy, by damped Newton.
+
+    Setting every time derivative of the circuit's equations to zero gives, with c_int = e / lam,
+        u_E = W r_pre + b - phi(u_I),   u_I = phi(u_E) - Q^T c  (per hidden layer),   y = W r + c,
+        c = (k_p + k_i / lam) e(y)   (0 in copies with closed = False),
+    solved for x = [u_E, u_I per hidden layer..., y] from ``start`` (the open-loop fixed point, where the
+    integrated closed loop starts too). The interneurons' extra input I_I (set only by plasticity_curves) is 0
+    here. ``Q``: per hidden layer (copies, n_out, n_l). Returns (x as a list
+    [(u_E, u_I), ..., y], c_int, c, iterations, converged per copy); converged: max |residual| <= tol."""
+    p, beta = params, params.beta
+    sizes = [W.shape[1] for W, _ in weights[:-1]]
+    n_out, B = weights[-1][0].shape[1], X.shape[0]
+    cuts = np.cumsum([0] + [n for n in sizes for _ in (0, 1)] + [n_out])
+    gain = np.where(closed, p.k_p + p.k_i / p.lam, 0.0)[:, None]
+
+    def split(x):
+        parts = [x[:, a:b] for a, b in zip(cuts[:-1], cuts[1:])]
+        return [(parts[2 * k], parts[2 * k + 1]) for k in range(len(sizes))], parts[-1]
+
+    def residual(x):
+        layers, y = split(x)
+        e, de = controller_error(y, T, p)
+        c = gain * e
+        r, out = X, []
+        for (W, b), Q_l, (u_E, u_I) in zip(weights[:-1], Q, layers):
+            top = np.einsum("bk,bkn->bn", c, Q_l)
+            out += [-u_E + r @ W + b - softplus(u_I, beta), -u_I + softplus(u_E, beta) - top]
+            r = softplus(u_E, beta)
+        out.append(-y + r @ weights[-1][0] + c)
+        return np.concatenate(out, axis=1), layers, y, e, de
+
+    def jacobian(layers, de):
+        J = np.zeros((B, cuts[-1], cuts[-1]))
+        dc = gain[:, :, None] * de  # (B, n_out, n_out)
+        ys = slice(cuts[-2], cuts[-1])
+        diag = np.arange(cuts[-1])
+        J[:, diag, diag] = -1.0
+        for k, ((u_E, u_I), Q_l) in enumerate(zip(layers, Q)):
+            e0, i0 = cuts[2 * k], cuts[2 * k + 1]
+            n = sizes[k]
+            idx = np.arange(n)
+            J[:, e0 + idx, i0 + idx] = -softplus_slope(u_I, beta)
+            J[:, i0 + idx, e0 + idx] = softplus_slope(u_E, beta)
+            J[:, i0:i0 + n, ys] = -np.einsum("bkn,bkj->bnj", Q_l, dc)
+            W_next = weights[k + 1][0]  # d(input of the next layer) / d u_E = W_next^T diag(phi')
+            rows = slice(cuts[2 * k + 2], cuts[2 * k + 3]) if k + 1 < len(sizes) else ys
+            J[:, rows, e0:e0 + n] += W_next.T[None] * softplus_slope(u_E, beta)[:, None, :]
+        J[:, ys, ys] += dc
+        return J
+
+    x = np.array(start, float)
+    F, layers, y, e, de = residual(x)
+    size = np.abs(F).max(axis=1)
+    for iteration in range(max_iter + 1):
+        converged = size <= tol
+        if converged.all() or iteration == max_iter:
+            break
+        step = np.linalg.solve(jacobian(layers, de), F[:, :, None])[:, :, 0]
+        alpha = np.where(converged, 0.0, 1.0)
+        for _ in range(40):  # backtracking per copy until the largest residual shrinks
+            x_new = x - alpha[:, None] * step
+            F_new, *rest = residual(x_new)
+            size_new = np.abs(F_new).max(axis=1)
+            worse = (size_new > (1 - 1e-4 * alpha) * size) & ~converged
+            if not worse.any():
+                break
+            alpha[worse] *= 0.5
+        x, F, size, (layers, y, e, de) = x_new, F_new, size_new, rest
+    c_int = np.where(closed[:, None], e / p.lam, 0.0)
+    return layers + [y], c_int, gain * e, iteration, converged
