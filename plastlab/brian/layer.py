@@ -282,6 +282,7 @@ def build_layer(rule, n_in, n_out, *, tau_m, tau_syn, t_ref, v_th, gain, inhibit
     monitor = b2.SpikeMonitor(neurons, name=f"{prefix}_outmon")
     return Layer(rule, inputs, neurons, plastic, static, inhib, monitor, synapse_state_names(plastic))
 
+
 class FrozenCopies:
     """Frozen layers' responses to many patterns at once, one copy of a layer per pattern, all in one run.
 
