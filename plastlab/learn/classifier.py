@@ -572,8 +572,9 @@ class TaughtCopies:
         s, layer, net, slot, dt = self.settings, self.layer, self.net, self.slot, self.settings["dt"]
         t0 = float(net.t / ms)
         idx, times, t_idx, t_times = [np.array([], dtype=int)], [np.array([])], [np.array([], dtype=int)], []
+        n_out = int(self.out_offset[-1])  # hold-down sources follow the n_out teacher sources
         for c, (patterns, order) in enumerate(zip(trains, orders)):
-            group_of, n_out = self.copies[c][1], int(self.out_offset[-1])
+            group_of = self.copies[c][1]
             for k, sample in enumerate(order):
                 ix, tt = patterns[sample]
                 start = t0 + k * slot
