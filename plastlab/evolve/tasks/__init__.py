@@ -39,6 +39,22 @@ def rule_from_document(doc):
     return rule_from_toml(tomli_w.dumps(doc))
 
 
+def evolved_rule_header(family, name, summary):
+    """The [rule] table of an evolved candidate's rule file."""
+    return {"name": name, "summary": summary,
+            "citation": f"evolved with plastlab ({family} family after Jordan, Schmidt, Senn & Petrovici 2021, "
+                        "eLife 10:e66273)"}
+
+
+def with_nonce(parameters, code, nonce):
+    """``code`` times a parameter equal to 1 named after ``nonce`` (added to ``parameters``): the same rule, but
+    new generated code, so nothing comes from the Cython cache (benchmarks of compilation)."""
+    if nonce is None:
+        return code
+    parameters[f"one_{nonce}"] = "1"
+    return f"one_{nonce}*({code})"
+
+
 def failure(reason):
     return {"fitness": float("-inf"), "reason": reason, "per_instance": []}
 

@@ -36,7 +36,8 @@ import numpy as np
 import sympy as sp
 
 from ...config import Param
-from . import InstanceCache, evaluate_expression_naively, programs, score_rule, with_defaults
+from . import (InstanceCache, evaluate_expression_naively, evolved_rule_header, programs, score_rule, with_defaults,
+               with_nonce)
 
 NAME = "correlation"
 INPUTS = ("w", "trace")
@@ -132,14 +133,10 @@ def rule_document(expr, name, summary, params=None, *, nonce=None):
     dep = to_code(f_dep, {"trace": "kminus"})
     parameters = {"lam": repr(p["lam"]), "alpha": repr(p["alpha"]),
                   "tau_plus": f"{p['tau_trace']!r}*ms", "tau_minus": f"{p['tau_trace']!r}*ms"}
-    if nonce is not None:
-        parameters[f"one_{nonce}"] = "1"
-        fac = f"one_{nonce}*({fac})"
+    fac = with_nonce(parameters, fac, nonce)
     dep_stmt, fac_stmt = _updates(fac, dep, p["clip_both"])
     return {
-        "rule": {"name": name, "summary": summary,
-                 "citation": "evolved with plastlab (correlation family after Jordan, Schmidt, Senn & Petrovici "
-                             "2021, eLife 10:e66273)"},
+        "rule": evolved_rule_header("correlation", name, summary),
         "parameters": parameters,
         "weight": {"unit": "1", "min": "-inf", "max": "inf"},
         "traces": {"kplus": "-kplus/tau_plus", "kminus": "-kminus/tau_minus"},

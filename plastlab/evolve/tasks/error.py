@@ -34,8 +34,8 @@ import numpy as np
 import sympy as sp
 
 from ...config import Param
-from . import (InstanceCache, evaluate_expression_naively, find_contained, programs,
-               rule_from_document, score_rule, with_defaults)
+from . import (InstanceCache, evaluate_expression_naively, evolved_rule_header, find_contained, programs,
+               rule_from_document, score_rule, with_defaults, with_nonce)
 
 NAME = "error"
 INPUTS = ("v_teacher", "v_student", "pre_trace")
@@ -105,13 +105,9 @@ def rule_document(expr, name, summary, params=None, *, nonce=None):
     p = params_with_defaults(params)
     f = to_code(expr)
     parameters = {"tau_I": f"{p['tau_I']!r}*ms", "eta": f"{p['eta']!r}/ms", "rule_dt": f"{p['rule_dt']!r}*ms"}
-    if nonce is not None:
-        parameters[f"one_{nonce}"] = "1"
-        f = f"one_{nonce}*({f})"
+    f = with_nonce(parameters, f, nonce)
     return {
-        "rule": {"name": name, "summary": summary,
-                 "citation": "evolved with plastlab (error family after Jordan, Schmidt, Senn & Petrovici 2021, "
-                             "eLife 10:e66273)"},
+        "rule": evolved_rule_header("error", name, summary),
         "parameters": parameters,
         "weight": {"unit": "1", "min": "-inf", "max": "inf"},
         "inputs": {

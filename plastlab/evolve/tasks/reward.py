@@ -30,8 +30,8 @@ import numpy as np
 import sympy as sp
 
 from ...config import Param
-from . import (InstanceCache, evaluate_expression_naively, find_contained, programs,
-               rule_from_document, score_rule, with_defaults)
+from . import (InstanceCache, evaluate_expression_naively, evolved_rule_header, find_contained, programs,
+               rule_from_document, score_rule, with_defaults, with_nonce)
 
 NAME = "reward"
 INPUTS = ("reward", "eligibility")
@@ -92,13 +92,9 @@ def rule_document(expr, name, summary, params=None, *, nonce=None):
     parameters = {"tau_M": f"{p['tau_M']!r}*ms", "eta": repr(p["eta"]), "K": repr(p["K"]),
                   "rho_syn": f"{p['rho_syn']!r}*Hz", "delta_syn": repr(p["delta_syn"]), "theta": repr(p["theta"]),
                   "trial": f"{p['trial']!r}*ms"}
-    if nonce is not None:
-        parameters[f"one_{nonce}"] = "1"
-        f = f"one_{nonce}*({f})"
+    f = with_nonce(parameters, f, nonce)
     return {
-        "rule": {"name": name, "summary": summary,
-                 "citation": "evolved with plastlab (reward family after Jordan, Schmidt, Senn & Petrovici 2021, "
-                             "eLife 10:e66273)"},
+        "rule": evolved_rule_header("reward", name, summary),
         "parameters": parameters,
         "weight": {"unit": "1", "min": "-inf", "max": "inf"},
         "inputs": {
