@@ -27,8 +27,9 @@ SAMPLE_NORMS = (None, "none", "l2")
 
 class _RangeScaler(BaseEstimator):
     """Per-feature scaling to [0, 1] learned in ``fit`` (min-max range, quantiles, min-max after a power
-    transform, or none: the values as they are); values are clipped to [0, 1] after scaling. ``sample_norm="l2"`` first divides each sample by its
-    Euclidean norm (scikit-learn's ``normalize``, as the Sboev group does)."""
+    transform, or none: the values as they are); values are clipped to [0, 1] after scaling.
+    ``sample_norm="l2"`` first divides each sample by its Euclidean norm (scikit-learn's ``normalize``, as the
+    Sboev group does)."""
 
     def _normalized(self, X):
         if self.sample_norm == "l2":
