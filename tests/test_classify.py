@@ -35,11 +35,12 @@ def test_learns_two_separated_classes_and_beats_chance():
     pred, info = clf.predict_details(X[te])
     assert np.mean(pred == y[te]) >= 0.875
     assert info["counts"].shape == (8, 2) and info["silent"] <= 1
-    # the taught neuron of each class ends up with more weight on its own class's early fields
-    enc = clf.encoder_.transform(X[te][:1])  # a "low" sample
-    early = np.flatnonzero(enc[0] < 5.0)
+    # the taught neuron of each class ends up with more weight on its own class's early fields (those that
+    # spike within 5 ms in most of the class's training samples)
     low = list(clf.classes_).index("low")
-    assert clf.weights_[early, low].mean() > clf.weights_[early, 1 - low].mean()
+    for cls, neuron in (("low", low), ("high", 1 - low)):
+        early = np.flatnonzero(np.mean(clf.encoder_.transform(X[tr][y[tr] == cls]) < 5.0, axis=0) > 0.5)
+        assert len(early) and clf.weights_[early, neuron].mean() > clf.weights_[early, 1 - neuron].mean() + 0.5
     # plasticity is off at test time: predicting does not change the learned weights
     w = clf.weights_.copy()
     clf.predict(X)
@@ -201,3 +202,35 @@ def test_fit_and_predict_leave_brian2_and_numpy_state_alone():
     SpikingClassifier(rule="nc_memristor", random_state=0, **FAST).fit(X, y).predict(X)
     assert brian2.prefs.codegen.target == target and brian2.defaultclock.dt == dt
     np.testing.assert_array_equal(np.random.get_state()[1], state)
+
+
+def test_default_protocol_scales_with_the_encoding_window_and_the_features_units():
+    """The plastlab defaults: the teacher half an encoding window after the earliest input; features
+    power-transformed (Yeo-Johnson) in units of their sd, so the input spikes do not depend on a feature's unit,
+    and a skewed feature spreads over the fields instead of piling into the first ones."""
+    from plastlab.learn.classifier import TEACHER_DELAY_FRACTION, resolve_settings
+
+    s = resolve_settings(SpikingClassifier("nc_memristor").get_params())
+    assert s["scaling"] == "power" and s["teacher_delay"] == TEACHER_DELAY_FRACTION * s["t_encode"]
+    assert resolve_settings(SpikingClassifier("nc_memristor", t_encode=40.0).get_params())["teacher_delay"] == \
+        TEACHER_DELAY_FRACTION * 40.0
+    assert resolve_settings(SpikingClassifier("nc_memristor", t_encode=40.0, teacher_delay=3.0).get_params())[
+        "teacher_delay"] == 3.0
+    assert resolve_settings(SpikingClassifier("nc_memristor", protocol="sboev").get_params())["teacher_delay"] == 0.0
+
+    rng = np.random.RandomState(0)
+    X = np.c_[rng.lognormal(0.0, 1.0, 300), rng.normal(5.0, 1.0, 300)]  # skewed, symmetric
+    from plastlab.learn.encoding import GaussianRFEncoder
+
+    encoder = lambda: GaussianRFEncoder(8, scaling="power")  # noqa: E731
+    times = encoder().fit_transform(X)
+    assert np.allclose(encoder().fit_transform(X * [1e3, 1e-3]), times, atol=1e-4, equal_nan=True)  # unit-free
+    assert np.isfinite(encoder().fit_transform(np.c_[X[:, 0] * 1e299, X[:, 1]])[~np.isnan(times)]).all()
+
+    def best_field_share(scaling):
+        enc = GaussianRFEncoder(8, scaling=scaling).fit(X)
+        best = enc.responses(X).reshape(len(X), 2, 8)[:, 0].argmax(axis=1)
+        return np.bincount(best, minlength=8) / len(X)
+
+    assert best_field_share("minmax")[:2].sum() > 0.7  # min-max: the skewed feature piles into two fields
+    assert best_field_share("power")[:2].sum() < 0.4  # power: spread over the fields

@@ -9,8 +9,9 @@ carries the learned weights (plasticity off) and the teacher is silent; the clas
 
 Two protocols (``protocol``), each a table of settings; a parameter left at None takes its protocol's value:
 
-* ``"plastlab"``: weights start low, the teacher comes shortly after the earliest input, the other classes are
-  held down, every pattern starts from a reset network;
+* ``"plastlab"``: features Yeo-Johnson power-transformed, then min-max scaled (skewed features spread over the
+  fields), weights start low, the teacher comes half an encoding window after the earliest input, the other
+  classes are held down, every pattern starts from a reset network;
 * ``"sboev"``: the group's protocol (``../shared/reference/temporal-classification.md`` and their code): weights
   start at W_max, the teacher makes the correct neuron spike at once at the earliest input spike, no class is
   held down, 40 fields with sigma^2 = 0.005 on per-sample L2-normalised features, spikes within the first 5.6 ms
@@ -41,6 +42,10 @@ from .encoding import GaussianRFEncoder, PoissonRateEncoder
 
 CALIBRATION = (1.0, 1.5, 2.25, 3.4, 5.0, 7.5)  # readout gain factors tried when calibrate = True
 SILENT_WARNING = 0.10  # warn when more than this fraction of samples leaves every output neuron silent
+# protocol "plastlab": the teacher comes this fraction of the encoding window after the earliest input spike, so
+# the inputs it potentiates are those whose fields respond at least half as strongly as the best one, whatever
+# t_encode is (teacher_delay None: derived)
+TEACHER_DELAY_FRACTION = 0.5
 
 
 class SilentOutputWarning(UserWarning):
@@ -59,7 +64,7 @@ PARAMS = {
     "sigma": _p(float, 0, strict=True),
     "t_encode": _p(float, 0, strict=True),
     "drop_late": _p(float, 0, 1, strict=False),
-    "scaling": _p(str, choices=("minmax", "quantile", "none")),
+    "scaling": _p(str, choices=("minmax", "quantile", "power", "none")),
     "sample_norm": _p(str, choices=("none", "l2")),
     "max_rate": _p(float, 0, strict=True),
     "epochs": _p(int, 0, 10_000),
@@ -88,9 +93,9 @@ PARAMS = {
 }
 PROTOCOLS = {
     "plastlab": dict(
-        encoding="latency", n_fields=8, sigma=None, t_encode=25.0, drop_late=0.95, scaling="minmax",
+        encoding="latency", n_fields=8, sigma=None, t_encode=25.0, drop_late=0.95, scaling="power",
         sample_norm="none", max_rate=200.0, epochs=5, neurons_per_class=1, w_init=0.05, w_spread=0.1, gain=60.0,
-        tau_m=6.0, tau_syn=5.0, t_ref=30.0, v_th=8.0, teacher_amp=30.0, teacher_delay=5.0, teacher_duration=5.0,
+        tau_m=6.0, tau_syn=5.0, t_ref=30.0, v_th=8.0, teacher_amp=30.0, teacher_delay=None, teacher_duration=5.0,
         suppress=100.0, anti_teach=False, inhibition=5.0, decoding="first_spike", t_gap=10.0, dt=0.5,
         normalize=False, reset=True, plasticity=True, calibrate=True, target="cython"),
     "sboev": dict(
@@ -113,6 +118,8 @@ def resolve_settings(params, *, where="classifier"):
     checked = validate(table, PARAMS, section=where)
     base = PROTOCOLS[checked["protocol"]]
     settings = {k: (base[k] if v is None and k in base else v) for k, v in checked.items()}
+    if settings["teacher_delay"] is None:
+        settings["teacher_delay"] = TEACHER_DELAY_FRACTION * settings["t_encode"]
     from ..errors import ConfigError
 
     steps = (settings["t_encode"] + settings["t_gap"]) / settings["dt"]
@@ -156,7 +163,8 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
         LIF membrane and synaptic time constants, refractory period, threshold (rest and reset at 0).
     teacher_amp, teacher_delay, teacher_duration : float
         Teacher current into the correct class's neurons from the step after ``teacher_delay`` ms past the
-        pattern's earliest input spike until ``teacher_duration`` ms past it (so at least 2 dt).
+        pattern's earliest input spike until ``teacher_duration`` ms past it (so at least 2 dt). Protocol
+        "plastlab": ``teacher_delay`` is ``TEACHER_DELAY_FRACTION * t_encode`` unless set.
     suppress : float
         During training, an inhibitory current holding the other classes' neurons down for the whole window.
     anti_teach : bool
@@ -637,7 +645,9 @@ def cross_validate(estimator, X, y, *, folds=5, seed=0, progress=False, dataset=
     splits = list(folds_iter) if folds_iter is not None else list(
         StratifiedKFold(folds, shuffle=True, random_state=seed).split(X, y))
     rows = []
-    estimators = [clone(estimator).set_params(random_state=seed + k) for k in range(len(splits))]
+    # one rule object for all folds (clone copies a loaded Rule, and copies of different rules' identity would
+    # not be fitted side by side)
+    estimators = [clone(estimator).set_params(random_state=seed + k, rule=estimator.rule) for k in range(len(splits))]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SilentOutputWarning)  # recorded per fold below instead
         fit_many(estimators, [(X[tr], y[tr]) for tr, _ in splits], progress=progress)  # all folds side by side

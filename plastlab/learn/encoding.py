@@ -3,7 +3,9 @@
 Both encoders are scikit-learn transformers. ``fit`` learns how to scale each feature to [0, 1]: its
 min-max range (``scaling="minmax"``), or its empirical quantiles (``scaling="quantile"``, scikit-learn's
 ``QuantileTransformer``: each feature's ranks, so skewed features spread over all fields instead of piling
-into the first few); ``transform`` returns one number per input neuron and sample:
+into the first few), or the min-max range after a Yeo-Johnson power transform (``scaling="power"``,
+scikit-learn's ``PowerTransformer`` on z-scores: skewed features made near-symmetric, symmetric ones nearly
+unchanged); ``transform`` returns one number per input neuron and sample:
 
 * :class:`GaussianRFEncoder`: the spike time in ms (NaN: the field stays silent);
 * :class:`PoissonRateEncoder`: the firing rate in Hz.
@@ -19,14 +21,15 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 
-SCALINGS = ("minmax", "quantile", "none")
+SCALINGS = ("minmax", "quantile", "power", "none")
 SAMPLE_NORMS = (None, "none", "l2")
 
 
 class _RangeScaler(BaseEstimator):
-    """Per-feature scaling to [0, 1] learned in ``fit`` (min-max range, quantiles, or none: the values as they
-    are); values are clipped to [0, 1] after scaling. ``sample_norm="l2"`` first divides each sample by its
-    Euclidean norm (scikit-learn's ``normalize``, as the Sboev group does)."""
+    """Per-feature scaling to [0, 1] learned in ``fit`` (min-max range, quantiles, min-max after a power
+    transform, or none: the values as they are); values are clipped to [0, 1] after scaling.
+    ``sample_norm="l2"`` first divides each sample by its Euclidean norm (scikit-learn's ``normalize``, as the
+    Sboev group does)."""
 
     def _normalized(self, X):
         if self.sample_norm == "l2":
@@ -48,6 +51,16 @@ class _RangeScaler(BaseEstimator):
             from sklearn.preprocessing import QuantileTransformer
 
             self.quantiles_ = QuantileTransformer(n_quantiles=min(1000, len(X))).fit(X)
+        if self.scaling == "power":
+            if bounds is not None:
+                raise ValueError("bounds apply to scaling='minmax' only")
+            from sklearn.pipeline import make_pipeline
+            from sklearn.preprocessing import MaxAbsScaler, PowerTransformer, StandardScaler
+
+            # in units of the feature's sd (of x / max|x|: no overflow), not centred: Yeo-Johnson sees the same
+            # numbers whatever the feature's unit, and a positive feature stays positive
+            self.power_ = make_pipeline(MaxAbsScaler(), StandardScaler(with_mean=False), PowerTransformer()).fit(X)
+            X = self.power_.transform(X)
         if bounds is not None:
             lo, hi = bounds
             lo = np.broadcast_to(np.asarray(lo, dtype=float), (X.shape[1],)).copy()
@@ -66,6 +79,8 @@ class _RangeScaler(BaseEstimator):
         X = self._normalized(validate_data(self, X, dtype=np.float64, reset=False, ensure_all_finite=True))
         if self.scaling == "quantile":
             return np.clip(self.quantiles_.transform(X), 0.0, 1.0)
+        if self.scaling == "power":
+            X = self.power_.transform(X)
         return np.clip((X - self.data_min_) / self.data_range_, 0.0, 1.0)
 
 
@@ -90,8 +105,9 @@ class GaussianRFEncoder(TransformerMixin, _RangeScaler):
     bounds : None or (lo, hi)
         Fixed feature bounds instead of learning them from the data (scalars or one value per feature;
         ``scaling="minmax"`` only).
-    scaling : {"minmax", "quantile", "none"}
-        How ``fit`` maps each feature to [0, 1]: its min-max range, its quantiles (ranks), or not at all.
+    scaling : {"minmax", "quantile", "power", "none"}
+        How ``fit`` maps each feature to [0, 1]: its min-max range, its quantiles (ranks), its min-max range
+        after a Yeo-Johnson power transform, or not at all.
     sample_norm : {"none", "l2"}
         Divide each sample by its L2 norm before scaling.
     """
