@@ -38,6 +38,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ..brian.layer import FrozenCopies, build_layer, check_rule, initial_fractions, reset_statement
 from ..brian.layer import NEURON_RESET
 from ..config import Param, validate
+from ..errors import ConfigError
 from .encoding import GaussianRFEncoder, PoissonRateEncoder
 
 CALIBRATION = (1.0, 1.5, 2.25, 3.4, 5.0, 7.5)  # readout gain factors tried when calibrate = True
@@ -120,8 +121,6 @@ def resolve_settings(params, *, where="classifier"):
     settings = {k: (base[k] if v is None and k in base else v) for k, v in checked.items()}
     if settings["teacher_delay"] is None:
         settings["teacher_delay"] = TEACHER_DELAY_FRACTION * settings["t_encode"]
-    from ..errors import ConfigError
-
     steps = (settings["t_encode"] + settings["t_gap"]) / settings["dt"]
     if abs(steps - round(steps)) > 1e-9:
         raise ConfigError(f"t_encode + t_gap ({settings['t_encode'] + settings['t_gap']} ms) must be a whole number "
@@ -273,7 +272,9 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
 
     def _network_key(self):
         """What estimators fitted side by side in one network must share (see ``fit_many``)."""
-        rule = self.rule if isinstance(self.rule, str) else id(self.rule_)
+        # a Rule object by what it is, not by identity: clone() deep-copies it, and the copies of one rule (folds,
+        # search candidates) belong in one network
+        rule = self.rule if isinstance(self.rule, str) else repr(self.rule_.__getstate__())
         return (rule, self.n_features_in_) + tuple(self.settings_[k] for k in NETWORK_SETTINGS)
 
     def _responses_in_turn(self, trains, factor):
@@ -645,9 +646,7 @@ def cross_validate(estimator, X, y, *, folds=5, seed=0, progress=False, dataset=
     splits = list(folds_iter) if folds_iter is not None else list(
         StratifiedKFold(folds, shuffle=True, random_state=seed).split(X, y))
     rows = []
-    # one rule object for all folds (clone copies a loaded Rule, and copies of different rules' identity would
-    # not be fitted side by side)
-    estimators = [clone(estimator).set_params(random_state=seed + k, rule=estimator.rule) for k in range(len(splits))]
+    estimators = [clone(estimator).set_params(random_state=seed + k) for k in range(len(splits))]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SilentOutputWarning)  # recorded per fold below instead
         fit_many(estimators, [(X[tr], y[tr]) for tr, _ in splits], progress=progress)  # all folds side by side
