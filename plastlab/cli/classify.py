@@ -19,7 +19,9 @@ def add_classify_commands(commands):
         description="Stratified k-fold cross-validation of plastlab.SpikingClassifier (receptive-field "
                     "latency encoding, one plastic layer, first-spike decoding) on DATASET: iris, "
                     "breast_cancer, wine or a CSV file (numeric features, label in the last column, header "
-                    "optional). Writes DIR/results.nc, DIR/confusion.png and DIR/weights.png.")
+                    "optional). By default each fold's settings are chosen by an inner randomised search on that "
+                    "fold's training part only (nested CV; settings given with --set are not searched); "
+                    "--no-tune uses the defaults. Writes DIR/results.nc, DIR/confusion.png and DIR/weights.png.")
     cl.add_argument("dataset", metavar="DATASET")
     cl.add_argument("--rule", required=True, metavar="NAME|FILE", help="rule name (rules/NAME.toml) or rule file")
     cl.add_argument("--folds", type=int, default=5, help="stratified folds (default 5)")
@@ -28,6 +30,12 @@ def add_classify_commands(commands):
     cl.add_argument("--out", metavar="DIR", default=None, help="write results.nc and figures here")
     cl.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
                     help="classifier hyperparameter, e.g. --set n_fields=10 (repeatable)")
+    cl.add_argument("--no-tune", action="store_true",
+                    help="skip the inner search: train every fold with the classifier's defaults (and --set)")
+    cl.add_argument("--budget", type=int, default=None, metavar="N",
+                    help="candidates of the inner search per fold (default: plastlab.learn.classifier.TUNING)")
+    cl.add_argument("--inner-folds", type=int, default=None, metavar="K",
+                    help="stratified folds of the inner search (default: plastlab.learn.classifier.TUNING)")
     cl.add_argument("--no-progress", action="store_true", help="no progress bar")
     cl.set_defaults(handler=classify_command)
 
@@ -70,11 +78,14 @@ def classify_command(args):
     from ..experiments.classification import prepare_classification, write_classification_outputs
 
     X, y, name, rule, clf = prepare_classification(args.dataset, args.rule, args.folds, settings)
+    search = None if args.no_tune else tuning_search(args, settings, y)
     print(f"{name}: {X.shape[0]} samples, {X.shape[1]} features, {len(np.unique(y))} classes; rule {rule.name}; "
-          f"{args.folds}-fold stratified, seed {args.seed}")
+          f"{args.folds}-fold stratified, seed {args.seed}; " + (
+              f"inner search per fold: {search.budget} candidates of {search.space}, {search.inner_folds}-fold"
+              if search else "no inner search (defaults)"))
     t0 = time.perf_counter()
     ds = cross_validate(clf, X, y, folds=args.folds, seed=args.seed, progress=not args.no_progress,
-                        dataset=name)
+                        dataset=name, search=search)
     wall = time.perf_counter() - t0
     ds.attrs["wall_seconds"] = wall
     print(format_fold_table(ds, wall))
@@ -88,11 +99,29 @@ def classify_command(args):
     return 0
 
 
+def tuning_search(args, settings, y):
+    """The default inner search, with the command's budget and inner folds, without the settings the user fixed;
+    refused (exit 2) when it cannot run: a budget under 1, or a class too small for the inner folds."""
+    from ..errors import ConfigError
+    from ..experiments.classification import check_inner_folds
+    from ..learn.classifier import TUNING, Search
+
+    if args.budget is not None and args.budget < 1:
+        raise ConfigError(f"must be >= 1, got {args.budget}", key="--budget")
+    if args.inner_folds is not None and args.inner_folds < 2:
+        raise ConfigError(f"must be >= 2, got {args.inner_folds}", key="--inner-folds")
+    search = Search(TUNING.space, args.budget or TUNING.budget, args.inner_folds or TUNING.inner_folds)
+    search = search.without(settings)
+    check_inner_folds(y, args.folds, search.inner_folds, where="--inner-folds (or --no-tune)")
+    return search if search.space else None
+
+
 def format_fold_table(ds, wall):
     lines = [f"{'fold':>4}  {'F1-micro':>8}  {'in spk':>7}  {'out spk':>7}  {'silent':>6}  {'fit s':>6}"]
     for k in range(ds.sizes["fold"]):
         lines.append(f"{k:>4}  {float(ds.f1[k]):8.3f}  {float(ds.input_spikes[k]):7.1f}  "
-                     f"{float(ds.output_spikes[k]):7.2f}  {int(ds.silent[k]):6d}  {float(ds.fit_seconds[k]):6.1f}")
+                     f"{float(ds.output_spikes[k]):7.2f}  {int(ds.silent[k]):6d}  {float(ds.fit_seconds[k]):6.1f}"
+                     + (f"  chosen {ds.chosen.values[k]}" if ds.attrs.get("protocol") == "nested-cv" else ""))
     f1 = ds.f1.values
     lines.append(f"F1-micro {f1.mean():.3f} ± {f1.std():.3f}; mean spikes per sample: input "
                  f"{float(ds.input_spikes.mean()):.1f}, output {float(ds.output_spikes.mean()):.2f}; "

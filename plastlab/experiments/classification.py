@@ -24,6 +24,7 @@ import time
 import numpy as np
 
 from ..config import REQUIRED, Param, validate
+from ..errors import ConfigError
 from .common import fail as _fail
 
 BASELINES = ("logistic_regression", "svc")
@@ -64,11 +65,11 @@ def load(exp, head, data, path):
     exp.config["space"] = load_search(data.get("search", {}), exp, path)
     for ds in exp.datasets:
         X, y, _ = load_dataset(ds, folds=exp.folds)
-        if head["protocol"] == "nested-cv":  # every inner training part must hold inner_folds samples per class
-            smallest = int(np.unique(y, return_counts=True)[1].min() * (exp.folds - 1) // exp.folds)
-            if smallest < head["inner_folds"]:
-                raise _fail(path, f"data set '{ds}' has a class with only {smallest} sample(s) in an outer training "
-                                  f"part, fewer than inner_folds = {head['inner_folds']}", "experiment", "inner_folds")
+        if head["protocol"] == "nested-cv":
+            try:
+                check_inner_folds(y, exp.folds, head["inner_folds"], where=f"data set '{ds}'")
+            except ConfigError as err:
+                raise _fail(path, err.message, "experiment", "inner_folds") from None
     for model in exp.rules:
         for ds in exp.datasets:
             settings = exp.settings(ds, model)
@@ -76,18 +77,18 @@ def load(exp, head, data, path):
             make_classifier(rule, settings, file=path, section=f"classifier.{ds}.{model}")
 
 
-def _spiking_space(spiking, path, section):
-    from ..learn.classifier import PARAMS
+def check_inner_folds(y, folds, inner_folds, *, where):
+    """Every outer training part must hold ``inner_folds`` samples of each class (ConfigError)."""
+    smallest = int(np.unique(y, return_counts=True)[1].min() * (folds - 1) // folds)
+    if smallest < inner_folds:
+        raise ConfigError(f"{where}: a class has only {smallest} sample(s) in an outer training part, fewer than "
+                          f"inner_folds = {inner_folds}")
 
-    bad = sorted(set(spiking) - (set(PARAMS) - {"protocol"}))
-    if bad:
-        raise _fail(path, "unknown classifier setting in the search space", section, bad[0])
-    for key, values in spiking.items():
-        if not isinstance(values, list) or not values:
-            raise _fail(path, "must be a non-empty list of values", section, key)
-        for v in values:
-            validate({key: v}, {key: PARAMS[key]}, file=path, section=section)
-    return dict(spiking)
+
+def _spiking_space(spiking, path, section):
+    from ..learn.classifier import check_space
+
+    return check_space(spiking, file=path, section=section)
 
 
 def load_search(table, exp, path):
@@ -208,48 +209,13 @@ def _search(estimator, space, exp, seed):
 
 
 def _nested_side_by_side(base, space, X, y, outer, *, budget, inner_folds, seed):
-    """One spiking model's nested CV, fitted in two stages of fits side by side (``fit_many``): every outer
-    fold's inner random search, then every outer fold's refit with its chosen settings.
+    """One spiking model's nested CV with every fit of a stage side by side (``cross_validate`` with a
+    ``Search``): the same candidates, inner folds, seeds, scores and choices as ``RandomizedSearchCV`` with
+    ``refit=True`` on each outer training part. Yields (outer F1, silent fraction, chosen settings as JSON)."""
+    from ..learn.classifier import Search, cross_validate
 
-    The same candidates (``ParameterSampler``), inner folds, seeds, scores and choice as ``RandomizedSearchCV``
-    with ``refit=True`` on each outer training part, but one network run per epoch for all fits of a stage
-    instead of one per fit. Yields (outer F1, silent fraction, chosen settings as JSON) per outer fold.
-    """
-    import warnings
-
-    from sklearn.base import clone
-    from sklearn.metrics import f1_score
-    from sklearn.model_selection import ParameterSampler, StratifiedKFold
-
-    from ..learn.classifier import SilentOutputWarning, fit_many, predict_many
-
-    seeds = [seed + k for k in range(len(outer))]
-    candidates = [list(ParameterSampler(space, budget, random_state=s)) if space else [{}] for s in seeds]
-    inner, estimators, data = [], [], []
-    for k, (tr, _) in enumerate(outer):
-        if len(candidates[k]) == 1:
-            continue  # nothing to choose between
-        splits = StratifiedKFold(inner_folds, shuffle=True, random_state=seeds[k]).split(X[tr], y[tr])
-        for f, (itr, ite) in enumerate(splits):
-            for j, params in enumerate(candidates[k]):
-                inner.append((k, j, f, tr[ite]))
-                estimators.append(clone(base).set_params(random_state=seeds[k], **params))
-                data.append((X[tr[itr]], y[tr[itr]]))
-    scores = [np.zeros((len(cands), inner_folds)) for cands in candidates]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SilentOutputWarning)
-        fit_many(estimators, data)
-        predictions = predict_many(estimators, [X[test] for *_, test in inner])
-        for (k, j, f, test), (pred, _) in zip(inner, predictions):
-            scores[k][j, f] = f1_score(y[test], pred, average="micro")
-        # the first of the best mean scores, as the search's rank_test_score picks it
-        chosen = [cands[int(np.argmax(score.mean(axis=1)))] for cands, score in zip(candidates, scores)]
-        refits = [clone(base).set_params(random_state=s, **params) for s, params in zip(seeds, chosen)]
-        fit_many(refits, [(X[tr], y[tr]) for tr, _ in outer])
-        predictions = predict_many(refits, [X[te] for _, te in outer])
-        for (pred, info), params, (_, te) in zip(predictions, chosen, outer):
-            yield (f1_score(y[te], pred, average="micro"), info["silent"] / len(te),
-                   json.dumps(params, default=float))
+    ds = cross_validate(base, X, y, folds_iter=outer, seed=seed, search=Search(space, budget, inner_folds))
+    yield from zip(ds.f1.values, ds.silent_fraction.values, ds.chosen.values)
 
 
 def run_nested(exp, out, *, progress=True):
