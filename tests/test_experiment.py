@@ -273,15 +273,15 @@ def test_builtin_data_sets_name_their_classes():
     assert sorted(set(y)) == ["setosa", "versicolor", "virginica"]
 
 
-def test_classify_tunes_each_fold_on_its_training_part_by_default(tmp_path, capsys):
-    """``plastlab classify`` runs nested CV by default: each fold's settings come from an inner search over the
-    declared space (minus what --set fixed); --no-tune trains with the defaults."""
+def test_classify_tune_chooses_each_folds_settings_on_its_training_part(tmp_path, capsys):
+    """``plastlab classify --tune`` is nested CV: each fold's settings come from an inner search over the declared
+    space (minus what --set fixed); without it every fold trains with the defaults."""
     from plastlab.learn.classifier import TUNING
 
     data = _tiny_data(tmp_path, n=12)
     common = ["--rule", "nc_memristor", "--folds", "2", "--set", "dt=1.0", "--set", "t_gap=0.0", "--set",
               "calibrate=false", "--no-progress"]
-    assert main(["classify", data, *common, "--set", "epochs=2", "--budget", "2", "--inner-folds", "2",
+    assert main(["classify", data, *common, "--set", "epochs=2", "--tune", "--budget", "2", "--inner-folds", "2",
                  "--out", str(tmp_path / "tuned")]) == 0
     ds = xr.open_dataset(tmp_path / "tuned" / "results.nc")
     assert ds.attrs["protocol"] == "nested-cv" and ds.attrs["budget"] == 2 and ds.attrs["inner_folds"] == 2
@@ -289,7 +289,7 @@ def test_classify_tunes_each_fold_on_its_training_part_by_default(tmp_path, caps
     assert "epochs" not in space and set(space) == set(TUNING.space) - {"epochs"}
     for chosen in ds.chosen.values:
         assert all(v in space[k] for k, v in json.loads(chosen).items()) and json.loads(chosen)
-    assert main(["classify", data, *common, "--set", "epochs=2", "--no-tune", "--out", str(tmp_path / "fixed")]) == 0
+    assert main(["classify", data, *common, "--set", "epochs=2", "--out", str(tmp_path / "fixed")]) == 0
     fixed = xr.open_dataset(tmp_path / "fixed" / "results.nc")
     assert fixed.attrs["protocol"] == "fixed" and list(fixed.chosen.values) == ["{}", "{}"]
 
@@ -301,6 +301,6 @@ def test_classify_tunes_each_fold_on_its_training_part_by_default(tmp_path, caps
 ])
 def test_classify_refuses_a_search_that_cannot_run(tmp_path, capsys, monkeypatch, args, message):
     _no_simulation(monkeypatch)
-    code = main(["classify", _tiny_data(tmp_path, n=12), "--rule", "nc_memristor", "--folds", "2", *args])
+    code = main(["classify", _tiny_data(tmp_path, n=12), "--rule", "nc_memristor", "--folds", "2", "--tune", *args])
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and message in err

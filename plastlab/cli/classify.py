@@ -19,9 +19,9 @@ def add_classify_commands(commands):
         description="Stratified k-fold cross-validation of plastlab.SpikingClassifier (receptive-field "
                     "latency encoding, one plastic layer, first-spike decoding) on DATASET: iris, "
                     "breast_cancer, wine or a CSV file (numeric features, label in the last column, header "
-                    "optional). By default each fold's settings are chosen by an inner randomised search on that "
-                    "fold's training part only (nested CV; settings given with --set are not searched); "
-                    "--no-tune uses the defaults. Writes DIR/results.nc, DIR/confusion.png and DIR/weights.png.")
+                    "optional). With --tune each fold's settings are chosen by an inner randomised search on that "
+                    "fold's training part only (nested CV; settings given with --set are not searched). Writes "
+                    "DIR/results.nc, DIR/confusion.png and DIR/weights.png.")
     cl.add_argument("dataset", metavar="DATASET")
     cl.add_argument("--rule", required=True, metavar="NAME|FILE", help="rule name (rules/NAME.toml) or rule file")
     cl.add_argument("--folds", type=int, default=5, help="stratified folds (default 5)")
@@ -30,12 +30,12 @@ def add_classify_commands(commands):
     cl.add_argument("--out", metavar="DIR", default=None, help="write results.nc and figures here")
     cl.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
                     help="classifier hyperparameter, e.g. --set n_fields=10 (repeatable)")
-    cl.add_argument("--no-tune", action="store_true",
-                    help="skip the inner search: train every fold with the classifier's defaults (and --set)")
+    cl.add_argument("--tune", action="store_true",
+                    help="nested CV: choose each fold's settings by an inner randomised search on its training part")
     cl.add_argument("--budget", type=int, default=None, metavar="N",
-                    help="candidates of the inner search per fold (default: plastlab.learn.classifier.TUNING)")
+                    help="with --tune: candidates per fold (default: plastlab.learn.classifier.TUNING)")
     cl.add_argument("--inner-folds", type=int, default=None, metavar="K",
-                    help="stratified folds of the inner search (default: plastlab.learn.classifier.TUNING)")
+                    help="with --tune: stratified folds of the inner search (default: plastlab.learn.classifier.TUNING)")
     cl.add_argument("--no-progress", action="store_true", help="no progress bar")
     cl.set_defaults(handler=classify_command)
 
@@ -78,7 +78,7 @@ def classify_command(args):
     from ..experiments.classification import prepare_classification, write_classification_outputs
 
     X, y, name, rule, clf = prepare_classification(args.dataset, args.rule, args.folds, settings)
-    search = None if args.no_tune else tuning_search(args, settings, y)
+    search = tuning_search(args, settings, y) if args.tune else None
     print(f"{name}: {X.shape[0]} samples, {X.shape[1]} features, {len(np.unique(y))} classes; rule {rule.name}; "
           f"{args.folds}-fold stratified, seed {args.seed}; " + (
               f"inner search per fold: {search.budget} candidates of {search.space}, {search.inner_folds}-fold"
@@ -112,7 +112,7 @@ def tuning_search(args, settings, y):
         raise ConfigError(f"must be >= 2, got {args.inner_folds}", key="--inner-folds")
     search = Search(TUNING.space, args.budget or TUNING.budget, args.inner_folds or TUNING.inner_folds)
     search = search.without(settings)
-    check_inner_folds(y, args.folds, search.inner_folds, where="--inner-folds (or --no-tune)")
+    check_inner_folds(y, args.folds, search.inner_folds, where="--inner-folds")
     return search if search.space else None
 
 

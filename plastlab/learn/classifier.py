@@ -47,6 +47,11 @@ SILENT_WARNING = 0.10  # warn when more than this fraction of samples leaves eve
 # the inputs it potentiates are those whose fields respond at least half as strongly as the best one, whatever
 # t_encode is (teacher_delay None: derived)
 TEACHER_DELAY_FRACTION = 0.5
+# protocol "plastlab": each receptive field's sd in units of the spacing of the field centres (sigma None: derived).
+# At 1 a value halfway between two centres still drives both to 88 % of their peak, so neighbouring fields spike
+# early together and a class's weights spread over the fields its values cover; the encoder's own default
+# (2/3 / (n - 2), 0.78 spacings for 8 fields) left Iris and wine 0.01-0.07 lower for most rules (README)
+FIELD_WIDTH = 1.0
 
 
 class SilentOutputWarning(UserWarning):
@@ -121,6 +126,8 @@ def resolve_settings(params, *, where="classifier"):
     settings = {k: (base[k] if v is None and k in base else v) for k, v in checked.items()}
     if settings["teacher_delay"] is None:
         settings["teacher_delay"] = TEACHER_DELAY_FRACTION * settings["t_encode"]
+    if settings["sigma"] is None:
+        settings["sigma"] = FIELD_WIDTH / (settings["n_fields"] - 1)
     steps = (settings["t_encode"] + settings["t_gap"]) / settings["dt"]
     if abs(steps - round(steps)) > 1e-9:
         raise ConfigError(f"t_encode + t_gap ({settings['t_encode'] + settings['t_gap']} ms) must be a whole number "
@@ -148,6 +155,7 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
         Gaussian receptive-field latency code (one spike per field) or Poisson rate code.
     n_fields, sigma, t_encode, drop_late, scaling, sample_norm
         Encoder settings (:class:`plastlab.learn.encoding.GaussianRFEncoder`); ``t_encode`` is the window.
+        Protocol "plastlab": ``sigma`` is ``FIELD_WIDTH / (n_fields - 1)`` (the centres' spacing) unless set.
     max_rate : float
         Peak rate (Hz) for ``encoding="poisson"``.
     epochs : int
@@ -668,10 +676,10 @@ class Search:
         return list(ParameterSampler(self.space, self.budget, random_state=seed)) if self.space else [{}]
 
 
-# The inner search ``plastlab classify`` runs by default (``--no-tune`` skips it): the teacher's delay (what a rule's
-# window is timed against; PPX potentiates most ~40 ms before a post spike, NC within ~10 ms) and the number of
-# epochs (how far hard-bounded rules saturate their weights). Both mattered rule by rule and data set by data set
-# when the space was chosen (Iris, breast cancer and wine, CV seeds 1-2 only; README); the whole grid of 12.
+# The inner search of ``plastlab classify --tune``: the teacher's delay (what a rule's window is timed against; PPX
+# potentiates most ~40 ms before a post spike, NC within ~10 ms) and the number of epochs (how far hard-bounded
+# rules saturate their weights), the settings whose best value changed rule by rule and data set by data set on
+# the development folds (Iris, breast cancer, wine; CV seeds 1-2); the whole grid of 12.
 TUNING = Search({"teacher_delay": [6.25, 12.5, 18.75, 25.0], "epochs": [1, 2, 5]}, budget=12, inner_folds=3)
 
 
