@@ -13,6 +13,8 @@ mu = 4
 lambda = 6
 max_height = 4
 max_size = 15
+new_per_generation = {new_per_generation}
+escalate_after = {escalate_after}
 
 [family]
 duration = {duration}
@@ -28,10 +30,12 @@ hurdle_instances = {hurdle_instances}
 """
 
 
-def tiny_campaign(directory, generations=2, duration=1.0, batch_size=64, hurdle_instances=0):
+def tiny_campaign(directory, generations=2, duration=1.0, batch_size=64, hurdle_instances=0, new_per_generation=0,
+                  escalate_after=0):
     path = Path(directory) / "tiny.toml"
     path.write_text(TINY_ERROR.format(generations=generations, duration=duration, batch_size=batch_size,
-                                      hurdle_instances=hurdle_instances))
+                                      hurdle_instances=hurdle_instances, new_per_generation=new_per_generation,
+                                      escalate_after=escalate_after))
     return path
 
 

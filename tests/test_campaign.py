@@ -155,11 +155,13 @@ def test_a_killed_worker_loses_no_evaluation(tmp_path, reference, cluster):
 
 @pytest.fixture(scope="module")
 def three_generations(tmp_path_factory):
-    """The tiny campaign over 3 generations with hurdles (1 of 3 instances first, the better half goes on),
-    uninterrupted: what a stopped and resumed run must reproduce."""
+    """The tiny campaign over 3 generations with hurdles (1 of 3 instances first, the better half goes on) and
+    escalating variation (rounds after the first mutate their offspring further), uninterrupted: what a stopped
+    and resumed run must reproduce."""
     d = tmp_path_factory.mktemp("three")
-    path = tiny_campaign(d, generations=3, hurdle_instances=1)
+    path = tiny_campaign(d, generations=3, hurdle_instances=1, new_per_generation=6, escalate_after=1)
     _, ref = campaign.run_campaign(path, workers=0, out=d / "full", progress=False, validate=False)
+    assert max(ref["variation_rounds"].values) >= 2  # escalated rounds took part
     stages = list(ref["stage"].values)
     assert "hurdle" in stages and "all" in stages  # the hurdle stopped some candidates, passed others
     stopped = ref["stage"].values == "hurdle"

@@ -28,12 +28,16 @@ from ..errors import ConfigError, PlastlabError, RuleError
 from ..store import atomic_write_text
 from .tasks import get_family
 
+VARIATION_ROUNDS = 16  # rounds of λ offspring a generation may take to find new_per_generation new expressions
 GP_SCHEMA = {
     "mu": Param(int, 16, low=1, doc="parents kept (mu + lambda, elitist)"),
     "lambda": Param(int, 32, low=1, doc="offspring per generation"),
     "initial": Param(int, 0, low=0, doc="size of the random initial population (at least mu)"),
     "tournament": Param(int, 3, low=1),
     "new_per_generation": Param(int, 0, low=0, doc="vary until this many never-evaluated expressions"),
+    "escalate_after": Param(int, 0, low=0, high=VARIATION_ROUNDS - 1,
+                            doc="0: off; n: once n rounds of variation leave new_per_generation unmet, each "
+                                "further round r mutates every offspring r - n more times (escalating variation)"),
     "cxpb": Param(float, 0.4, low=0.0, high=1.0),
     "mutpb": Param(float, 0.5, low=0.0, high=1.0),
     "init_min_depth": Param(int, 1, low=0),
@@ -140,9 +144,15 @@ def read_checkpoint(path, expected_spec_digest):
     return state
 
 
+DIGEST_OMITTED_WHEN_OFF = {"escalate_after": 0}  # [gp] options added later: off, they leave the digest as it was
+
+
 def spec_digest(spec):
-    """Identifies what a checkpoint was computed with (everything except the generation budget)."""
+    """Identifies what a checkpoint was computed with (everything except the generation budget). A later [gp]
+    option at its "off" value is left out, so checkpoints written before it existed can still be resumed."""
     core = {k: v for k, v in spec.items() if k not in ("generations", "source")}
+    if "gp" in core:
+        core["gp"] = {k: v for k, v in core["gp"].items() if DIGEST_OMITTED_WHEN_OFF.get(k, object()) != v}
     return hashlib.sha256(json.dumps(core, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -350,6 +360,7 @@ class Campaign:
 
     # one generation ---------------------------------------------------------------------------------------
     def _record(self, n_new, wall):
+        now = time.perf_counter()
         fits = np.array([ind.fitness.values[0] for ind in self.population])
         valid = fits[np.isfinite(fits)]
         best = self.population[0]
@@ -363,7 +374,10 @@ class Campaign:
             "cache_hit_rate": float(self.cache.hit_rate), "wall_seconds": float(wall),
             "instance_evaluations": int(sum(e["instances"] for e in new)),
             "passed_hurdle": int(sum(e["stage"] == "all" for e in new)),
+            "variation_rounds": int(getattr(self, "variation_rounds", 0)),
+            "generation_seconds": float(now - getattr(self, "_mark", now)),
         })
+        self._mark = now
 
     def _checkpoint(self):
         state = {
@@ -401,23 +415,30 @@ class Campaign:
 
     def offspring(self):
         """λ offspring; with ``new_per_generation`` = n > 0, more rounds of λ until n of them are expressions
-        never evaluated before (at most 16 rounds). A batch costs little more for more candidates, so this
-        spends the batch on new expressions instead of cached duplicates. Deterministic (seeded ``random``)."""
+        never evaluated before (at most VARIATION_ROUNDS rounds). A batch costs little more for more candidates,
+        so this spends the batch on new expressions instead of cached duplicates. With ``escalate_after`` = e > 0,
+        round r > e mutates each offspring r - e more times: once the parents have converged, their one- and
+        two-step neighbourhood is all cached, and the further steps reach unseen expressions still near them.
+        Deterministic (seeded ``random``); sets ``self.variation_rounds``."""
         g = self.spec["gp"]
         out = gp.vary(self.population, self.toolbox, g["lambda"], g["cxpb"], g["mutpb"], g["tournament"])
+        self.variation_rounds = 1
         want = g["new_per_generation"]
         if want <= 0:
             return out
         new = {self.canonical_key(ind)[1] for ind in out} - set(self.cache.entries)
         rounds = 1
-        while len(new) < want and rounds < 16:
-            more = gp.vary(self.population, self.toolbox, g["lambda"], g["cxpb"], g["mutpb"], g["tournament"])
+        while len(new) < want and rounds < VARIATION_ROUNDS:
+            rounds += 1
+            extra = rounds - g["escalate_after"] if g["escalate_after"] else 0
+            more = gp.vary(self.population, self.toolbox, g["lambda"], g["cxpb"], g["mutpb"], g["tournament"],
+                           extra_mutations=max(0, extra))
             for ind in more:
                 key = self.canonical_key(ind)[1]
                 if key not in self.cache.entries and key not in new and len(new) < want:
                     new.add(key)
                     out.append(ind)
-            rounds += 1
+        self.variation_rounds = rounds
         return out
 
     def run(self, resume=False):
@@ -430,12 +451,14 @@ class Campaign:
         else:
             random.seed(self.spec["seed"])
         total = self.spec["generations"]
+        self._mark = time.perf_counter()  # each generation's loop time runs from the previous one's record
         bar = tqdm(total=total + 1, initial=self.generation + 1, desc=f"evolve {self.spec['name']}",
                    unit="gen", file=sys.stderr, disable=not self.progress, dynamic_ncols=True)
         while self.generation < total:
             interrupts.raise_if_pending()  # a Ctrl-C the garbage collector swallowed stops here
             if self.generation < 0:
                 candidates = self.toolbox.population(n=max(g["mu"], g["initial"]))
+                self.variation_rounds = 0
             else:
                 candidates = self.offspring()
             n_new, wall = self.evaluate(candidates)
@@ -482,6 +505,7 @@ class Campaign:
                 "cache_hit_rate": ("generation", [h["cache_hit_rate"] for h in hist]),
                 "instance_evaluations": ("generation", [h["instance_evaluations"] for h in hist]),
                 "passed_hurdle": ("generation", [h["passed_hurdle"] for h in hist]),
+                "variation_rounds": ("generation", [h.get("variation_rounds", -1) for h in hist]),
                 "best_expression": ("generation", [h["best_expression"] for h in hist]),
                 "expression": ("evaluation", [e["expression"] for e in self.evaluations]),
                 "fitness": ("evaluation", [e["fitness"] for e in self.evaluations]),
@@ -500,6 +524,17 @@ class Campaign:
                                             "the first hurdle_instances (fitness NaN unless the simulation failed)")
         ds["hurdle_fitness"].attrs["description"] = "fitness on the first hurdle_instances training instances"
         ds["instance_evaluations"].attrs["description"] = "candidate x instance simulations this generation"
+        ds["variation_rounds"].attrs["description"] = ("rounds of lambda offspring this generation's variation "
+                                                       "took (0: the random initial population; -1: not "
+                                                       "recorded, a generation run before this was kept)")
+        ds["new_evaluations"].attrs["description"] = "expressions simulated for the first time this generation"
+        ds["evaluation_seconds"] = ("generation", [h["wall_seconds"] for h in hist], {"units": "s"})
+        ds["evaluation_seconds"].attrs["description"] = "time this generation's batches took (simulation)"
+        ds["generation_seconds"] = ("generation", [h.get("generation_seconds", np.nan) for h in hist],
+                                    {"units": "s"})
+        ds["generation_seconds"].attrs["description"] = (
+            "evolution-loop time of this generation (variation, evaluation, selection, the previous checkpoint; "
+            "NaN: run before this was kept)")
         attrs = store.provenance(seed=self.spec["seed"], family=self.spec["family"], campaign=self.spec["name"],
                                  campaign_file=self.spec["source"], gp=self.spec["gp"],
                                  family_params=self.spec["family_params"], train_seeds=self.spec["train_seeds"],

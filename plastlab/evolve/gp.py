@@ -280,10 +280,12 @@ def replace_subtree_below_root(individual, expr, pset):
     return (individual,)
 
 
-def vary(population, toolbox, lambda_, cxpb, mutpb, tournsize=3):
+def vary(population, toolbox, lambda_, cxpb, mutpb, tournsize=3, extra_mutations=0):
     """λ offspring, each by crossover (cxpb), mutation (mutpb) or reproduction, like DEAP's ``varOr`` but with
-    parents picked by tournaments of ``tournsize`` (so the fitter parents are varied more often).
-    Uses the global ``random`` (seeded)."""
+    parents picked by tournaments of ``tournsize`` (so the fitter parents are varied more often); with
+    ``extra_mutations`` = k > 0 every offspring is then mutated k more times (escalating variation: reaches
+    expressions a few steps further from converged parents; each step within the bloat limits, as
+    ``toolbox.mutate`` is). Uses the global ``random`` (seeded); k = 0 draws exactly what plain variation draws."""
     offspring = []
     for _ in range(lambda_):
         op = random.random()
@@ -299,7 +301,19 @@ def vary(population, toolbox, lambda_, cxpb, mutpb, tournsize=3):
             offspring.append(a)
         else:
             offspring.append(toolbox.clone(random.choice(population)))
+    if extra_mutations > 0:
+        offspring = [mutate_repeatedly(ind, toolbox, extra_mutations) for ind in offspring]
     return offspring
+
+
+def mutate_repeatedly(individual, toolbox, steps):
+    """``individual`` after ``steps`` further mutations (a step that would break a bloat limit is undone by
+    ``toolbox.mutate``'s staticLimit, so the result always respects them)."""
+    for _ in range(steps):
+        (individual,) = toolbox.mutate(individual)
+    if individual.fitness.valid:
+        del individual.fitness.values
+    return individual
 
 
 def equivalent_up_to_positive_factor(expr, target):
