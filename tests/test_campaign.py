@@ -117,6 +117,28 @@ def test_campaign_on_an_external_dask_cluster(tmp_path, reference, cluster):
     assert (tmp_path / "out" / "campaign.nc").exists()
 
 
+def test_dask_leaves_the_searchs_random_stream_alone(reference):
+    """Dask sizes a task's arguments by sampling long lists with Python's global random, the stream DEAP's variation
+    draws from (a local cluster's scheduler runs in this process): an evaluation through Dask must leave it as it
+    was, or one seed evolves differently with 0, 1 or 2 workers (the campaign files have 15 training instances)."""
+    import random
+
+    import sympy as sp
+
+    path, _, _ = reference
+    spec = campaign.load_campaign(path)
+    seeds = list(range(100, 112))  # more than 10 instances: Dask samples the list
+    evaluator = campaign.Evaluator(spec["family"], seeds, spec["family_params"], 64, workers=1)
+    try:
+        random.seed(7)
+        before = random.getstate()
+        v_student, v_teacher = sp.symbols("v_student v_teacher")
+        (result,) = evaluator([v_teacher - v_student])  # simulated on a worker
+        assert "fitness" in result and random.getstate() == before
+    finally:
+        evaluator.close()
+
+
 def test_a_killed_worker_loses_no_evaluation(tmp_path, reference, cluster):
     _, _, ref = reference
     address, procs = cluster

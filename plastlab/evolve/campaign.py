@@ -229,7 +229,18 @@ class Evaluator:
             self.n_workers = n
 
     def __call__(self, exprs, seeds=None):
-        """Results for ``exprs`` on ``seeds`` (default: the evaluator's instances)."""
+        """Results for ``exprs`` on ``seeds`` (default: the evaluator's instances).
+
+        Python's global ``random``, which DEAP's variation draws from, is left as it was: Dask's ``sizeof`` samples
+        long lists with it when it sizes a task's arguments (more than 10 instances), which made the same seed
+        evolve differently with 0, 1 or 2 workers."""
+        state = random.getstate()
+        try:
+            return self._map(exprs, seeds)
+        finally:
+            random.setstate(state)
+
+    def _map(self, exprs, seeds):
         seeds = self.seeds if seeds is None else seeds
         if not exprs:
             return []
