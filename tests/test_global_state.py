@@ -43,9 +43,12 @@ def test_an_outer_gc_freeze_is_left_alone():
     gc.freeze()
     try:
         frozen = gc.get_freeze_count()
+        fresh = [[] for _ in range(10_000)]  # tracked objects that a second freeze would take in
+        # (frozen objects that other threads' leftovers release leave the permanent generation: the count may drop
+        # by a few, so the test asks for "not frozen again" and "not unfrozen", not for an exact count)
         with brian_settings(target="numpy"):
-            assert gc.get_freeze_count() == frozen
-        assert gc.get_freeze_count() == frozen
+            assert frozen // 2 < gc.get_freeze_count() < frozen + len(fresh)
+        assert frozen // 2 < gc.get_freeze_count() < frozen + len(fresh)
     finally:
         gc.unfreeze()
     with brian_settings(target="numpy"):
