@@ -309,6 +309,8 @@ class Campaign:
         self.population = []
         self.generation = -1
         self._canon = {}  # str(tree) -> (canonical expression, cache key)
+        self.variation_rounds = 0  # rounds of variation of the generation being run (0: the random population)
+        self._mark = time.perf_counter()  # when the last generation was recorded (run() restarts it)
 
     # evaluation with the cache ---------------------------------------------------------------------------
     def evaluate(self, individuals):
@@ -385,8 +387,8 @@ class Campaign:
             "cache_hit_rate": float(self.cache.hit_rate), "wall_seconds": float(wall),
             "instance_evaluations": int(sum(e["instances"] for e in new)),
             "passed_hurdle": int(sum(e["stage"] == "all" for e in new)),
-            "variation_rounds": int(getattr(self, "variation_rounds", 0)),
-            "generation_seconds": float(now - getattr(self, "_mark", now)),
+            "variation_rounds": int(self.variation_rounds),
+            "generation_seconds": float(now - self._mark),
         })
         self._mark = now
 
