@@ -125,7 +125,10 @@ def plot_confusion(ds, path=None):
 
 
 def plot_weights(ds, path=None, *, fold=0):
-    """Learned weights of one fold: one row per input feature, receptive fields along x, one panel per neuron."""
+    """Learned weights of one fold: one row per input feature, receptive fields along x, one panel per neuron
+    (of the first member only, when the classifier has several)."""
+    if "neuron_member" in ds.coords:
+        ds = ds.isel(neuron=ds.neuron_member.values == 0)
     w = ds.weights.isel(fold=fold).values
     n_fields = int(ds.attrs.get("n_fields", 0)) or w.shape[0]
     n_feat = max(1, w.shape[0] // n_fields)

@@ -12,7 +12,7 @@ import plastlab
 from plastlab import SpikingClassifier
 from plastlab.errors import ConfigError, RuleError
 
-FAST = dict(epochs=2, dt=0.5, t_gap=5.0, calibrate=False)  # calibration is tested in test_classifier_checks
+FAST = dict(epochs=2, dt=0.5, t_gap=5.0, calibrate=False, members=1)  # calibration: test_classifier_checks; members: below
 
 
 def blobs(n=16, seed=0):
@@ -75,6 +75,37 @@ def test_frozen_patterns_side_by_side_spike_as_one_after_another():
     assert side_by_side[1].sum() > len(X)  # most patterns make spikes
     np.testing.assert_array_equal(side_by_side[1], in_turn[1])
     np.testing.assert_allclose(side_by_side[0], in_turn[0], rtol=0, atol=1e-9)  # ms; in turn: t - k*slot
+
+
+def test_members_are_layers_of_their_own_whose_mean_first_spike_decides():
+    """members=3: three layers with their own first weights, pattern orders and readout gains, trained and run side by
+    side; the class with the earliest mean first spike over the members wins (a silent member counts the slot's
+    end); side by side and in turn, each member at its own gain, they spike alike."""
+    from plastlab.learn.classifier import frozen_responses
+
+    X, y = blobs(8)
+    clf = SpikingClassifier(rule="nc_memristor", random_state=0, **dict(FAST, members=3, calibrate=True)).fit(X, y)
+    assert clf.weights_.shape == (2 * clf.settings_["n_fields"], 6) and clf.readout_scale_.shape == (3,)
+    assert list(clf.member_of_) == [0, 0, 1, 1, 2, 2] and list(clf.group_of_) == [0, 1] * 3
+    first_weights = [np.array_equal(a, b) for a, b in zip(clf._member_weights(), clf._member_weights()[1:])]
+    assert not any(first_weights)
+    pred, info = clf.predict_details(X)
+    slot = clf.settings_["t_encode"] + clf.settings_["t_gap"]
+    mean_first = np.minimum(info["first_spike"], slot).reshape(len(X), 3, 2).mean(axis=1)
+    clear = (np.sort(mean_first, axis=1)[:, 1] > mean_first.min(axis=1)) & (info["counts"].sum(axis=1) > 0)
+    assert clear.sum() >= len(X) // 2
+    np.testing.assert_array_equal(pred[clear], clf.classes_[np.argmin(mean_first, axis=1)][clear])
+    assert np.mean(pred == y) >= 0.75
+
+    factors = np.array([1.0, 2.25, 5.0])
+    trains = clf._trains(X)
+    with clf._brian():
+        side_by_side = frozen_responses([clf], [trains], [factors])[0]
+        clf.settings_ = dict(clf.settings_, reset=False)  # the in-turn path, on the fitted network (it resets)
+        in_turn = frozen_responses([clf], [trains], [factors])[0]
+    np.testing.assert_array_equal(side_by_side[1], in_turn[1])
+    np.testing.assert_allclose(side_by_side[0], in_turn[0], rtol=0, atol=1e-9)
+    assert side_by_side[1][:, 4:].sum() > side_by_side[1][:, :2].sum()  # the gain of 5 makes more spikes
 
 
 def test_fits_side_by_side_learn_what_each_learns_alone():
