@@ -11,7 +11,8 @@ Two protocols (``protocol``), each a table of settings; a parameter left at None
 
 * ``"plastlab"``: features Yeo-Johnson power-transformed, then min-max scaled (skewed features spread over the
   fields), weights start low, the teacher comes half an encoding window after the earliest input, the other
-  classes are held down, every pattern starts from a reset network;
+  classes are held down, every pattern starts from a reset network, and five independently trained copies of the
+  layer (``members``) decide by their mean first-spike times;
 * ``"sboev"``: the group's protocol (``../shared/reference/temporal-classification.md`` and their code): weights
   start at W_max, the teacher makes the correct neuron spike at once at the earliest input spike, no class is
   held down, 40 fields with sigma^2 = 0.005 on per-sample L2-normalised features, spikes within the first 5.6 ms
