@@ -12,7 +12,8 @@ import plastlab
 from plastlab import SpikingClassifier
 from plastlab.errors import ConfigError, RuleError
 
-FAST = dict(epochs=2, dt=0.5, t_gap=5.0, calibrate=False, members=1)  # calibration: test_classifier_checks; members: below
+# one member: calibration is tested in test_classifier_checks, members below
+FAST = dict(epochs=2, dt=0.5, t_gap=5.0, calibrate=False, members=1)
 
 
 def blobs(n=16, seed=0):
