@@ -17,7 +17,8 @@ def add_classify_commands(commands):
     cl = commands.add_parser(
         "classify", help="cross-validate a spiking classifier trained with a plasticity rule",
         description="Stratified k-fold cross-validation of plastlab.SpikingClassifier (receptive-field "
-                    "latency encoding, one plastic layer, first-spike decoding) on DATASET: iris, "
+                    "latency encoding, one plastic layer in five independently trained copies (--set members=N), "
+                    "mean first-spike decoding) on DATASET: iris, "
                     "breast_cancer, wine or a CSV file (numeric features, label in the last column, header "
                     "optional). With --tune each fold's settings are chosen by an inner randomised search on that "
                     "fold's training part only (nested CV; settings given with --set are not searched). Writes "
