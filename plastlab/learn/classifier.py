@@ -321,7 +321,7 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
             self._network.set_fractions([w.ravel() for w in self._member_weights()])
         self._network.layer.static.namespace["transmit_gain"] = factor * s["gain"] / self.n_features_in_
         members = self._network.present([trains] * s["members"], [np.arange(len(trains))] * s["members"])
-        return tuple(np.hstack(part) for part in zip(*members))
+        return _members_side_by_side(members)
 
     def _frozen_key(self):
         """What frozen networks run side by side in one FrozenCopies network must share."""
@@ -350,10 +350,10 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
         group_of, member_of = self.group_of_, self.member_of_
         if one_member:
             group_of, member_of = group_of[member_of == 0], member_of[member_of == 0]
-        n_cls, members = len(self.classes_), np.unique(member_of)
-        cls_first = np.stack([np.mean([np.minimum(first[:, (group_of == c) & (member_of == m)].min(axis=1),
-                                                  s["t_encode"] + s["t_gap"]) for m in members], axis=0)
-                              for c in range(n_cls)], axis=1)
+        n_cls, slot = len(self.classes_), s["t_encode"] + s["t_gap"]
+        member_first = [[np.minimum(first[:, (group_of == c) & (member_of == m)].min(axis=1), slot)
+                         for c in range(n_cls)] for m in np.unique(member_of)]  # (member, class, pattern)
+        cls_first = np.mean(member_first, axis=0).T
         cls_count = np.stack([counts[:, group_of == c].sum(axis=1) for c in range(n_cls)], axis=1)
         if s["decoding"] == "first_spike":
             # earliest first spike; ties broken by spike count, then by class order
@@ -512,11 +512,15 @@ def frozen_responses(estimators, trains, factors):
                               inhibition=s["inhibition"], prefix="plc_copies")
         layers = [(e, w, group_of, f) for e in members for w, (_, group_of), f in
                   zip(estimators[e]._member_weights(), estimators[e]._copies(), factors[e])]
-        responses = copies.responses([(w, group_of, trains[e], f) for e, w, group_of, f in layers])
-        for e in members:
-            mine = [r for (owner, *_), r in zip(layers, responses) if owner == e]
-            out[e] = tuple(np.hstack(part) for part in zip(*mine))
+        responses = iter(copies.responses([(w, group_of, trains[e], f) for e, w, group_of, f in layers]))
+        for e in members:  # the layers come estimator by estimator, member by member
+            out[e] = _members_side_by_side([next(responses) for _ in range(estimators[e].settings_["members"])])
     return out
+
+
+def _members_side_by_side(responses):
+    """One estimator's (first-spike times, counts) from its members' own, their neurons' columns side by side."""
+    return tuple(np.hstack(part) for part in zip(*responses))
 
 
 def _calibrate(estimators, trains, ys):
