@@ -4,6 +4,7 @@ Everything here is printing: Brian2 parses the strings again, checks units and g
 a hand-written Synapses, so a rule costs nothing at run time.
 """
 import warnings
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -197,11 +198,24 @@ def synapses(rule, source, target, transmit=None, *, extra_model="", namespace=N
     model = brian.model + ("\n" + extra_model if extra_model else "")
     syn = Synapses(source, target, model=model, on_pre=brian.on_pre or None,
                    on_post=brian.on_post or None, namespace=names, **kwargs)
+    operations = {}
     if brian.clip_each_step:
-        syn.run_regularly(brian.clip_each_step, when="end", name=f"{syn.name}_clip")
+        operations["clip"] = syn.run_regularly(brian.clip_each_step, when="end", name=f"{syn.name}_clip")
     if brian.periodic:
-        syn.run_regularly(brian.periodic, dt=brian.periodic_interval, when="end", name=f"{syn.name}_periodic")
+        operations["periodic"] = syn.run_regularly(brian.periodic, dt=brian.periodic_interval, when="end",
+                                                   name=f"{syn.name}_periodic")
+    _OPERATIONS[syn] = operations
     return syn
+
+
+_OPERATIONS = weakref.WeakKeyDictionary()
+
+
+def rule_operations(syn):
+    """The ``run_regularly`` operations ``synapses`` made for ``syn``, by kind: ``"periodic"`` (a ``[periodic]``
+    rule's updates) and ``"clip"`` (weight bounds of a continuous rule, every step). A network that needs to order
+    them or switch them off (``.order``, ``.active``) gets them here, without searching Brian2's objects."""
+    return dict(_OPERATIONS.get(syn, {}))
 
 
 def _same_value(a, b):

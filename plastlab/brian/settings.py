@@ -8,11 +8,11 @@ call keeps its settings.
 import contextlib
 import gc
 import logging
-import os
-import re
 import sys
 
 import numpy as np
+
+from . import adapters
 
 __all__ = ["brian_settings", "DEFAULT_TARGET"]
 
@@ -21,8 +21,7 @@ DEFAULT_TARGET = "cython"
 
 class CompilationNotice(logging.Handler):
     """Says once, on stderr, when Brian2 is about to compile Cython code that is not in its cache yet, so that
-    a first run that sits still for a minute does not look frozen. Reads Brian2's own diagnostic log line
-    ('"owner" using Cython module "name"') and checks the cache for that module."""
+    a first run that sits still for a minute does not look frozen (Brian2's log and cache: ``adapters``)."""
 
     shown = False
 
@@ -32,19 +31,13 @@ class CompilationNotice(logging.Handler):
     def emit(self, record):
         if CompilationNotice.shown:
             return
-        match = re.search(r'using Cython module "([^"]+)"', record.getMessage())
-        if match and not self._cached(match.group(1)):
+        module = adapters.compiling_module(record)
+        if module and not adapters.cython_module_cached(module):
             CompilationNotice.shown = True
             from tqdm.auto import tqdm
 
             tqdm.write("compiling Brian2 code for this network (first run only; cached afterwards) ...",
                        file=sys.stderr)
-
-    @staticmethod
-    def _cached(module):
-        from brian2.codegen.runtime.cython_rt.extension_manager import cython_extension_manager, get_cython_cache_dir
-
-        return os.path.isfile(os.path.join(get_cython_cache_dir(), module + cython_extension_manager.so_ext))
 
 
 @contextlib.contextmanager
@@ -65,16 +58,15 @@ def brian_settings(*, target=DEFAULT_TARGET, dt=None, seed=None, quiet=True):
     number ends up in the generated code, and dead networks kept alive would mean new code to compile.)
     """
     import brian2 as b2
-    from brian2.utils.logger import BrianLogger
 
     saved_target = b2.prefs.codegen.target
     saved_dt = b2.defaultclock.dt_
     saved_random = np.random.get_state()
-    handler = BrianLogger.console_handler
+    handler = adapters.console_handler()
     saved_level = handler.level if handler is not None else None
     saved_interrupt = b2.prefs.core.stop_on_keyboard_interrupt
     notice = CompilationNotice()
-    cython_log = logging.getLogger("brian2.codegen.runtime.cython_rt.extension_manager")
+    cython_log = logging.getLogger(adapters.CYTHON_LOGGER)
     cython_log.addHandler(notice)
     freeze = gc.get_freeze_count() == 0
     if freeze:

@@ -104,11 +104,9 @@ def _interrupts_stop_the_program():
 
 def _interrupted(name, code):
     if "brian2" in sys.modules:  # objects dropped half-built would each log a warning at teardown
-        import logging
+        from ..brian.adapters import quiet_console
 
-        from brian2.utils.logger import BrianLogger
-
-        BrianLogger.console_handler.setLevel(logging.ERROR)
+        quiet_console()
     print(f"plastlab: interrupted by {name}: stopped; unfinished work was not written (finished parts and "
           "checkpoints are kept)", file=sys.stderr)
     return code
