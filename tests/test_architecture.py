@@ -117,3 +117,52 @@ def test_every_subpackage_ships_in_a_plain_install():
     present = {".".join(p.relative_to(PACKAGE.parent).parts[:-1]) for p in PACKAGE.rglob("__init__.py")}
     assert present <= listed, f"missing from setup.cfg [options] packages: {sorted(present - listed)}"
     assert "plastlab.rule_library" in listed
+
+
+# --- brian/ is the one boundary to Brian2 ---------------------------------------------------------------------------
+
+BRIAN_OBJECTS = {"NeuronGroup", "Synapses", "Network", "SpikeGeneratorGroup", "PoissonGroup", "PoissonInput",
+                 "StateMonitor", "SpikeMonitor", "PopulationRateMonitor", "EventMonitor", "Function", "Clock",
+                 "NetworkOperation", "network_operation", "TimedArray", "Subgroup", "MagicNetwork", "run",
+                 "start_scope", "set_device", "device", "get_device", "defaultclock", "store", "restore"}
+# Brian2's documented tables of the names it reserves in every namespace (the rule checks refuse them)
+RESERVED_NAME_TABLES = {"brian2.core.functions": {"DEFAULT_FUNCTIONS", "DEFAULT_CONSTANTS"},
+                        "brian2.units": {"allunits", "constants"}}
+
+
+def brian2_uses(path):
+    """(line, what) for every Brian2 object constructor or Brian2 module beyond its units that ``path`` reaches:
+    ``from brian2.x import Y`` and attribute access on a name bound by ``import brian2 [as b2]``."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    aliases, found = set(), []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            aliases |= {a.asname or a.name for a in node.names if a.name == "brian2"}
+            found += [(node.lineno, a.name) for a in node.names if a.name.startswith("brian2.")
+                      and not a.name.startswith("brian2.units")]
+        elif isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").split(".")[0] == "brian2":
+            for a in node.names:
+                allowed = RESERVED_NAME_TABLES.get(node.module, set())
+                public_units = node.module.startswith("brian2.units") and a.name not in {"allunits", "constants"}
+                if a.name in BRIAN_OBJECTS or not (node.module == "brian2" or public_units or a.name in allowed):
+                    found.append((node.lineno, f"{node.module}.{a.name}"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in aliases:
+            if node.attr in BRIAN_OBJECTS:
+                found.append((node.lineno, f"brian2.{node.attr}"))
+    return found
+
+
+def test_only_brian_builds_brian2_objects_or_reaches_its_internals():
+    """Outside plastlab/brian/, Brian2 is its units and its public preferences, never its objects or internals."""
+    wrong = [f"{p.relative_to(PACKAGE.parent)}:{line}: {what}" for p in sorted(PACKAGE.rglob("*.py"))
+             if "brian" not in p.relative_to(PACKAGE).parts[:1] for line, what in brian2_uses(p)]
+    assert not wrong, "Brian2 objects or internals outside plastlab/brian/:\n" + "\n".join(wrong)
+
+
+def test_the_boundary_checker_sees_constructors_and_internals(tmp_path):
+    source = tmp_path / "m.py"
+    source.write_text("import brian2 as b2\nfrom brian2 import ms, Synapses\nfrom brian2.groups import group\n"
+                      "def f():\n    return b2.NeuronGroup(1, 'v:1'), b2.second\n")
+    assert [what for _, what in brian2_uses(source)] == ["brian2.Synapses", "brian2.groups.group",
+                                                         "brian2.NeuronGroup"]
