@@ -35,3 +35,52 @@ def test_readme_python_examples_run_as_written(tmp_path):
                             env=dict(os.environ, MPLBACKEND="Agg"))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith("last rule: toy")
+
+
+def _tiny_classify_result(path):
+    """A results.nc as `plastlab classify` writes it, small: five folds of F1 and the provenance attrs."""
+    import numpy as np
+    import xarray as xr
+
+    from plastlab.store import provenance, write_dataset
+
+    ds = xr.Dataset({"f1": ("fold", np.array([0.9, 0.8, 1.0, 0.9, 0.85]))}, coords={"fold": np.arange(5)})
+    ds.attrs.update(provenance(seed=3, dataset="iris", folds=5, estimator="SpikingClassifier", protocol="fixed"),
+                    rule="toy_rule", silent_fraction=0.0)
+    write_dataset(ds, path / "results.nc")
+
+
+def _report(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "plastlab", "report", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, env=dict(os.environ, MPLBACKEND="Agg"))
+
+
+def test_report_turns_a_result_file_into_a_page_with_its_numbers(tmp_path):
+    _tiny_classify_result(tmp_path / "run")
+    (tmp_path / "run" / "published.toml").write_text(
+        '[[number]]\nquantity = "iris/toy_rule"\npublished = "0.97"\nsource = "a paper"\n')
+    result = _report("run", "--out", "page.md", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "page.md").read_text(encoding="utf-8")
+    assert "0.890 ± 0.066" in page                       # mean ± sd over the folds
+    assert "0.900, 0.800, 1.000, 0.900, 0.850" in page   # every fold
+    assert "| iris/toy_rule | 0.97 | **0.890 ± 0.066** | a paper |" in page
+    assert "plastlab classify iris --rule toy_rule --folds 5 --seed 3" in page
+    figures = list((tmp_path / "page_figures").glob("*.png"))
+    assert len(figures) == 1 and figures[0].name in page
+
+
+@pytest.mark.parametrize("problem", ["no result", "unknown quantity", "not netcdf"])
+def test_report_refuses_bad_input_with_one_line_before_writing(tmp_path, problem):
+    run = tmp_path / "run"
+    run.mkdir()
+    if problem == "unknown quantity":
+        _tiny_classify_result(run)
+        (run / "published.toml").write_text('[[number]]\nquantity = "wine/x"\npublished = "1"\nsource = "s"\n')
+    elif problem == "not netcdf":
+        (run / "results.nc").write_text("not a NetCDF file")
+    _tiny_classify_result(tmp_path / "good")
+    result = _report("good", "run", "--out", "page.md", cwd=tmp_path)  # a good result first: still nothing written
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("plastlab: error:")
+    assert not (tmp_path / "page.md").exists() and not (tmp_path / "page_figures").exists()

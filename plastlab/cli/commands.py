@@ -150,6 +150,8 @@ def build_parser():
     add_evolve_command(commands)
     from .classify import add_classify_commands  # plastlab classify / plastlab run
     add_classify_commands(commands)
+    from .report import add_report_command  # plastlab report
+    add_report_command(commands)
     return parser
 
 
