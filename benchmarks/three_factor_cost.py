@@ -14,7 +14,7 @@ import numpy as np
 from brian2 import ms
 
 from plastlab.brian.settings import brian_settings
-from plastlab.learn.superspike import Copy, SuperSpikeNetwork, configure, spike_times_session
+from plastlab.learn.superspike import Copy, build_network, configure, spike_times_session, train
 from plastlab.rules.files import load_rule
 
 
@@ -23,9 +23,9 @@ def timed_run(rule_name, trials, seed, inputs=100):
     rng = np.random.default_rng(seed)
     copy = Copy(seed, "none", spike_times_session(cfg, rng, cfg["dt_ms"] / 1000), rng)
     with brian_settings(target="cython", dt=cfg["dt_ms"] * ms):
-        net = SuperSpikeNetwork(cfg, [copy], load_rule(rule_name))
+        net = build_network(cfg, [copy], load_rule(rule_name))
         start = time.perf_counter()
-        net.run(trials)
+        train(net, cfg, trials)
         return time.perf_counter() - start, trials * copy.session.trial
 
 
@@ -40,7 +40,7 @@ def main():
         timed_run(rule, 1, args.seed, args.inputs)  # warm-up: compile
     timed_run("superspike", 1, args.seed)
     rates = []
-    for k in range(args.repeats):
+    for _ in range(args.repeats):
         wall, simulated = timed_run("superspike", args.trials, args.seed)
         rates.append(simulated / wall)
     print(f"experiment 2(a) with SuperSpike (100 inputs): {statistics.median(rates):.2f} simulated seconds per "

@@ -4,12 +4,16 @@ import numpy as np
 import pytest
 
 from plastlab import DataError, RuleError, load_rule
+from plastlab.datasets import load as load_data
+from plastlab.datasets import yinyang, yinyang_class
 from plastlab.errors import ConfigError
-from plastlab.datasets import load as load_data, yinyang, yinyang_class
 from plastlab.experiments.disinhibitory import run_disinhibitory_experiment, validate
-from plastlab.learn.disinhibitory import (Adam, CircuitParams, DisinhibitoryCircuit, backprop_gradients, check_rule,
-                                          init_weights, linearised_inverse, plasticity_curves, softplus,
-                                          softplus_inverse, softplus_slope, steady_state_forward)
+from plastlab.learn.backprop import backprop_gradients
+from plastlab.learn.circuit_maths import init_weights, linearised_inverse, softplus, softplus_inverse, softplus_slope
+from plastlab.learn.circuit_params import CircuitParams
+from plastlab.learn.disinhibitory import DisinhibitoryCircuit, check_rule, plasticity_curves
+from plastlab.learn.optim import Adam
+from plastlab.learn.steady_state import steady_state_forward
 
 X4 = np.array([[0.2, 0.8, 0.5], [0.9, 0.1, 0.3], [0.5, 0.5, 0.5], [0.0, 1.0, 0.2]])
 T4 = np.array([[0.99, 0.01], [0.01, 0.99], [0.01, 0.99], [0.99, 0.01]])
@@ -63,7 +67,7 @@ def test_defaults_are_the_published_values():
     assert (p.readout, p.error, p.feedback, p.optimizer, p.lr, p.phases, p.linearise) == \
         ("linear", "softmax", "jacobian", "adam", 1e-3, "steady_state", "batch_mean")
     circuit = _small()
-    assert "u_E" not in circuit.out.variables and len(circuit.b_syn) == 1  # linear readout, no bias
+    assert "u_E" not in circuit.network.out.variables and len(circuit.network.b_syn) == 1  # linear readout, no bias
 
 
 def test_phases_run_to_steady_state_and_the_rule_bracket_is_the_control():
@@ -71,11 +75,11 @@ def test_phases_run_to_steady_state_and_the_rule_bracket_is_the_control():
     circuit.present(X4, T4, learn=True)
     steps = circuit.last_steps[0]
     assert 50 < steps["open"] < 2000 and 50 < steps["closed"] < 2000  # stopped by the tolerance, not t_max
-    hidden, ctrl = circuit.layers[0], circuit.ctrl
+    hidden, ctrl = circuit.network.layers[0], circuit.network.ctrl
     np.testing.assert_allclose(np.asarray(hidden.r[:]) - np.asarray(hidden.u_I[:]), np.asarray(hidden.top[:]),
                                atol=1e-3)  # at the closed-loop steady state the exact-inverse bracket is Q c
-    y, c = np.asarray(circuit.out.r[:]), np.asarray(ctrl.c[:])
-    np.testing.assert_allclose(y - np.asarray(circuit.out.I_ff[:]), c, atol=1e-3)  # the readout receives c
+    y, c = np.asarray(circuit.network.out.r[:]), np.asarray(ctrl.c[:])
+    np.testing.assert_allclose(y - np.asarray(circuit.network.out.I_ff[:]), c, atol=1e-3)  # the readout receives c
     p = np.exp(y.reshape(4, 2)) / np.exp(y.reshape(4, 2)).sum(1, keepdims=True)
     np.testing.assert_allclose(np.asarray(ctrl.err[:]).reshape(4, 2), T4 - p, atol=1e-5)  # softmax error
     fixed = _small(copies=4, dt=1.0, phases="fixed", t_open=30.0, t_closed=20.0)
@@ -119,7 +123,7 @@ def test_linear_threshold_is_linearised_around_the_minibatch_inhibition():
         np.testing.assert_allclose(intercept + slope * r, softplus_inverse(r), atol=1e-7)
     circuit = _small("disinhibitory_linear", copies=4, dt=1.0)
     circuit.present(X4, T4, learn=True)
-    hidden = circuit.layers[0]
+    hidden = circuit.network.layers[0]
     theta, delta = linearised_inverse(circuit.inhibition[0])
     np.testing.assert_allclose(np.asarray(hidden.theta_lin[:5]), theta)
     np.testing.assert_allclose(np.asarray(hidden.delta_lin[:5]), delta)
@@ -223,7 +227,7 @@ def test_targets_of_the_wrong_shape_are_refused_before_running():
         circuit.present(np.zeros((4, 3)), np.zeros((4, 3)), learn=True)
     with pytest.raises(DataError, match=r"inputs have shape \(4, 5\)"):
         circuit.present(np.zeros((4, 5)))
-    assert circuit.net is None  # nothing was simulated
+    assert circuit.network.net is None  # nothing was simulated
 
 
 def _rule_file(tmp_path, inputs, dw_dt):
@@ -277,12 +281,40 @@ def test_command_line_prints_one_line_and_exits_2(tmp_path, capsys):
 
 # --- an experiment end to end (tiny) -------------------------------------------------------------------------------
 
-def test_classification_over_seeds_with_early_stopping_writes_results(tmp_path):
+class _RecordingCircuit(DisinhibitoryCircuit):
+    """A circuit that logs every open-loop presentation (weights, inputs, outputs) and spoils the validation
+    outputs of chosen epochs (every class wrong), so that the best validation epoch is known in advance."""
+
+    log, spoil, validation = [], set(), None
+
+    def present(self, X, Y=None, *, learn=False, **kw):
+        out = super().present(X, Y, learn=learn, **kw)
+        if learn:
+            return out
+        X_val, y_val = self.validation
+        if np.array_equal(X, X_val):
+            epoch = sum(1 for entry in self.log if entry[0] == "validation" and entry[1] is self) + 1
+            if epoch in self.spoil:
+                out = np.eye(out.shape[1])[(y_val + 1) % out.shape[1]]
+            self.log.append(("validation", self, [W.copy() for W, _ in self.weights], out))
+        else:
+            self.log.append(("test", self, [W.copy() for W, _ in self.weights], out))
+        return out
+
+
+def test_classification_over_seeds_with_early_stopping_writes_results(tmp_path, monkeypatch):
     import xarray as xr
+
+    import plastlab.experiments.disinhibitory as experiment
     config = {"experiment": {"kind": "disinhibitory", "task": "classification", "seed": 1},
               "circuit": {"dt": 2.5, "t_max": 200.0, "lr": 0.01},
               "data": {"dataset": "yinyang", "n_train": 40, "n_validation": 20, "n_test": 20},
-              "training": {"sizes": [4, 6, 3], "epochs": 2, "batch": 20, "seeds": 2}}
+              "training": {"sizes": [4, 6, 3], "epochs": 3, "batch": 20, "seeds": 2}}
+    _, _, X_val, y_val, _, y_test = load_data("yinyang", seed=1, n_train=40, n_validation=20, n_test=20)
+    monkeypatch.setattr(_RecordingCircuit, "log", [])
+    monkeypatch.setattr(_RecordingCircuit, "spoil", {1, 3})  # the best validation epoch must be 2
+    monkeypatch.setattr(_RecordingCircuit, "validation", (X_val, y_val))
+    monkeypatch.setattr(experiment, "DisinhibitoryCircuit", _RecordingCircuit)
     ds = run_disinhibitory_experiment(config, tmp_path, progress=False)
     on_disk = xr.open_dataset(tmp_path / "results.nc")
     assert {"accuracy", "accuracy_bp", "accuracy_validation", "best_epoch"} <= set(on_disk.data_vars)
@@ -290,6 +322,22 @@ def test_classification_over_seeds_with_early_stopping_writes_results(tmp_path):
     assert on_disk.accuracy_validation.dims == ("seed", "epoch")
     assert on_disk.attrs["seed"] == 1 and on_disk.attrs["rule"] == "disinhibitory"
     assert 0 <= float(ds.accuracy.min()) <= 1 and (tmp_path / "yinyang_accuracy.png").stat().st_size > 1000
+    # early stopping: the epoch of best validation accuracy is chosen, and the test accuracy is that epoch's
+    circuits = list(dict.fromkeys(entry[1] for entry in _RecordingCircuit.log))
+    assert len(circuits) == 2
+    for k, circuit in enumerate(circuits):
+        mine = [entry for entry in _RecordingCircuit.log if entry[1] is circuit]
+        validation, (test,) = mine[:-1], [entry for entry in mine if entry[0] == "test"]
+        assert [entry[0] for entry in mine] == ["validation"] * 3 + ["test"]
+        accuracy = [float((out.argmax(1) == y_val).mean()) for *_, out in validation]
+        np.testing.assert_array_equal(on_disk.accuracy_validation[k], accuracy)
+        assert accuracy[0] == accuracy[2] == 0 < accuracy[1]
+        assert int(on_disk.best_epoch[k]) == 2
+        for W_test, W_best in zip(test[2], validation[1][2]):  # tested with the weights of epoch 2
+            np.testing.assert_array_equal(W_test, W_best)
+        assert float(on_disk.accuracy[k]) == float((test[3].argmax(1) == y_test).mean())
+        best_bp = int(np.argmax(on_disk.accuracy_bp_validation[k].values)) + 1
+        assert int(on_disk.best_epoch_bp[k]) == best_bp
     on_disk.close()
 
 

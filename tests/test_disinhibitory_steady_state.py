@@ -3,7 +3,9 @@ import numpy as np
 import pytest
 
 from plastlab.errors import ConfigError
-from plastlab.learn.disinhibitory import CircuitParams, DisinhibitoryCircuit, closed_loop_steady_state
+from plastlab.learn.circuit_params import CircuitParams
+from plastlab.learn.disinhibitory import DisinhibitoryCircuit
+from plastlab.learn.steady_state import closed_loop_steady_state
 
 SIZES = [3, 5, 2]
 

@@ -17,11 +17,14 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ..config import Param, validate as check_table
+from ..config import Param
+from ..config import validate as check_table
 from ..errors import ConfigError
-from ..learn.disinhibitory import (CIRCUIT, READOUT_OFFER, Adam, CircuitParams, DisinhibitoryCircuit,
-                                   backprop_gradients, check_rule, init_weights, plasticity_curves,
-                                   predict_steady_state)
+from ..learn.backprop import backprop_gradients, predict_steady_state
+from ..learn.circuit_maths import init_weights, softplus_inverse
+from ..learn.circuit_params import CIRCUIT, CircuitParams
+from ..learn.disinhibitory import READOUT_OFFER, DisinhibitoryCircuit, check_rule, plasticity_curves
+from ..learn.optim import Adam
 from ..store import provenance, write_dataset
 
 TASKS = ("curves", "student_teacher", "classification")
@@ -131,9 +134,8 @@ def run(exp, out, *, progress=True):
 # --- (a) curve family ---------------------------------------------------------------------------------------
 
 def _curves(s, seed, out_dir, progress):
-    from ..rules import expressions as ex
-    from ..learn.disinhibitory import softplus_inverse
     from ..plots import plot_disinhibitory_curves
+    from ..rules import expressions as ex
     rates_E, rates_I = np.array(s["r_E"]), np.array(s["r_I"])
     sim, analytic, mE, mI = [], [], [], []
     params = CircuitParams(**dict(s["circuit"].table(), k_p=0.0, k_i=0.0, eta_fan_in=0.0))
@@ -178,9 +180,9 @@ def _student_teacher(s, seed, out_dir, progress):
     student_w = init_weights(sizes, rng, params.init_scale)
     teacher = DisinhibitoryCircuit(sizes, rule=None, params=params, copies=2, weights=teacher_w, inputs="sinusoid",
                                    frequencies=freqs, phases=phases, name="teacher", codegen=s["codegen"])
-    student = DisinhibitoryCircuit(sizes, rule=s["rules"][0], readout_rule=s["readout_rule"], params=params, copies=2, weights=student_w,
-                                   inputs="sinusoid", frequencies=freqs, phases=phases, teacher=teacher,
-                                   name="student", codegen=s["codegen"])
+    student = DisinhibitoryCircuit(sizes, rule=s["rules"][0], readout_rule=s["readout_rule"], params=params,
+                                   copies=2, weights=student_w, inputs="sinusoid", frequencies=freqs, phases=phases,
+                                   teacher=teacher, name="student", codegen=s["codegen"])
     kw = dict(sync_every=s["sync_every"], record_every=s["record_every"])
     t0, yo0, yt0, yc0 = student.run_online(s["t_baseline"], learn=False, **kw)
     bar = tqdm(total=s["t_train"], unit="ms", desc="online learning", disable=not progress)
@@ -207,8 +209,9 @@ def _student_teacher(s, seed, out_dir, progress):
                     loss_reduction_frozen=1 - frozen / base, sizes=str(sizes))
     plot_student_teacher(ds, out_dir / "student_teacher.png")
     print(f"student-teacher {sizes}: loss {base:.4g} (no learning, first {s['t_baseline'] / 1000:g} s) -> "
-          f"{final:.4g} (last {s['loss_window'] / 1000:g} s of learning): reduced by {100 * (1 - final / base):.1f} %; "
-          f"weights frozen, next {s['t_baseline'] / 1000:g} s: {frozen:.4g} (reduced by {100 * (1 - frozen / base):.1f} %)")
+          f"{final:.4g} (last {s['loss_window'] / 1000:g} s of learning): reduced by "
+          f"{100 * (1 - final / base):.1f} %; weights frozen, next {s['t_baseline'] / 1000:g} s: {frozen:.4g} "
+          f"(reduced by {100 * (1 - frozen / base):.1f} %)")
     return ds
 
 

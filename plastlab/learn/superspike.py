@@ -1,10 +1,11 @@
 """SuperSpike experiments (Zenke & Ganguli 2018): learning precisely timed spikes with a three-factor rule.
 
-The plastic synapses run ``rules/superspike.toml`` compiled by the same path as every rule. What the rule
-needs from the network, this module provides: current-based LIF neurons whose membrane potential ``v`` the
-rule reads every step, and an error signal ``err`` per neuron — at an output, the target spike train minus the
-output spike train filtered by the same alpha kernel as the eligibility trace; at a hidden unit, the output
-errors fed back through fixed weights B (symmetric: B = W^T, random, or uniform).
+The plastic synapses run ``rules/superspike.toml`` compiled by the same path as every rule. The network
+(:mod:`plastlab.brian.superspike`) gives the rule what it needs: current-based LIF neurons whose membrane potential
+``v`` the rule reads every step, and an error signal ``err`` per neuron — at an output, the target spike train minus
+the output spike train filtered by the same alpha kernel as the eligibility trace; at a hidden unit, the output
+errors fed back through fixed weights B (symmetric: B = W^T, random, or uniform). This module describes what it
+learns: the tasks' sessions, initial weights and B, the training schedule, and the results.
 
 The loss is the van Rossum distance between output and target trains with that kernel, i.e. ∫ err² dt over a
 trial, integrated exactly by Brian2 alongside the network.
@@ -23,31 +24,19 @@ from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
-from brian2 import Network, NetworkOperation, NeuronGroup, SpikeGeneratorGroup, SpikeMonitor, StateMonitor, \
-    Synapses, mV, ms, second
+from brian2 import ms
 
-from ..brian.requirements import Offer, require
+from ..brian.requirements import require
 from ..brian.settings import brian_settings
+from ..brian.superspike import OFFER, SuperSpikeNetwork
 from ..config import Param, validate
 from ..errors import ConfigError, PlastlabError
-from ..brian.codegen import synapses
 from ..rules.files import load_rule
 from ..store import provenance
 
-NEURON = """
-dv/dt = (EL - v + I)/tau_mem : volt (unless refractory)
-dI/dt = -I/tau_syn : volt
-"""
-OUTPUT_ERROR = """
-derr1/dt = -err1/tau_rise : 1
-derr/dt = (err1 - err)/tau_decay : 1
-dloss/dt = err**2 : second
-"""
 W_MAX = 0.1  # the reference code's weight bound (rules/superspike.toml's wmax); initial weights are clipped to it
 FEEDBACK = ("symmetric", "random", "uniform", "random_positive")
 TASK_NAMES = ("spike_times", "hidden", "xor")
-#: what a SuperSpike network offers a rule: the postsynaptic membrane potential and error, nothing from outside
-OFFER = Offer(network="the SuperSpike network", pre=(), post=("v", "err"), modulators=())
 
 _pair = Param(list, length=2, item=Param(float))
 #: the [settings] table of a SuperSpike experiment (defaults: the reference code's operating point)
@@ -171,12 +160,6 @@ class Copy:
     rng: np.random.Generator = None
 
 
-def _within(copies, n_pre, n_post):
-    """i, j of all-to-all connections inside each copy, ordered (copy, pre, post)."""
-    c, p, q = np.meshgrid(np.arange(copies), np.arange(n_pre), np.arange(n_post), indexing="ij")
-    return {"i": (c * n_pre + p).ravel(), "j": (c * n_post + q).ravel()}
-
-
 def _merge(sessions, n_in, n_out):
     """One SpikeGeneratorGroup's spikes (and one target group's) for all copies, indices offset per copy."""
     cat = lambda parts: np.concatenate(parts) if parts else np.array([])  # noqa: E731
@@ -186,142 +169,58 @@ def _merge(sessions, n_in, n_out):
             cat([s.target_times for s in sessions]))
 
 
-class SuperSpikeNetwork:
-    """Inputs -> (optional hidden layer) -> outputs, all plastic with the SuperSpike rule, for every copy; built
-    once. ``copies`` is a list of :class:`Copy` whose sessions are filled (their rng already used for them)."""
+def initial_weights(copies, spec, n_pre, n_post, w0):
+    """Reference code: w ~ N(0, (w0/sqrt(n_pre))²), clipped to ±w_max; ``spec`` = (mean, sd) overrides it.
+    One block per copy from its own rng, ordered (copy, pre, post)."""
+    mean, std = spec if spec is not None else (0.0, w0 / np.sqrt(n_pre))
+    return np.concatenate([np.clip(c.rng.normal(mean, std, n_pre * n_post), -W_MAX, W_MAX) for c in copies])
 
-    def __init__(self, cfg, copies, rule):
-        self.cfg, self.copies = cfg, copies
-        C, n_in, n_out, n_hid = len(copies), cfg["n_inputs"], cfg["n_outputs"], cfg["n_hidden"]
-        self.session = copies[0].session
-        names = dict(EL=-60 * mV, tau_mem=10 * ms, tau_syn=5 * ms, tau_rise=5 * ms, tau_decay=10 * ms,
-                     theta=-50 * mV, w_scale=cfg["w_scale_mV"] * mV)
-        threshold, refractory = "v > theta", 5 * ms
-        in_i, in_t, tg_i, tg_t = _merge([c.session for c in copies], n_in, n_out)
-        self.inputs = SpikeGeneratorGroup(n_in * C, in_i, in_t * second, name="inputs")
-        self.outputs = NeuronGroup(n_out * C, NEURON + OUTPUT_ERROR, threshold=threshold,
-                                   reset="v = EL; err1 -= 1", refractory=refractory, method="euler",
-                                   namespace=names, name="outputs")
-        self.outputs.v = names["EL"]
-        self.target = SpikeGeneratorGroup(n_out * C, tg_i, tg_t * second, name="targets")
-        self.teach = Synapses(self.target, self.outputs, on_pre="err1_post += 1", name="teach")
-        self.teach.connect(j="i")
-        objects = [self.inputs, self.outputs, self.target, self.teach]
-        transmit = "I_post += w*w_scale"
-        self.w_in = None
-        if n_hid:
-            self.hidden = NeuronGroup(n_hid * C, NEURON + "err : 1", threshold=threshold, reset="v = EL",
-                                      refractory=refractory, method="exact", namespace=names, name="hidden")
-            self.hidden.v = names["EL"]
-            self.w_in = synapses(rule, self.inputs, self.hidden, transmit, namespace=names, name="w_in")
-            self.w_out = synapses(rule, self.hidden, self.outputs, transmit, namespace=names, name="w_out")
-            self.feedback = Synapses(self.outputs, self.hidden, "B : 1\nerr_post = B*err_pre : 1 (summed)",
-                                     name="feedback")
-            self.w_in.connect(**_within(C, n_in, n_hid))
-            self.w_out.connect(**_within(C, n_hid, n_out))
-            self.feedback.connect(**_within(C, n_out, n_hid))
-            objects += [self.hidden, self.w_in, self.w_out, self.feedback]
-            self._initialise(self.w_in, cfg["w_init_hidden"], n_in)
-            self._initialise(self.w_out, cfg["w_init"], n_hid)
-            objects += self._feedback(rule)
+
+def feedback_weights(copies, scale, size):
+    """B for the hidden layer's error, per copy (``size`` synapses each): random is N(0, scale²), uniform is
+    ``scale``, random_positive is |random| (the same magnitudes, every sign positive: a control for what the signs
+    of random B do), symmetric starts at ``scale`` and tracks W^T. Returns (B, symmetric per synapse)."""
+    blocks = []
+    for c in copies:
+        if c.feedback in ("random", "random_positive"):
+            B = c.rng.normal(0, scale, size)
+            blocks.append(np.abs(B) if c.feedback == "random_positive" else B)
         else:
-            self.w_out = synapses(rule, self.inputs, self.outputs, transmit, namespace=names, name="w_out")
-            self.w_out.connect(**_within(C, n_in, n_out))
-            objects.append(self.w_out)
-            self._initialise(self.w_out, cfg["w_init"], n_in)
-        self.initial_w = np.array(self.w_out.w[:])
-        self.spikes = SpikeMonitor(self.outputs)
-        self.loss = StateMonitor(self.outputs, "loss", record=True, dt=self.session.trial * second)
-        self.net = Network(*objects, self.spikes, self.loss)
+            blocks.append(np.full(size, scale))
+    return np.concatenate(blocks), np.repeat([c.feedback == "symmetric" for c in copies], size)
 
-    def _per_copy(self, values):
-        """Split a synapse array ordered (copy, pre, post) into one block per copy."""
-        return np.split(np.asarray(values), len(self.copies))
 
-    def _initialise(self, syn, spec, n_pre):
-        """Reference code: w ~ N(0, (w0/sqrt(n_pre))²), clipped to ±w_max; ``spec`` = (mean, sd) overrides it."""
-        mean, std = spec if spec is not None else (0.0, self.cfg["w0"] / np.sqrt(n_pre))
-        size = len(syn) // len(self.copies)
-        syn.w = np.concatenate([np.clip(c.rng.normal(mean, std, size), -W_MAX, W_MAX) for c in self.copies])
+def build_network(cfg, copies, rule):
+    """The Brian2 network of ``copies`` (sessions filled, their rngs already used for them): initial weights and
+    B drawn from each copy's rng in the order w_in, w_out, B. Call inside ``brian_settings(dt=...)``."""
+    n_in, n_out, n_hid = cfg["n_inputs"], cfg["n_outputs"], cfg["n_hidden"]
+    in_i, in_t, tg_i, tg_t = _merge([c.session for c in copies], n_in, n_out)
+    layers = {}
+    if n_hid:
+        layers["w_in"] = initial_weights(copies, cfg["w_init_hidden"], n_in, n_hid, cfg["w0"])
+        layers["w_out"] = initial_weights(copies, cfg["w_init"], n_hid, n_out, cfg["w0"])
+        layers["feedback"], layers["symmetric"] = feedback_weights(copies, cfg["feedback_scale"], n_out * n_hid)
+    else:
+        layers["w_out"] = initial_weights(copies, cfg["w_init"], n_in, n_out, cfg["w0"])
+    return SuperSpikeNetwork(rule, copies=len(copies), n_inputs=n_in, n_outputs=n_out, n_hidden=n_hid,
+                             inputs=(in_i, in_t), targets=(tg_i, tg_t), trial=copies[0].session.trial,
+                             w_scale_mV=cfg["w_scale_mV"], **layers)
 
-    def _feedback(self, rule):
-        """B for the hidden layer's error, per copy: symmetric tracks W^T at each weight update, random is fixed
-        N(0, feedback_scale²), uniform is feedback_scale, random_positive is |random| (the same magnitudes, every
-        sign positive: a control for what the signs of random B do)."""
-        scale, size = self.cfg["feedback_scale"], len(self.feedback) // len(self.copies)
-        blocks = []
-        for c in self.copies:
-            if c.feedback in ("random", "random_positive"):
-                B = c.rng.normal(0, scale, size)
-                blocks.append(np.abs(B) if c.feedback == "random_positive" else B)
-            else:
-                blocks.append(np.full(size, scale))
-        self.feedback.B = np.concatenate(blocks)
-        symmetric = np.repeat([c.feedback == "symmetric" for c in self.copies], size)
-        if not symmetric.any():
-            return []
-        order = self._transpose_order()
 
-        def symmetric_feedback():
-            B = np.asarray(self.feedback.B[:])
-            B[symmetric] = np.asarray(self.w_out.w[:])[order][symmetric]
-            self.feedback.B = B
-
-        symmetric_feedback()
-        # after the periodic weight update of the same step (order 1): B is W^T as soon as W changes
-        return [NetworkOperation(symmetric_feedback, dt=rule.parameters["T_update"], when="end", order=1,
-                                 name="symmetric_feedback")]
-
-    def _transpose_order(self):
-        """Index into w_out (hidden i -> output j) for each feedback synapse (output j -> hidden i)."""
-        n_out = self.cfg["n_outputs"]
-        w_i, w_j = np.asarray(self.w_out.i[:]), np.asarray(self.w_out.j[:])
-        flat = w_i * (n_out * len(self.copies)) + w_j
-        lookup = np.argsort(flat)
-        wanted = np.asarray(self.feedback.j[:]) * (n_out * len(self.copies)) + np.asarray(self.feedback.i[:])
-        return lookup[np.searchsorted(flat[lookup], wanted)]
-
-    def plastic(self):
-        return [syn for syn in (self.w_in, self.w_out) if syn is not None]
-
-    def run(self, trials, report=None):
-        """``trials`` trials; the learning rate drops by ``anneal_factor`` after ``anneal_fraction`` of them."""
-        first = int(round(trials * self.cfg["anneal_fraction"]))
-        plastic = self.plastic()
-        eta = plastic[0].namespace.get("eta")
-        if eta is None or first >= trials:
-            self.net.run(trials * self.session.trial * second, namespace={}, report=report)
-            return self.loss_per_trial(trials)
-        for count, rate in ((first, eta), (trials - first, eta * self.cfg["anneal_factor"])):
-            for syn in plastic:
-                syn.namespace["eta"] = rate
-            if count:
-                self.net.run(count * self.session.trial * second, namespace={}, report=report)
-        for syn in plastic:
-            syn.namespace["eta"] = eta
-        return self.loss_per_trial(trials)
-
-    def freeze(self):
-        """Plasticity off: the periodic weight updates are contained objects of the Synapses (not in the
-        Network's own list), so they are switched off there."""
-        for syn in self.plastic():
-            for obj in syn.contained_objects:
-                if obj.name.endswith("_periodic"):
-                    obj.active = False
-
-    def loss_per_trial(self, trials):
-        """(copies, trials): ∫ err² dt over each trial, summed over each copy's outputs."""
-        loss = np.asarray(self.loss.loss / second)  # (outputs, samples at trial starts)
-        ends = np.concatenate([loss[:, 1:], np.asarray(self.outputs.loss / second)[:, None]], axis=1)
-        per_output = (ends - loss)[:, :trials]
-        return per_output.reshape(len(self.copies), self.cfg["n_outputs"], -1).sum(axis=1)
-
-    def copy_spikes(self, k):
-        """(spike times in s, output index within the copy) of copy k."""
-        n_out = self.cfg["n_outputs"]
-        t, i = np.asarray(self.spikes.t / second), np.asarray(self.spikes.i)
-        mine = i // n_out == k
-        return t[mine], i[mine] % n_out
+def train(net, cfg, trials, report=None):
+    """``trials`` trials; the learning rate drops by ``anneal_factor`` after ``anneal_fraction`` of them.
+    Returns the loss per (copy, trial)."""
+    first = int(round(trials * cfg["anneal_fraction"]))
+    eta = net.eta()
+    if eta is None or first >= trials:
+        net.run_trials(trials, report)
+        return net.loss_per_trial(trials)
+    for count, rate in ((first, eta), (trials - first, eta * cfg["anneal_factor"])):
+        net.set_eta(rate)
+        if count:
+            net.run_trials(count, report)
+    net.set_eta(eta)
+    return net.loss_per_trial(trials)
 
 
 def match_targets(spikes, targets, tolerance):
@@ -346,16 +245,17 @@ def _copies(cfg, seed, kinds, make_session):
 
 
 def _build_and_run(cfg, copies, trials, report, test_trials=0):
+    """Train for ``trials``; then, if ``test_trials``, test with plasticity off (largest weight change: test)."""
     rule = _rule(cfg)
     with brian_settings(target=cfg["codegen"], dt=cfg["dt_ms"] * ms):
-        net = SuperSpikeNetwork(cfg, copies, rule)
-        loss = net.run(trials, report)
+        net = build_network(cfg, copies, rule)
+        loss = train(net, cfg, trials, report)
         test = None
         if test_trials:
             net.freeze()
-            trained = [np.array(syn.w[:]) for syn in net.plastic()]
-            net.net.run(test_trials * net.session.trial * second, namespace={})
-            test = max(float(np.max(np.abs(syn.w[:] - w), initial=0)) for syn, w in zip(net.plastic(), trained))
+            trained = net.plastic_weights()
+            net.run_trials(test_trials)
+            test = max(float(np.max(np.abs(w - w0), initial=0)) for w, w0 in zip(net.plastic_weights(), trained))
     return rule, net, loss, test
 
 
@@ -367,7 +267,7 @@ def run_spike_times(config, seed=0, report=None):
     dt = cfg["dt_ms"] / 1000
     copies = _copies(cfg, seed, kinds, lambda rng: spike_times_session(cfg, rng, dt))
     rule, net, loss, _ = _build_and_run(cfg, copies, cfg["trials"], report)
-    session, tol = net.session, cfg["tolerance_ms"] / 1000
+    session, tol = copies[0].session, cfg["tolerance_ms"] / 1000
     targets = session.target_times[: cfg["n_target_spikes"]]
     first, last, matched, extra = [], [], [], []
     for k in range(len(copies)):
@@ -392,8 +292,8 @@ def run_spike_times(config, seed=0, report=None):
             "extra_spikes": (dims, np.reshape(extra, shape))}
     if cfg["n_hidden"]:
         n_hid = cfg["n_hidden"] * cfg["n_outputs"]
-        w_out = np.asarray(net.w_out.w[:]).reshape(shape + (n_hid,))
-        B = np.asarray(net.feedback.B[:])[net._transpose_order()].reshape(shape + (n_hid,))
+        w_out = net.output_weights().reshape(shape + (n_hid,))
+        B = net.feedback_weights().reshape(shape + (n_hid,))
         data.update(w_out_final=(dims + ("hidden",), w_out, {"long_name": "hidden -> output weights, end"}),
                     w_out_initial=(dims + ("hidden",), net.initial_w.reshape(shape + (n_hid,))),
                     feedback_weights=(dims + ("hidden",), B, {"long_name": "B (output -> hidden), end"}))
@@ -423,7 +323,7 @@ def run_xor(config, seed=0, report=None):
     dt = cfg["dt_ms"] / 1000
     copies = _copies(cfg, seed, [cfg["feedback"]], lambda rng: xor_session(cfg, rng, dt, train + test))
     rule, net, loss, change = _build_and_run(cfg, copies, train, report, test_trials=test)
-    n_out, trial = cfg["n_outputs"], net.session.trial
+    n_out, trial = cfg["n_outputs"], copies[0].session.trial
     rows, results = np.arange(test), []
     for k, c in enumerate(copies):
         t, i = net.copy_spikes(k)
@@ -497,7 +397,7 @@ def summary(ds):
     kinds = list(ds.feedback.values) if "feedback" in ds.dims else [None]
     lines = []
     for kind in kinds:
-        pick = (lambda v: v.sel(feedback=kind)) if kind is not None else (lambda v: v)  # noqa: E731
+        pick = (lambda v, kind=kind: v.sel(feedback=kind)) if kind is not None else (lambda v: v)  # noqa: E731
         lines.append(f"{kind + ': ' if kind else ''}loss reduced {_mean_sd(pick(ds.loss_reduction))}; targets "
                      f"matched {_mean_sd(pick(ds.matched_targets), '{:.2f}')} of {ds.sizes['target']}, extra "
                      f"{_mean_sd(pick(ds.extra_spikes), '{:.2f}')}")
