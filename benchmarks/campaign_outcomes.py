@@ -4,9 +4,10 @@ paper's rule up to a positive factor symbolically, or at least as fit; wall time
 
     PYTHONPATH=. python benchmarks/campaign_outcomes.py DIR [DIR ...]
 
-Each DIR holds a campaign.nc written by ``plastlab evolve``. Families with several evolved functions
-(correlation) compare champion and baseline on the validation instances, as their target asks. Wall time is the campaign process's own time
-(``wall_seconds_this_process``: from start to the last generation, without Dask start-up and validation).
+Each DIR holds a campaign.nc written by ``plastlab evolve``. Families with several evolved functions (correlation)
+compare champion and baseline on the validation instances, as their target asks. Wall time is the campaign
+process's own time (``wall_seconds_this_process``: from start to the last generation, without Dask start-up and
+validation).
 """
 import sys
 from pathlib import Path
@@ -56,7 +57,8 @@ def main(dirs):
             ref = a.get(f"train_fitness_{known.get(a['family'], '')}")
             as_fit = ref is not None and a["champion_fitness"] >= ref
         hits += bool(same or as_fit)
-        print(f"{d}: seed {a['seed']}  generations {a['generations']}  wall {a.get('wall_seconds_this_process', float('nan')):.0f} s  "
+        wall = a.get("wall_seconds_this_process", float("nan"))
+        print(f"{d}: seed {a['seed']}  generations {a['generations']}  wall {wall:.0f} s  "
               f"champion {a['champion_readable']}  train {a['champion_fitness']:.4g}  "
               f"validation {a.get('validation_fitness_champion', float('nan')):.4g}  "
               f"known rule: train {a.get('train_fitness_' + known.get(a['family'], ''), float('nan')):.4g} validation "

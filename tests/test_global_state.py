@@ -1,24 +1,30 @@
 """Library calls leave process-wide state alone (ARCHITECTURE.md, conventions): Brian2's code-generation target
-and default clock, numpy's global random state, matplotlib's backend and the garbage collector's frozen objects
-are what the caller set."""
+and default clock, numpy's and Python's global random states, matplotlib's backend and the garbage collector's
+frozen objects are what the caller set."""
 import gc
+import random
 
 import matplotlib
 import numpy as np
 from brian2 import defaultclock, ms, prefs
+from evolve_helpers import tiny_campaign
 
 from plastlab import SpikingClassifier
 from plastlab.brian.protocols import pair_window, time_grid
+from plastlab.evolve import gp
+from plastlab.evolve.campaign import run_campaign
 from plastlab.evolve.tasks import error
 from plastlab.learn.superspike import run_spike_times
 from plastlab.plots import plot_window
 
 
-def test_classifier_window_superspike_and_campaign_evaluation_keep_global_state(tmp_path):
+def test_classifier_window_superspike_and_campaign_keep_global_state(tmp_path):
     prefs.codegen.target, defaultclock.dt = "numpy", 0.25 * ms
     backend = matplotlib.get_backend()
     np.random.seed(123)
     expected_draw = np.random.RandomState(123).rand()
+    random.seed(321)  # DEAP's operators draw from Python's random: evolution lends it its own stream only
+    python_random = random.getstate()
 
     rng = np.random.RandomState(0)
     X = np.vstack([rng.normal(0.25, 0.05, (6, 2)), rng.normal(0.75, 0.05, (6, 2))])
@@ -29,11 +35,16 @@ def test_classifier_window_superspike_and_campaign_evaluation_keep_global_state(
     run_spike_times(dict(trials=2, n_inputs=10, rate_hz=10.0, trial_ms=100.0, n_target_spikes=1, codegen="cython",
                          rule_parameters={"T_update": "100*ms", "eta": 0.01}), seed=1)
     error.evaluate_batch([error.baselines()["delta_rule"]], [11], {"duration": 0.3, "t_drop": 0.1})
+    run_campaign(tiny_campaign(tmp_path, generations=1, duration=0.3), workers=0, out=tmp_path / "evolve",
+                 progress=False)  # variation, evaluation, validation, results
+    genome = gp.Genome(error.INPUTS)
+    next(gp.random_candidates(genome, gp.make_toolbox(genome), seed=1))
 
     assert prefs.codegen.target == "numpy"
     assert abs(float(defaultclock.dt / ms) - 0.25) < 1e-12
     assert matplotlib.get_backend() == backend
     assert np.random.rand() == expected_draw, "numpy's global random state was reseeded or consumed"
+    assert random.getstate() == python_random, "Python's global random state was reseeded or consumed"
     assert gc.get_freeze_count() == 0
 
 

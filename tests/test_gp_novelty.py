@@ -4,10 +4,11 @@ off by default without changing a checkpoint's identity. No simulation here (the
 import random
 
 import pytest
-
 from evolve_helpers import tiny_campaign
+
 from plastlab.errors import ConfigError
 from plastlab.evolve import campaign, gp
+from plastlab.evolve.rng import SearchRandom
 
 WANT = 16
 
@@ -49,7 +50,7 @@ def unseen(camp, offspring):
 
 
 def offspring(camp, seed):
-    random.seed(seed)
+    camp.random = SearchRandom(seed)
     return camp.offspring()
 
 
@@ -68,11 +69,27 @@ def test_escalation_is_seeded_and_respects_the_bloat_limits(seen):
     assert [str(ind) for ind in first] != [str(ind) for ind in other]
     # every round taken (up to 15 extra mutations per offspring): still within max_height and max_size
     camp.spec["gp"]["new_per_generation"] = 10_000
-    random.seed(7)
-    many = camp.offspring()
+    many = offspring(camp, 7)
     assert camp.variation_rounds == campaign.VARIATION_ROUNDS
     g = camp.spec["gp"]
     assert all(ind.height <= g["max_height"] and len(ind) <= g["max_size"] for ind in many)
+
+
+def test_variation_draws_from_the_campaigns_stream_alone(seen):
+    """The caller's random is as it was after variation, and what the caller draws or seeds in between does not
+    change the offspring: the search's stream is the campaign's own (seeded by its seed, ``self.random``)."""
+    quiet, busy = converged(seen, 1), converged(seen, 1)
+    random.seed(11)
+    caller = random.getstate()
+    first = [str(ind) for ind in quiet.offspring()]
+    assert random.getstate() == caller
+    second = [str(ind) for ind in quiet.offspring()]
+    assert second != first  # the stream went on
+    [random.random() for _ in range(5)]  # the caller draws ...
+    assert [str(ind) for ind in busy.offspring()] == first
+    random.seed(99)  # ... and reseeds
+    assert [str(ind) for ind in busy.offspring()] == second
+    assert busy.random.getstate() == quiet.random.getstate()
 
 
 def test_extra_mutations_zero_draws_what_plain_variation_draws(seen):

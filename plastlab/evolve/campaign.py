@@ -1,31 +1,31 @@
 """Evolution campaigns: evolve/*.toml -> generations of GP on a task family, checkpoints, results.
 
-A campaign file names a task family, its parameters, the training and validation instances, the GP settings
-and the budget. ``run_campaign`` evolves with a μ+λ loop (DEAP), evaluates every generation's *new* canonical
-expressions in batches (one Brian2 network per batch) on Dask workers (optionally behind a hurdle: first on a few
-training instances, on all only when among the best so far; ``Campaign.simulate``), writes an atomic JSON checkpoint after
+A campaign file names a task family, its parameters, the training and validation instances, the GP settings and the
+budget. ``run_campaign`` evolves with a μ+λ loop (DEAP), evaluates every generation's *new* canonical expressions
+in batches (one Brian2 network per batch) on Dask workers (optionally behind a hurdle: first on a few training
+instances, on all only when among the best so far; ``Campaign.simulate``), writes an atomic JSON checkpoint after
 every generation (``--resume`` continues from it and reproduces an uninterrupted run exactly), and at the end
 writes ``campaign.nc``, ``fitness.png`` and the champion as a rule file in ``champions/``.
 """
 import hashlib
 import json
 import math
-import os
-import random
 import sys
 import time
-import threading
 import tomllib
 from pathlib import Path
 
 import numpy as np
 import sympy as sp
+from deap import tools
 
-from . import gp
 from .. import interrupts
 from ..config import NAME_PATTERN, Param, validate
 from ..errors import ConfigError, PlastlabError, RuleError
 from ..store import atomic_write_text
+from . import gp
+from .evaluate import Evaluator, connect, evaluate_task  # noqa: F401 (connect: campaign.connect for callers)
+from .rng import SearchRandom
 from .tasks import get_family
 
 VARIATION_ROUNDS = 16  # rounds of λ offspring a generation may take to find new_per_generation new expressions
@@ -156,129 +156,6 @@ def spec_digest(spec):
     return hashlib.sha256(json.dumps(core, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-# --- evaluation: batches on Dask workers (or in this process) ------------------------------------------------
-
-def evaluate_task(family_name, exprs, seeds, params):
-    """Runs on a worker: one Brian2 network for the batch. Returns results with the batch's wall time."""
-    family = get_family(family_name)
-    start = time.perf_counter()
-    results = family.evaluate_batch(exprs, seeds, params)
-    seconds = (time.perf_counter() - start) / max(1, len(exprs))
-    for r in results:
-        r["seconds"] = seconds
-    return results
-
-
-def _split(items, parts):
-    parts = max(1, min(parts, len(items)))
-    size = math.ceil(len(items) / parts)
-    return [items[k:k + size] for k in range(0, len(items), size)]
-
-
-SCHEDULER_TIMEOUT = 30  # seconds to reach a scheduler, and again to see at least one worker there
-
-
-def connect(address, timeout=SCHEDULER_TIMEOUT):
-    """A Dask client on a scheduler that answers and has workers; ConfigError (one line) otherwise."""
-    from dask.distributed import Client
-
-    if not isinstance(address, str) or not address.startswith(("tcp://", "tls://", "inproc://", "ucx://")):
-        raise ConfigError(f"--scheduler expects an address like tcp://HOST:PORT, got {address!r}")
-    result = {}
-
-    def attempt():  # in a daemon thread: a server that accepts but never speaks would block Client() for good
-        try:
-            result["client"] = Client(address, timeout=f"{timeout}s", set_as_default=False)
-        except Exception as err:  # reported below, in the caller's thread
-            result["error"] = err
-
-    thread = threading.Thread(target=attempt, daemon=True)
-    thread.start()
-    thread.join(timeout + 1)
-    if "client" not in result:
-        reason = result.get("error", "no answer")
-        raise ConfigError(f"--scheduler {address}: no Dask scheduler answered within {timeout} s ({reason})")
-    client = result["client"]
-    try:
-        client.wait_for_workers(1, timeout=timeout)
-    except (TimeoutError, OSError):
-        client.close()
-        raise ConfigError(f"--scheduler {address}: the scheduler has no workers (waited {timeout} s)") from None
-    return client
-
-
-class Evaluator:
-    """Maps batches of expressions to results: in this process (workers=0) or through a Dask client."""
-
-    def __init__(self, family_name, seeds, params, batch_size=64, workers=None, scheduler=None):
-        self.family_name, self.seeds, self.params, self.batch_size = family_name, seeds, params, batch_size
-        self.client = self.cluster = None
-        self.n_workers = 1
-        if scheduler:
-            from dask.distributed import Client
-
-            self.client = connect(scheduler)
-            self.n_workers = max(1, len(self.client.scheduler_info()["workers"]))
-        elif workers != 0:
-            from dask.distributed import Client, LocalCluster
-
-            n = workers or os.cpu_count() or 1
-            self.cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                        dashboard_address=None, silence_logs=50)
-            self.client = Client(self.cluster, set_as_default=False)
-            self.n_workers = n
-
-    def __call__(self, exprs, seeds=None):
-        """Results for ``exprs`` on ``seeds`` (default: the evaluator's instances).
-
-        Python's global ``random``, which DEAP's variation draws from, is left as it was: Dask's ``sizeof`` samples
-        long lists with it when it sizes a task's arguments (more than 10 instances), which made the same seed
-        evolve differently with 0, 1 or 2 workers."""
-        state = random.getstate()
-        try:
-            return self._map(exprs, seeds)
-        finally:
-            random.setstate(state)
-
-    def _map(self, exprs, seeds):
-        seeds = self.seeds if seeds is None else seeds
-        if not exprs:
-            return []
-        n_batches = max(self.n_workers, math.ceil(len(exprs) / self.batch_size))
-        batches = _split(list(exprs), n_batches)
-        if self.client is None:
-            out = []
-            for batch in batches:
-                out.extend(evaluate_task(self.family_name, batch, seeds, self.params))
-            return out
-        if self.client.scheduler_info()["workers"]:
-            self.n_workers = len(self.client.scheduler_info()["workers"])
-        futures = [self.client.submit(evaluate_task, self.family_name, batch, seeds, self.params,
-                                      pure=False, retries=3) for batch in batches]
-        out = []
-        for result in self.client.gather(futures):
-            out.extend(result)
-        return out
-
-    def close(self):
-        if self.client is not None:
-            self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()
-
-
-# --- checkpoints ------------------------------------------------------------------------------------------
-
-def _rng_to_json(state):
-    version, internal, gauss = state
-    return [version, list(internal), gauss]
-
-
-def _rng_from_json(data):
-    version, internal, gauss = data
-    return (version, tuple(internal), gauss)
-
-
 # --- the loop --------------------------------------------------------------------------------------------------
 
 def selection_fitness(entry):
@@ -286,7 +163,29 @@ def selection_fitness(entry):
     return entry["fitness"] if not math.isnan(entry["fitness"]) else -math.inf
 
 
+def _finite_mean(values):
+    finite = np.asarray(values)[np.isfinite(values)]
+    return float(finite.mean()) if finite.size else float("nan")
+
+
+def population_statistics():
+    """DEAP Statistics of a population's selection fitness: best, and mean over finite values (a failed
+    simulation's -inf would make every mean -inf)."""
+    stats = tools.Statistics(key=lambda ind: ind.fitness.values[0])
+    stats.register("best_fitness", lambda values: float(np.max(values)))
+    stats.register("mean_fitness", _finite_mean)
+    return stats
+
+
 class Campaign:
+    """One GP search on a task family: generations of μ + λ with a cache of canonical expressions.
+
+    DEAP's ``algorithms.eaMuPlusLambda`` is not used because a generation here evaluates only never-seen
+    canonical expressions in batches (optionally behind a hurdle), may vary until n of them are new, and is
+    checkpointed to JSON after every generation; the parts are DEAP's: the toolbox, ``tools.Statistics``,
+    ``tools.Logbook`` (``logbook``) and ``tools.HallOfFame`` (``hall_of_fame``). The search draws from its own
+    stream (``random``, rng.py), never from the caller's."""
+
     def __init__(self, spec, out_dir, *, seed=None, generations=None, evaluator=None, progress=True):
         self.spec = dict(spec)
         if seed is not None:
@@ -303,8 +202,11 @@ class Campaign:
                                        max_size=g["max_size"])
         self.evaluator = evaluator
         self.progress = progress
+        self.random = SearchRandom(self.spec["seed"])  # drawn from by variation only; saved in checkpoints
         self.cache = gp.ExpressionCache()
-        self.history = []  # one dict per generation
+        self.logbook = tools.Logbook()  # one record per generation
+        self.stats = population_statistics()
+        self.hall_of_fame = tools.HallOfFame(1)
         self.evaluations = []  # one dict per simulated candidate
         self.population = []
         self.generation = -1
@@ -358,7 +260,8 @@ class Campaign:
         scores = [e["hurdle_fitness"] for e in self.evaluations] + [r["fitness"] for r in first]
         scores = np.asarray([x for x in scores if math.isfinite(x)])
         self.hurdle_threshold = float(np.quantile(scores, 1.0 - fraction)) if scores.size else math.inf
-        passed = [i for i, r in enumerate(first) if math.isfinite(r["fitness"]) and r["fitness"] >= self.hurdle_threshold]
+        passed = [i for i, r in enumerate(first)
+                  if math.isfinite(r["fitness"]) and r["fitness"] >= self.hurdle_threshold]
         full = dict(zip(passed, self.evaluator([exprs[i] for i in passed]))) if passed else {}
         out = []
         for i, r in enumerate(first):
@@ -374,31 +277,25 @@ class Campaign:
     # one generation ---------------------------------------------------------------------------------------
     def _record(self, n_new, wall):
         now = time.perf_counter()
-        fits = np.array([ind.fitness.values[0] for ind in self.population])
-        valid = fits[np.isfinite(fits)]
-        best = self.population[0]
-        entry = self.cache.entries[best.key]
         new = self.evaluations[len(self.evaluations) - n_new:] if n_new else []
-        self.history.append({
-            "generation": self.generation, "best_fitness": float(fits.max()),
-            "mean_fitness": float(valid.mean()) if valid.size else float("nan"),
-            "best_expression": entry["readable"], "new_evaluations": int(n_new),
-            "evaluations_per_second": float(n_new / wall) if wall > 0 and n_new else 0.0,
-            "cache_hit_rate": float(self.cache.hit_rate), "wall_seconds": float(wall),
-            "instance_evaluations": int(sum(e["instances"] for e in new)),
-            "passed_hurdle": int(sum(e["stage"] == "all" for e in new)),
-            "variation_rounds": int(self.variation_rounds),
-            "generation_seconds": float(now - self._mark),
-        })
+        stats = self.stats.compile(self.population)
+        self.logbook.record(
+            generation=self.generation, best_fitness=stats["best_fitness"], mean_fitness=stats["mean_fitness"],
+            best_expression=self.champion()["readable"], new_evaluations=int(n_new),
+            evaluations_per_second=float(n_new / wall) if wall > 0 and n_new else 0.0,
+            cache_hit_rate=float(self.cache.hit_rate), wall_seconds=float(wall),
+            instance_evaluations=int(sum(e["instances"] for e in new)),
+            passed_hurdle=int(sum(e["stage"] == "all" for e in new)),
+            variation_rounds=int(self.variation_rounds), generation_seconds=float(now - self._mark))
         self._mark = now
 
     def _checkpoint(self):
         state = {
             "digest": spec_digest(self.spec), "seed": self.spec["seed"], "generation": self.generation,
             "population": [self.genome.to_names(ind) for ind in self.population],
-            "rng": _rng_to_json(random.getstate()), "cache": self.cache.entries,
+            "rng": self.random.to_json(), "cache": self.cache.entries,
             "cache_counts": [self.cache.hits, self.cache.lookups],
-            "history": self.history, "evaluations": self.evaluations,
+            "history": self.logbook, "evaluations": self.evaluations,
         }
         atomic_write_text(self.out / CHECKPOINT, json.dumps(dict(state, content_digest=content_digest(state))))
 
@@ -407,8 +304,10 @@ class Campaign:
         self.generation = state["generation"]
         self.cache = gp.ExpressionCache(state["cache"])
         self.cache.hits, self.cache.lookups = state["cache_counts"]
-        self.history, self.evaluations = state["history"], state["evaluations"]
-        random.setstate(_rng_from_json(state["rng"]))
+        self.logbook = tools.Logbook()
+        self.logbook.extend(state["history"])
+        self.evaluations = state["evaluations"]
+        self.random = SearchRandom.from_json(state["rng"])
         try:
             self.population = [self.genome.from_names(names) for names in state["population"]]
             for ind in self.population:  # fitness from the cache (no simulation)
@@ -418,6 +317,7 @@ class Campaign:
         except (KeyError, TypeError, ValueError, IndexError) as err:
             raise ConfigError(f"damaged checkpoint: population does not match its cache ({err})",
                               file=self.out / CHECKPOINT) from None
+        self.hall_of_fame.update(self.population)  # selection is elitist: the best ever is among the parents
 
     def canonical_key(self, ind):
         text = str(ind)
@@ -432,145 +332,174 @@ class Campaign:
         so this spends the batch on new expressions instead of cached duplicates. With ``escalate_after`` = e > 0,
         round r > e mutates each offspring r - e more times: once the parents have converged, their one- and
         two-step neighbourhood is all cached, and the further steps reach unseen expressions still near them.
-        Deterministic (seeded ``random``); sets ``self.variation_rounds``."""
+        Drawn from the campaign's stream (``self.random``); sets ``self.variation_rounds``."""
+        with self.random:
+            out = self._vary()
+            self.variation_rounds = 1
+            if self.spec["gp"]["new_per_generation"] > 0:
+                self._vary_until_new(out)
+        return out
+
+    def _vary(self, extra_mutations=0):
         g = self.spec["gp"]
-        out = gp.vary(self.population, self.toolbox, g["lambda"], g["cxpb"], g["mutpb"], g["tournament"])
-        self.variation_rounds = 1
+        return gp.vary(self.population, self.toolbox, g["lambda"], g["cxpb"], g["mutpb"], g["tournament"],
+                       extra_mutations=extra_mutations)
+
+    def _vary_until_new(self, out):
+        """Appends to ``out`` further rounds' offspring that are new, until ``new_per_generation`` are."""
+        g = self.spec["gp"]
         want = g["new_per_generation"]
-        if want <= 0:
-            return out
         new = {self.canonical_key(ind)[1] for ind in out} - set(self.cache.entries)
         rounds = 1
         while len(new) < want and rounds < VARIATION_ROUNDS:
             rounds += 1
             extra = rounds - g["escalate_after"] if g["escalate_after"] else 0
-            more = gp.vary(self.population, self.toolbox, g["lambda"], g["cxpb"], g["mutpb"], g["tournament"],
-                           extra_mutations=max(0, extra))
-            for ind in more:
+            for ind in self._vary(max(0, extra)):
                 key = self.canonical_key(ind)[1]
                 if key not in self.cache.entries and key not in new and len(new) < want:
                     new.add(key)
                     out.append(ind)
         self.variation_rounds = rounds
-        return out
 
     def run(self, resume=False):
+        """Generations up to the budget, a checkpoint after each. The campaign's stream is lent to DEAP's
+        ``random`` for the whole loop and saved in every checkpoint, so ``--resume`` continues it exactly and the
+        caller's ``random`` is as it was afterwards."""
         from tqdm import tqdm
 
-        g = self.spec["gp"]
         t0 = time.perf_counter()
         if resume:
             self._restore()
-        else:
-            random.seed(self.spec["seed"])
         total = self.spec["generations"]
         self._mark = time.perf_counter()  # each generation's loop time runs from the previous one's record
         bar = tqdm(total=total + 1, initial=self.generation + 1, desc=f"evolve {self.spec['name']}",
                    unit="gen", file=sys.stderr, disable=not self.progress, dynamic_ncols=True)
-        while self.generation < total:
-            interrupts.raise_if_pending()  # a Ctrl-C the garbage collector swallowed stops here
-            if self.generation < 0:
-                candidates = self.toolbox.population(n=max(g["mu"], g["initial"]))
-                self.variation_rounds = 0
-            else:
-                candidates = self.offspring()
-            n_new, wall = self.evaluate(candidates)
-            pool = candidates if self.generation < 0 else self.population + candidates
-            self.population = self.toolbox.select(pool, g["mu"])
-            self.generation += 1
-            self._record(n_new, wall)
-            self._checkpoint()
-            h = self.history[-1]
-            bar.update(1)
-            bar.set_postfix(best=f"{h['best_fitness']:.4g}", hit=f"{h['cache_hit_rate']:.0%}",
-                            evals_s=f"{h['evaluations_per_second']:.2f}")
-            if self.progress:
-                tqdm.write(f"gen {h['generation']:3d}  best {h['best_fitness']:.4g}  mean {h['mean_fitness']:.4g}  "
-                           f"cache hits {h['cache_hit_rate']:.0%}  new {h['new_evaluations']}  "
-                           f"{h['evaluations_per_second']:.2f} eval/s  best: {h['best_expression']}",
-                           file=sys.stderr)
+        with self.random:
+            while self.generation < total:
+                interrupts.raise_if_pending()  # a Ctrl-C the garbage collector swallowed stops here
+                self._next_generation()
+                self._show(bar)
         bar.close()
         self.wall_seconds = time.perf_counter() - t0
         return self.champion()
 
+    def _next_generation(self):
+        """μ + λ: the random initial population (generation 0) or offspring, the new ones evaluated, the μ best
+        distinct expressions of parents and offspring kept; recorded and checkpointed."""
+        g = self.spec["gp"]
+        if self.generation < 0:
+            candidates = self.toolbox.population(n=max(g["mu"], g["initial"]))
+            self.variation_rounds = 0
+        else:
+            candidates = self.offspring()
+        n_new, wall = self.evaluate(candidates)
+        pool = candidates if self.generation < 0 else self.population + candidates
+        self.population = self.toolbox.select(pool, g["mu"])
+        self.hall_of_fame.update(self.population)
+        self.generation += 1
+        self._record(n_new, wall)
+        self._checkpoint()
+
+    def _show(self, bar):
+        from tqdm import tqdm
+
+        h = self.logbook[-1]
+        bar.update(1)
+        bar.set_postfix(best=f"{h['best_fitness']:.4g}", hit=f"{h['cache_hit_rate']:.0%}",
+                        evals_s=f"{h['evaluations_per_second']:.2f}")
+        if self.progress:
+            tqdm.write(f"gen {h['generation']:3d}  best {h['best_fitness']:.4g}  mean {h['mean_fitness']:.4g}  "
+                       f"cache hits {h['cache_hit_rate']:.0%}  new {h['new_evaluations']}  "
+                       f"{h['evaluations_per_second']:.2f} eval/s  best: {h['best_expression']}",
+                       file=sys.stderr)
+
     def champion(self):
-        best = self.population[0]
+        """The best individual ever evaluated (DEAP's HallOfFame) and its cache entry."""
+        best = self.hall_of_fame[0]
         entry = self.cache.entries[best.key]
         return {"expression": entry["expression"], "readable": entry["readable"], "fitness": entry["fitness"],
                 "key": best.key, "tree": str(best)}
 
+    def champion_expression(self):
+        return gp.canonical(self.genome.to_sympy(self.hall_of_fame[0]))
+
     # results ------------------------------------------------------------------------------------------------
     def write_results(self, validation=None):
+        """campaign.nc (per generation and per evaluation, provenance and validation in attrs), fitness.png and
+        the champion's rule file."""
+        from .. import plots, store
+
+        ds = self.results_dataset()
+        ds.attrs.update(self._result_attrs(validation))
+        store.write_dataset(ds, self.out / "campaign.nc")
+        plots.plot_fitness(ds, self.out / "fitness.png", baselines=train_baselines(self, validation))
+        write_champion(self, self.champion())
+        return ds
+
+    def results_dataset(self):
+        """The logbook (dimension ``generation``) and every simulated candidate (``evaluation``) as a Dataset."""
         import xarray as xr
 
-        from .. import plots
+        log, evaluations = self.logbook, self.evaluations
+        per_generation = {name: log.select(name) for name in GENERATION_VARIABLES}
+        # records from before a column was kept lack it: -1 / NaN stand for "not recorded"
+        per_generation["variation_rounds"] = [h.get("variation_rounds", -1) for h in log]
+        per_generation["best_expression"] = log.select("best_expression")
+        data = {name: ("generation", values) for name, values in per_generation.items()}
+        data.update({name: ("evaluation", [e[key] for e in evaluations]) for name, key in EVALUATION_VARIABLES.items()})
+        data["evaluation_seconds"] = ("generation", log.select("wall_seconds"))
+        data["generation_seconds"] = ("generation", [h.get("generation_seconds", np.nan) for h in log])
+        ds = xr.Dataset(data, coords={"generation": log.select("generation"),
+                                      "evaluation": np.arange(len(evaluations))})
+        for name, units in UNITS.items():
+            ds[name].attrs["units"] = units
+        for name, text in DESCRIPTIONS.items():
+            ds[name].attrs["description"] = text
+        return ds
+
+    def _result_attrs(self, validation):
         from .. import store
 
-        champ = self.champion()
-        hist = self.history
-        ds = xr.Dataset(
-            {
-                "best_fitness": ("generation", [h["best_fitness"] for h in hist]),
-                "mean_fitness": ("generation", [h["mean_fitness"] for h in hist]),
-                "evaluations_per_second": ("generation", [h["evaluations_per_second"] for h in hist],
-                                           {"units": "1/s"}),
-                "new_evaluations": ("generation", [h["new_evaluations"] for h in hist]),
-                "cache_hit_rate": ("generation", [h["cache_hit_rate"] for h in hist]),
-                "instance_evaluations": ("generation", [h["instance_evaluations"] for h in hist]),
-                "passed_hurdle": ("generation", [h["passed_hurdle"] for h in hist]),
-                "variation_rounds": ("generation", [h.get("variation_rounds", -1) for h in hist]),
-                "best_expression": ("generation", [h["best_expression"] for h in hist]),
-                "expression": ("evaluation", [e["expression"] for e in self.evaluations]),
-                "fitness": ("evaluation", [e["fitness"] for e in self.evaluations]),
-                "seconds": ("evaluation", [e["seconds"] for e in self.evaluations], {"units": "s"}),
-                "evaluated_in_generation": ("evaluation", [e["generation"] for e in self.evaluations]),
-                "failure_reason": ("evaluation", [e["reason"] for e in self.evaluations]),
-                "stage": ("evaluation", [e["stage"] for e in self.evaluations]),
-                "hurdle_fitness": ("evaluation", [e["hurdle_fitness"] for e in self.evaluations]),
-                "instances_simulated": ("evaluation", [e["instances"] for e in self.evaluations]),
-            },
-            coords={"generation": [h["generation"] for h in hist], "evaluation": np.arange(len(self.evaluations))},
-        )
-        ds["mean_fitness"].attrs["description"] = "mean over the population's finite evaluations"
-        ds["seconds"].attrs["description"] = "simulation wall time per candidate (its batch's time / batch size)"
-        ds["stage"].attrs["description"] = ("'all': fitness from all training instances; 'hurdle': stopped after "
-                                            "the first hurdle_instances (fitness NaN unless the simulation failed)")
-        ds["hurdle_fitness"].attrs["description"] = "fitness on the first hurdle_instances training instances"
-        ds["instance_evaluations"].attrs["description"] = "candidate x instance simulations this generation"
-        ds["variation_rounds"].attrs["description"] = ("rounds of lambda offspring this generation's variation "
-                                                       "took (0: the random initial population; -1: not "
-                                                       "recorded, a generation run before this was kept)")
-        ds["new_evaluations"].attrs["description"] = "expressions simulated for the first time this generation"
-        ds["evaluation_seconds"] = ("generation", [h["wall_seconds"] for h in hist], {"units": "s"})
-        ds["evaluation_seconds"].attrs["description"] = "time this generation's batches took (simulation)"
-        ds["generation_seconds"] = ("generation", [h.get("generation_seconds", np.nan) for h in hist],
-                                    {"units": "s"})
-        ds["generation_seconds"].attrs["description"] = (
-            "evolution-loop time of this generation (variation, evaluation, selection, the previous checkpoint; "
-            "NaN: run before this was kept)")
-        attrs = store.provenance(seed=self.spec["seed"], family=self.spec["family"], campaign=self.spec["name"],
-                                 campaign_file=self.spec["source"], gp=self.spec["gp"],
-                                 family_params=self.spec["family_params"], train_seeds=self.spec["train_seeds"],
-                                 validation_seeds=self.spec["validation_seeds"],
-                                 hurdle_instances=self.spec["hurdle"]["instances"],
-                                 hurdle_fraction=self.spec["hurdle"]["fraction"])
+        champ, spec = self.champion(), self.spec
+        attrs = store.provenance(seed=spec["seed"], family=spec["family"], campaign=spec["name"],
+                                 campaign_file=spec["source"], gp=spec["gp"], family_params=spec["family_params"],
+                                 train_seeds=spec["train_seeds"], validation_seeds=spec["validation_seeds"],
+                                 hurdle_instances=spec["hurdle"]["instances"],
+                                 hurdle_fraction=spec["hurdle"]["fraction"])
         attrs.update(champion_expression=champ["expression"], champion_readable=champ["readable"],
                      champion_fitness=champ["fitness"], champion_tree=champ["tree"],
                      generations=int(self.generation), family_inputs=", ".join(self.family.INPUTS))
         outputs = getattr(self.family, "OUTPUTS", ())
         if outputs:  # several evolved functions: the champion expression is their tuple; each one by name too
             attrs["family_outputs"] = ", ".join(outputs)
-            expr = gp.canonical(self.genome.to_sympy(self.population[0]))
-            attrs.update({f"champion_{name}": str(part) for name, part in zip(outputs, expr)})
+            attrs.update({f"champion_{name}": str(part) for name, part in zip(outputs, self.champion_expression())})
         if getattr(self, "wall_seconds", None) is not None:
             attrs["wall_seconds_this_process"] = float(self.wall_seconds)
         attrs.update(validation or {})
-        ds.attrs.update(attrs)
-        store.write_dataset(ds, self.out / "campaign.nc")
-        plots.plot_fitness(ds, self.out / "fitness.png", baselines=train_baselines(self, validation))
-        write_champion(self, champ)
-        return ds
+        return attrs
 
+
+# campaign.nc's variables: per generation (logbook keys), per evaluation (name: key of an evaluation record)
+GENERATION_VARIABLES = ("best_fitness", "mean_fitness", "evaluations_per_second", "new_evaluations",
+                        "cache_hit_rate", "instance_evaluations", "passed_hurdle")
+EVALUATION_VARIABLES = {"expression": "expression", "fitness": "fitness", "seconds": "seconds",
+                        "evaluated_in_generation": "generation", "failure_reason": "reason", "stage": "stage",
+                        "hurdle_fitness": "hurdle_fitness", "instances_simulated": "instances"}
+UNITS = {"evaluations_per_second": "1/s", "seconds": "s", "evaluation_seconds": "s", "generation_seconds": "s"}
+DESCRIPTIONS = {
+    "mean_fitness": "mean over the population's finite evaluations",
+    "seconds": "simulation wall time per candidate (its batch's time / batch size)",
+    "stage": ("'all': fitness from all training instances; 'hurdle': stopped after the first hurdle_instances "
+              "(fitness NaN unless the simulation failed)"),
+    "hurdle_fitness": "fitness on the first hurdle_instances training instances",
+    "instance_evaluations": "candidate x instance simulations this generation",
+    "variation_rounds": ("rounds of lambda offspring this generation's variation took (0: the random initial "
+                         "population; -1: not recorded, a generation run before this was kept)"),
+    "new_evaluations": "expressions simulated for the first time this generation",
+    "evaluation_seconds": "time this generation's batches took (simulation)",
+    "generation_seconds": ("evolution-loop time of this generation (variation, evaluation, selection, the previous "
+                           "checkpoint; NaN: run before this was kept)"),
+}
 
 def train_baselines(campaign, validation):
     return {k[len("train_fitness_"):]: v for k, v in (validation or {}).items()
@@ -580,7 +509,7 @@ def train_baselines(campaign, validation):
 def write_champion(campaign, champ):
     import tomli_w
 
-    expr = gp.canonical(campaign.genome.to_sympy(campaign.population[0]))
+    expr = campaign.champion_expression()
     name = f"evolved_{campaign.spec['name']}_seed{campaign.spec['seed']}"
     summary = (f"Evolved by plastlab evolve ({campaign.spec['family']} family, seed {campaign.spec['seed']}, "
                f"{campaign.generation} generations): {champ['readable']}; training fitness {champ['fitness']:.6g}")
@@ -624,20 +553,25 @@ def check_output_directory(out, spec, *, resume, overwrite):
 
 
 def validation_report(camp, evaluator):
-    """Champion and baselines on the training and validation instances."""
+    """Champion and baselines on the training and validation instances, and the champion's equivalence to the
+    paper's rule. The instances are passed per call (the caller's evaluator is not changed); anything drawn from
+    ``random`` meanwhile comes from the campaign's stream, as it did when the stream was the global one."""
+    with camp.random:
+        return _validation_report(camp, evaluator)
+
+
+def _validation_report(camp, evaluator):
     names = list(camp.family.baselines())
-    exprs = [gp.canonical(camp.genome.to_sympy(camp.population[0]))] + [camp.family.baselines()[n] for n in names]
+    champion = camp.champion_expression()
+    exprs = [champion] + [camp.family.baselines()[n] for n in names]
     out = {}
     for label, seeds in (("train", camp.spec["train_seeds"]), ("validation", camp.spec["validation_seeds"])):
-        evaluator.seeds = seeds
-        results = evaluator(exprs)
+        results = evaluator(exprs, seeds=seeds)
         for name, r in zip(["champion"] + names, results):
             out[f"{label}_fitness_{name}"] = r["fitness"]
             if r["per_instance"]:  # the spread over instances (fitness may be their mean or their minimum)
                 out[f"{label}_instance_mean_{name}"] = float(np.mean(r["per_instance"]))
                 out[f"{label}_instance_sd_{name}"] = float(np.std(r["per_instance"]))
-    evaluator.seeds = camp.spec["train_seeds"]
-    champion = gp.canonical(camp.genome.to_sympy(camp.population[0]))
     eq = equivalence(camp.family, champion, camp.spec["family_params"], camp.spec["train_seeds"][:3])
     if eq is not None:
         out.update({"equivalence_c": eq["c"], "equivalence_r2": eq["r2"],

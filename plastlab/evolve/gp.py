@@ -1,10 +1,10 @@
 """Genetic programming on DEAP: primitive sets, genome -> SymPy, variation, expression cache.
 
-A genome is a DEAP ``PrimitiveTree`` built by the engine over the family's inputs, + - * protected / (and pow
-where the family allows) and the family's constants; a family that evolves several functions at once gets a
-tree whose root (``functions``) holds one subtree per function, and a SymPy ``Tuple``. It is turned into SymPy with SymPy's own constructors
-(``Add``, ``Mul``, ``Pow``), never through text, and brought to a canonical rational form (``sympy.cancel``)
-that keys the expression cache: candidates that are mathematically equal are simulated once.
+A genome is a DEAP ``PrimitiveTree`` built by the engine over the family's inputs, + - * protected / (and pow where
+the family allows) and the family's constants; a family that evolves several functions at once gets a tree whose
+root (``functions``) holds one subtree per function, and a SymPy ``Tuple``. It is turned into SymPy with SymPy's
+own constructors (``Add``, ``Mul``, ``Pow``), never through text, and brought to a canonical rational form
+(``sympy.cancel``) that keys the expression cache: candidates that are mathematically equal are simulated once.
 
 Protected division follows DEAP's convention (a/b = 1 where b = 0) at the symbolic level: a denominator that is
 identically zero makes the quotient 1. A denominator that becomes exactly 0 during a simulation is reported by
@@ -20,6 +20,7 @@ import sympy as sp
 from deap import base, creator, gp, tools
 
 from ..rules.expressions import canonical
+from .rng import SearchRandom
 
 # creator classes must exist at import time of a module the Dask workers can import
 if not hasattr(creator, "RuleFitness"):
@@ -149,8 +150,6 @@ class Genome:
         return creator.RuleTree([self._by_name[name] for name in names])
 
 
-
-
 def cache_key(expr):
     """The expression cache key: the canonical form's structural representation."""
     return sp.srepr(canonical(expr))
@@ -213,17 +212,24 @@ def make_toolbox(genome, *, init_min=1, init_max=3, mut_max=2, max_height=6, max
 
 def random_candidates(genome, toolbox, seed, accept=lambda tree, expr: True):
     """Endless (tree, canonical expression) pairs from random trees: distinct, not NaN, using an input, and
-    ``accept(tree, expr)``-ed (e.g. simulable). Seeds Python's ``random``, which DEAP draws from."""
-    random.seed(seed)
-    seen = set()
+    ``accept(tree, expr)``-ed (e.g. simulable). Drawn from a stream of their own seeded with ``seed``, lent to
+    DEAP's ``random`` only while one pair is drawn: the caller's ``random`` is left alone, and the caller's own
+    draws between two pairs do not change the pairs."""
+    stream, seen = SearchRandom(seed), set()
+    while True:
+        with stream:
+            tree, expr = _next_candidate(genome, toolbox, accept, seen)
+        yield tree, expr
+
+
+def _next_candidate(genome, toolbox, accept, seen):
     while True:
         tree = toolbox.individual()
         expr = canonical(genome.to_sympy(tree))
         key = sp.srepr(expr)
-        if expr is sp.nan or key in seen or not expr.free_symbols or not accept(tree, expr):
-            continue
-        seen.add(key)
-        yield tree, expr
+        if expr is not sp.nan and key not in seen and expr.free_symbols and accept(tree, expr):
+            seen.add(key)
+            return tree, expr
 
 
 def _within_limits(generate, max_height, max_size, **kwargs):
@@ -257,7 +263,8 @@ def select_distinct(individuals, k):
 
 def mutate(individual, pset, expr):
     """One of: replace a subtree (0.35), replace a node (0.2), insert a node above a subtree (0.3), shrink (0.15);
-    chosen with the global ``random`` (seeded). Insertion turns e.g. (v - u) into s*(v - u) in one step."""
+    chosen with the global ``random``, as DEAP's operators draw (a campaign lends it its own stream, ``rng``).
+    Insertion turns e.g. (v - u) into s*(v - u) in one step."""
     choice = random.random()
     if choice < 0.35:
         if individual.root.ret is Functions:
@@ -281,11 +288,15 @@ def replace_subtree_below_root(individual, expr, pset):
 
 
 def vary(population, toolbox, lambda_, cxpb, mutpb, tournsize=3, extra_mutations=0):
-    """λ offspring, each by crossover (cxpb), mutation (mutpb) or reproduction, like DEAP's ``varOr`` but with
-    parents picked by tournaments of ``tournsize`` (so the fitter parents are varied more often); with
+    """λ offspring, each by crossover (cxpb), mutation (mutpb) or reproduction, as in DEAP's ``varOr``; with
     ``extra_mutations`` = k > 0 every offspring is then mutated k more times (escalating variation: reaches
     expressions a few steps further from converged parents; each step within the bloat limits, as
-    ``toolbox.mutate`` is). Uses the global ``random`` (seeded); k = 0 draws exactly what plain variation draws."""
+    ``toolbox.mutate`` is). Draws from the global ``random`` (a campaign lends it its own stream); k = 0 draws
+    exactly what plain variation draws.
+
+    DEAP's ``algorithms.varOr`` itself is not used because it picks parents uniformly (``random.sample``,
+    ``random.choice``) where this search picks them by tournaments of ``tournsize`` (fitter parents are varied
+    more often), and its copies are not cloned; its loop is kept here with DEAP's ``selTournament`` inside."""
     offspring = []
     for _ in range(lambda_):
         op = random.random()
