@@ -25,6 +25,7 @@ from scipy.signal import lfilter
 from tqdm import tqdm
 
 from plastlab.evolve.tasks import correlation
+from plastlab.evolve.tasks.correlation import _authors_trial
 
 H = 0.1  # ms, NEST's default resolution (their scripts never change it)
 ARRIVAL = 20  # steps: spike generator -> parrot (1 ms) -> neuron (1 ms)
@@ -124,7 +125,7 @@ def readout_snr(times, idx, w, v0, duration_ms, first_window):
 def trials(stream, count, train_s):
     p = correlation.params_with_defaults({"instance_draw": "authors", "train": train_s})
     rng = np.random.RandomState(stream)
-    return [correlation._authors_trial(p, rng) for _ in range(count)]
+    return [_authors_trial(p, rng) for _ in range(count)]
 
 
 def v0_of(seed):

@@ -3,7 +3,7 @@
 For each family, N distinct random trees (DEAP, the family's constants, operators + - * / pow; at least half
 of them use pow) are scored twice on the same instances: all together as program data in one compiled
 network (``family.evaluate_batch``), and one by one with the candidate's rule file compiled into its own
-network (``evaluate_expression_naively``). Prints every pair, then the number of trees that agree within
+network (``family.evaluate_naive``). Prints every pair, then the number of trees that agree within
 1e-9 (relative to the fitness when it exceeds 1 in magnitude), ``max_abs_difference: X`` over the trees both ways
 score finitely, and the number of trees where only one way failed (must be 0). A tree that does not agree is
 scored again in the batched network with its expression multiplied by (1 + 2**-50): if that alone moves its

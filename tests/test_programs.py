@@ -48,7 +48,7 @@ def _cython_values(table, index, xs, ys):
 
     with brian_settings(target="cython"):
         group = b2.NeuronGroup(len(xs), "p : integer\nx : 1\ny : 1\nf : 1\nbad : 1",
-                               namespace=programs.brian_functions(table), name="program_probe")
+                               namespace=prog.ProgramCalls(table, {}).namespace(), name="program_probe")
         group.p, group.x, group.y = index, xs, ys
         group.run_regularly("f = rule_program(p, x, y)\nbad = rule_isnan(f)", name="probe")
         net = b2.Network(group)

@@ -3,6 +3,7 @@
 Everything here is printing: Brian2 parses the strings again, checks units and generates code, exactly as for
 a hand-written Synapses, so a rule costs nothing at run time.
 """
+import re
 import warnings
 import weakref
 from dataclasses import dataclass, field
@@ -12,8 +13,9 @@ import sympy as sp
 from brian2 import Synapses, get_unit
 from brian2.units.fundamentalunits import DIMENSIONLESS
 
-from ..rules import expressions as ex
 from ..errors import RuleError
+from ..rules import expressions as ex
+
 
 class NoTransmissionWarning(UserWarning):
     """Synapses that learn but never affect their target neuron."""
@@ -72,16 +74,18 @@ def transmission(rule, transmit=None):
     return "" if t is None else f"{t.target} {t.op} {ex.to_code(t.expr)}"
 
 
-def generate(rule, transmit=None, *, lastspike=(True, True), transmit_last=False):
+def generate(rule, transmit=None, *, lastspike=(True, True), transmit_last=False, rewrite=None):
     """Brian2 code for ``rule``. ``transmit`` (e.g. ``"ge_post += w"``; default: the rule's ``[weight]
     transmit``) runs first on each presynaptic spike, or after the rule's presynaptic statements with
     ``transmit_last`` (NEST's STDP synapses transmit the weight their presynaptic update has just changed).
 
     ``lastspike`` says whether the (pre, post) groups have a ``lastspike`` variable (groups created with a
     ``refractory`` argument do); window rules fall back to per-synapse spike times where they do not.
+    ``rewrite`` (SymPy -> SymPy) is applied to every expression before printing (``program_code``).
     """
     rename = _renames(rule)
-    code = lambda expr: ex.to_code(expr, rename)  # noqa: E731
+    rewrite = rewrite or (lambda expr: expr)
+    code = lambda expr: ex.to_code(rewrite(expr), rename)  # noqa: E731
     model = []
     if rule.dw_dt is None:
         model.append(f"w : {_unit_name(rule.weight.unit)}")
@@ -167,13 +171,14 @@ def has_lastspike(group):
 
 
 def synapses(rule, source, target, transmit=None, *, extra_model="", namespace=None, parameters=None,
-             transmit_last=False, **kwargs):
+             transmit_last=False, program=None, **kwargs):
     """A ``brian2.Synapses`` from ``source`` to ``target`` running ``rule`` (not yet connected).
 
     ``transmit`` is the effect of a presynaptic spike on the target (``"ge_post += w"``; default: the rule's
     ``[weight] transmit``; ``""``: none on purpose, otherwise a missing transmission warns); ``extra_model`` adds
     model lines, e.g. ``"I_in_post = w*r_pre : 1 (summed)"`` for rate networks; ``transmit_last`` transmits after
-    the rule's presynaptic statements (see ``generate``); other keyword arguments go to
+    the rule's presynaptic statements (see ``generate``); ``program`` (a ``programs.ProgramCalls``) computes the
+    rule's placeholders with compiled programs (``program_code``); other keyword arguments go to
     ``brian2.Synapses``. ``parameters`` sets rule parameters on purpose (e.g. a circuit's per-layer learning
     rate); ``namespace`` holds the network's own names, which must not clash with the rule's parameters (a
     silent replacement would change the rule). Pre/postsynaptic inputs of the rule must exist in the groups.
@@ -188,8 +193,9 @@ def synapses(rule, source, target, transmit=None, *, extra_model="", namespace=N
     if clash:
         raise RuleError(f"rule '{rule.name}' has a parameter '{clash[0]}', a name this network defines itself; "
                         "rename the parameter", section="parameters", term=clash[0])
-    brian = generate(rule, transmit, lastspike=(has_lastspike(source), has_lastspike(target)),
-                     transmit_last=transmit_last)
+    lastspike = (has_lastspike(source), has_lastspike(target))
+    brian = (generate(rule, transmit, lastspike=lastspike, transmit_last=transmit_last) if program is None else
+             program_code(rule, program, transmit, lastspike=lastspike, transmit_last=transmit_last))
     if transmit is None and not transmission(rule) and not extra_model:
         warnings.warn(f"synapses of rule '{rule.name}' have no transmission: w learns but never drives "
                       f"{getattr(target, 'name', 'the target')} (pass transmit=, e.g. 'v_post += w', or declare "
@@ -231,3 +237,61 @@ def _check_inputs(rule, source, target):
         if group is not None and i.variable not in group.variables:
             raise RuleError(f"rule '{rule.name}' reads its input '{name}' from the {i.source}synaptic variable "
                             f"'{i.variable}', which {group.name} does not have", section="inputs", term=name)
+
+
+# --- candidates as program data ---------------------------------------------------------------------------------
+
+def _at_least(x, bound):
+    return sp.Function("at_least")(x, bound)
+
+
+def _at_most(x, bound):
+    return sp.Function("at_most")(x, bound)
+
+
+def comparison_bounds(expr):
+    """``expr`` with one-sided clips written as comparisons (``at_least``/``at_most``, ``programs.bound_functions``),
+    which take NaN to the bound as C++ code does; two-sided clips stay clips."""
+    def one_sided(e):
+        return isinstance(e, ex.clip) and (e.args[1] == -sp.oo) != (e.args[2] == sp.oo)
+
+    def bound(e):
+        x, lo, hi = e.args  # the bound as a float: the functions take doubles
+        return _at_most(x, sp.Float(hi)) if lo == -sp.oo else _at_least(x, sp.Float(lo))
+
+    return expr.replace(one_sided, bound)
+
+
+def program_code(rule, program, transmit=None, *, lastspike=(True, True), transmit_last=False):
+    """Brian2 code for a rule whose candidate parts are placeholders (state variables of the rule) that compiled
+    programs compute (``programs.ProgramCalls``): the rule's own statements, generated as ``generate`` does, each
+    block with ``placeholder = rule_program(index, inputs...)`` before its first use. One compiled network then
+    runs any batch of candidates, and its statements are the rule document's."""
+    from dataclasses import replace
+
+    if rule.window is not None:
+        raise RuleError(f"rule '{rule.name}': a window rule cannot take its candidate as program data")
+    modulators = program.modulators or {}
+    brian = generate(rule, transmit, lastspike=lastspike, transmit_last=transmit_last,
+                     rewrite=comparison_bounds if program.comparison_bounds else None)
+    dropped = set(program.calls) | set(modulators)
+    model = [line for line in brian.model.splitlines() if line.split(":")[0].strip() not in dropped]
+    if program.nan_counter and not program.nan_counter.endswith(("_pre", "_post")):  # a synaptic counter
+        model.append(f"{program.nan_counter} : 1")
+    rename = dict(_renames(rule), **modulators)
+    calls = {}
+    for name, (index, inputs) in program.calls.items():
+        calls[name] = [f"{name} = rule_program({index}, {', '.join(rename.get(i, i) for i in inputs)})"]
+        if program.nan_counter:
+            calls[name].append(f"{program.nan_counter} += rule_isnan({name})")
+
+    def with_calls(block):
+        lines = block.splitlines() if block else []
+        used = [name for name in calls if any(re.search(rf"\b{name}\b", line) for line in lines)]
+        if not used:
+            return block
+        first = min(k for k, line in enumerate(lines) if any(re.search(rf"\b{n}\b", line) for n in used))
+        return "\n".join(lines[:first] + [c for name in used for c in calls[name]] + lines[first:])
+
+    return replace(brian, model="\n".join(model), on_pre=with_calls(brian.on_pre), on_post=with_calls(brian.on_post),
+                   periodic=with_calls(brian.periodic), namespace=dict(brian.namespace, **program.namespace()))

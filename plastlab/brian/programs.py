@@ -229,3 +229,50 @@ def isnan_function():
                   return_type="integer", stateless=True)
     fn.implementations.add_implementation("cython", ISNAN_CODE, name="_program_isnan")
     return fn
+
+
+BOUND_CODE = {"at_least": """
+cdef double _at_least(double x, double bound):
+    return x if x > bound else bound
+""", "at_most": """
+cdef double _at_most(double x, double bound):
+    return x if x < bound else bound
+"""}
+
+
+def bound_functions():
+    """``at_least(x, lo)`` = x if x > lo else lo and ``at_most(x, hi)`` = x if x < hi else hi: a one-sided bound
+    as C++ code compares (NaN gives the bound; Brian2's clip keeps NaN), e.g. NEST's STDP synapses."""
+    from brian2 import Function
+
+    functions = {}
+    for name, keep in (("at_least", np.greater), ("at_most", np.less)):
+        fn = Function(lambda x, bound, keep=keep: np.where(keep(x, bound), x, bound), arg_units=[1, 1],
+                      return_unit=1, arg_types=["float", "float"], return_type="float", stateless=True)
+        fn.implementations.add_implementation("cython", BOUND_CODE[name], name=f"_{name}")
+        functions[name] = fn
+    return functions
+
+
+@dataclass(frozen=True)
+class ProgramCalls:
+    """Candidates as data inside a rule: each placeholder of the rule (a state variable in its document) is
+    computed by ``rule_program(index, inputs...)`` just before the statements that use it.
+
+    ``calls`` maps a placeholder to (Brian2 code of the program index, the rule's names of the program inputs);
+    ``nan_counter`` is a variable (``zerodiv``: one per synapse; ``zerodiv_post``: the target neuron's) that
+    counts NaN program values, or None; ``modulators`` maps a rule's modulator to the variable read in its place
+    (the network sets no copy); ``comparison_bounds`` writes one-sided clips as ``at_least``/``at_most``."""
+
+    table: ProgramTable
+    calls: dict
+    nan_counter: str = "zerodiv"
+    ieee_division: bool = False
+    modulators: dict = None
+    comparison_bounds: bool = False
+
+    def namespace(self):
+        """The Brian2 functions the generated statements call."""
+        names = {"rule_program": program_function(self.table, ieee_division=self.ieee_division),
+                 "rule_isnan": isnan_function()}
+        return dict(names, **bound_functions()) if self.comparison_bounds else names

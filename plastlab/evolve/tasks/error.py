@@ -25,22 +25,30 @@ one per input and step.
 
 Batching: one Brian2 network holds all candidates x instances; inputs and teachers exist once per instance, each
 candidate has one student per instance. The candidate is *data*: a postfix program of its canonical form
-(``programs.to_program``) that every synapse evaluates, so the network compiles once per machine. ``evaluate_rule`` runs
-the same network with the plastic synapses compiled from a rule file (``rule_document``) instead.
+(``programs.to_program``) that every synapse evaluates in place of f in ``rule_document``, so the network compiles
+once per machine. ``evaluate_rule`` runs the same network with the plastic synapses compiled from a rule file.
 """
-import sys
-
 import numpy as np
 import sympy as sp
 
+from ...brian.programs import ProgramCalls
+from ...brian.requirements import Offer
+from ...brian.tasknets import (
+    Connection,
+    NetworkSpec,
+    Neurons,
+    Operation,
+    Quantity,
+    Run,
+    SpikeSource,
+    StateProbe,
+    simulate,
+)
 from ...config import Param
-from . import (InstanceCache, evaluate_expression_naively, evolved_rule_header, find_contained, programs,
-               rule_from_document, score_rule, with_defaults, with_nonce)
+from ...errors import ConfigError
+from .base import Check, ProgramBatch, TaskFamily, evolved_rule_header, rule_from_document, with_nonce
 
-NAME = "error"
-INPUTS = ("v_teacher", "v_student", "pre_trace")
-
-SCHEMA = {
+_SCHEMA = {
     "n_inputs": Param(int, 5, low=1),
     "rate_low": Param(float, 150.0, low=0.0, doc="Hz"),
     "rate_high": Param(float, 850.0, low=0.0, doc="Hz"),
@@ -64,76 +72,170 @@ SCHEMA = {
                                "RandomState(S); their training seeds are 1235 + trial, validation 817818273 + "
                                "trial); plastlab: numpy's Generator([S, 7])"),
 }
-DEFAULTS = {key: param.default for key, param in SCHEMA.items()}
-WORST = float("-inf")  # fitness of rules whose simulation produced NaN/inf or that cannot be encoded
+
+NEURON_MODEL = "dv/dt = (E_L - v + R*Isyn)/tau_m : 1\nIsyn : 1"
+TRACE_MODEL = "dx/dt = -x/tau_s : 1\ndsbar/dt = (x - sbar)/tau_m : 1"
 
 
-def symbols():
-    return tuple(sp.Symbol(n, real=True) for n in INPUTS)
+class ErrorFamily(TaskFamily):
+    """The student-teacher task (module docstring)."""
 
+    NAME = "error"
+    INPUTS = ("v_teacher", "v_student", "pre_trace")
+    SCHEMA = _SCHEMA
+    SCORED = "sqerr"
+    OFFER = Offer(network="the error task", pre={"sbar"}, post={"v", "v_target"},
+                  forms=("periodic", "continuous", "trace"))
+    CHECKS = (Check(("sqerr", "w"), np.isnan, "simulation produced NaN"),
+              Check(("sqerr", "w"), np.isinf, "simulation overflowed to inf"))
 
-def baselines():
-    """Hand-designed rules by name, as SymPy expressions in the family's input names."""
-    v, u, s = symbols()
-    return {"no_plasticity": sp.Integer(0), "delta_rule": s * (v - u)}
+    def baselines(self):
+        """Hand-designed rules by name, as SymPy expressions in the family's input names."""
+        v, u, s = self.symbols()
+        return {"no_plasticity": sp.Integer(0), "delta_rule": s * (v - u)}
 
+    def reference(self):
+        """The paper's rule that functional equivalence is judged against."""
+        return self.baselines()["delta_rule"]
 
-def reference():
-    """The paper's rule that functional equivalence is judged against."""
-    return baselines()["delta_rule"]
+    def params_with_defaults(self, params=None, *, file=None):
+        p = super().params_with_defaults(params, file=file)
+        if p["t_drop"] >= p["duration"]:
+            raise ConfigError(f"t_drop ({p['t_drop']} s) must be shorter than duration ({p['duration']} s): "
+                              "nothing would be scored", file=file, section="family", key="t_drop")
+        return p
 
+    def rule_document(self, expr, name, summary, params=None, *, nonce=None):
+        """A rule file (dict in the format of rules/README.md) for ``expr`` exactly as this family runs it.
 
-def params_with_defaults(params=None, *, file=None):
-    p = with_defaults(NAME, SCHEMA, params, file=file)
-    if p["t_drop"] >= p["duration"]:
-        from ...errors import ConfigError
+        Potentials are plain numbers in mV, weights plain numbers in pA, as inside the task network; the
+        teacher's potential is the held sample ``v_target``. The rule steps every ``rule_dt`` ([periodic]).
+        ``nonce`` (digits) multiplies f by a parameter equal to 1 whose name makes the generated code new
+        (benchmarks of compilation).
+        """
+        from ...rules.expressions import to_code
 
-        raise ConfigError(f"t_drop ({p['t_drop']} s) must be shorter than duration ({p['duration']} s): nothing "
-                          "would be scored", file=file, section="family", key="t_drop")
-    return p
+        p = self.params_with_defaults(params)
+        f = to_code(expr)
+        parameters = {"tau_I": f"{p['tau_I']!r}*ms", "eta": f"{p['eta']!r}/ms", "rule_dt": f"{p['rule_dt']!r}*ms"}
+        f = with_nonce(parameters, f, nonce)
+        return {
+            "rule": evolved_rule_header("error", name, summary),
+            "parameters": parameters,
+            "weight": {"unit": "1", "min": "-inf", "max": "inf"},
+            "inputs": {
+                "v_teacher": {"source": "post", "variable": "v_target", "unit": "1"},
+                "v_student": {"source": "post", "variable": "v", "unit": "1"},
+                "pre_trace": {"source": "pre", "variable": "sbar", "unit": "1"},
+            },
+            "state": {"I": "1"},
+            "periodic": {"interval": "rule_dt",
+                         "statements": ["w += eta*I*rule_dt", f"I += (rule_dt/tau_I)*(({f}) - I)"]},
+        }
 
+    def program_calls(self, p, table):
+        """Every ``rule_dt`` each synapse evaluates its student's candidate on (v_target, v, sbar); a NaN value
+        (division by zero, pow outside its domain) is counted in ``zerodiv`` (Cython would raise on a division)."""
+        return ProgramCalls(table, {"f": ("cand_post", self.INPUTS)})
 
-def rule_document(expr, name, summary, params=None, *, nonce=None):
-    """A rule file (dict in the format of rules/README.md) for ``expr`` exactly as this family runs it.
+    def sample_instance(self, p, seed):
+        """One task instance from an integer seed: input spike steps and teacher weights (spike times are drawn on
+        the authors' 0.01 ms grid or in continuous time, then put on the ``dt`` grid, at most one spike per input and
+        step, so an instance is the same for every ``dt``)."""
+        draw = _authors_draw if p["instance_draw"] == "authors" else _plastlab_draw
+        rates, times_ms, teacher_w = draw(p, int(seed))
+        steps, idx = [], []
+        on_grid = 1e-6 if p["instance_draw"] == "authors" else 0.0  # the authors' 0.01 ms grid times stay on their step
+        for j, t_ms in enumerate(times_ms):
+            s = np.unique(np.floor(t_ms / p["dt"] + on_grid).astype(np.int64))
+            steps.append(s)
+            idx.append(np.full(s.size, j))
+        return {"seed": int(seed), "rates": rates, "steps": np.concatenate(steps), "indices": np.concatenate(idx),
+                "teacher_w": teacher_w}
 
-    Potentials are plain numbers in mV, weights plain numbers in pA, as inside the task network; the teacher's
-    potential is the held sample ``v_target``. The rule steps every ``rule_dt`` ([periodic]). ``nonce`` (digits)
-    multiplies f by a parameter equal to 1 whose name makes the generated code new (benchmarks of compilation).
-    """
-    from ...rules.expressions import to_code
+    def score(self, sqerr):
+        err = np.sqrt(sqerr)
+        return float(-err.mean()), err.tolist()
 
-    p = params_with_defaults(params)
-    f = to_code(expr)
-    parameters = {"tau_I": f"{p['tau_I']!r}*ms", "eta": f"{p['eta']!r}/ms", "rule_dt": f"{p['rule_dt']!r}*ms"}
-    f = with_nonce(parameters, f, nonce)
-    return {
-        "rule": evolved_rule_header("error", name, summary),
-        "parameters": parameters,
-        "weight": {"unit": "1", "min": "-inf", "max": "inf"},
-        "inputs": {
-            "v_teacher": {"source": "post", "variable": "v_target", "unit": "1"},
-            "v_student": {"source": "post", "variable": "v", "unit": "1"},
-            "pre_trace": {"source": "pre", "variable": "sbar", "unit": "1"},
-        },
-        "state": {"I": "1"},
-        "periodic": {"interval": "rule_dt", "statements": ["w += eta*I*rule_dt", f"I += (rule_dt/tau_I)*(({f}) - I)"]},
-    }
+    def network(self, p, insts, plasticity, record_w=None, record_inputs=None):
+        """The spec of all candidates x instances: instance k owns inputs k*n_in ... k*n_in + n_in - 1, its
+        teacher k and the students c*K + k of every candidate c."""
+        C, K, n_in = plasticity.n_candidates, len(insts), p["n_inputs"]
+        batched = isinstance(plasticity, ProgramBatch)
+        ms = lambda value: Quantity(value, "ms")  # noqa: E731
+        idx = np.concatenate([inst["indices"] + k * n_in for k, inst in enumerate(insts)])
+        steps = np.concatenate([inst["steps"] for inst in insts])
+        ns = {"tau_m": ms(p["tau_m"]), "tau_s": ms(p["tau_s"]), "E_L": p["E_L"], "R": p["tau_m"] / p["C_m"],
+              "tau_I": ms(p["tau_I"]), "eta": Quantity(p["eta"], "/ms"), "t_drop": Quantity(p["t_drop"], "second"),
+              "rule_dt": ms(p["rule_dt"])}
+        student_model = "\n".join([NEURON_MODEL, "v_teacher : 1", "v_target : 1", "sqerr : 1",
+                                   "cand : integer (constant)" if batched else ""])
+        students = Neurons("students", C * K, student_model, values=dict(
+            {"v": p["E_L"]}, **({"cand": np.repeat(np.arange(C), K)} if batched else {})))
+        pre_i = np.arange(K * n_in)
+        post = np.repeat(np.arange(C * K), n_in)  # student n = c*K + k receives the inputs of instance k
+        ssyn = self.plastic(p, plasticity, name="ssyn", source="traces", target="students",
+                            extra_model="Isyn_post = w*x_pre : 1 (summed)", periodic_order=2,  # after the hold
+                            network_namespace=False,
+                            connect={"i": (post % K) * n_in + np.tile(np.arange(n_in), C * K), "j": post},
+                            values={"w": p["w0"]})
+        probes = []
+        if record_w:
+            probes.append(StateProbe("w_monitor", "ssyn", ("w",), every=ms(record_w)))
+        if record_inputs:
+            probes += [StateProbe("watch_students", "students", ("v_target", "v", "v_teacher"), record=np.arange(K),
+                                  every=ms(record_inputs), when="end", order=4),
+                       StateProbe("watch_traces", "traces", ("sbar",), every=ms(record_inputs), when="end", order=4)]
+        return NetworkSpec(
+            dt=ms(p["dt"]), namespace=ns,
+            sources=(SpikeSource("inputs", K * n_in, idx, steps),),
+            neurons=(Neurons("traces", K * n_in, TRACE_MODEL),
+                     Neurons("teachers", K, NEURON_MODEL, values={"v": p["E_L"]}), students),
+            connections=(
+                Connection("feed", "inputs", "traces", on_pre="x_post += 1", connect={"j": "i"}, delay=ms(p["delay"])),
+                # the teacher's potential reaches its students through a (summed) copy; the rule sees it held
+                Connection("copy", "teachers", "students", "v_teacher_post = v_pre : 1 (summed)",
+                           connect={"i": np.tile(np.arange(K), C), "j": np.arange(C * K)}),
+                Connection("tsyn", "traces", "teachers", "w : 1\nIsyn_post = w*x_pre : 1 (summed)",
+                           connect={"i": pre_i, "j": pre_i // n_in},
+                           values={"w": np.concatenate([inst["teacher_w"] for inst in insts])})),
+            plastic=(ssyn,),
+            operations=(Operation("hold", "students", "v_target = v_teacher", every=ms(p["teacher_hold"]), order=0),
+                        Operation("sampler", "students", "sqerr += (v - v_teacher)**2 * int(t >= t_drop)",
+                                  every=ms(1), order=3)),
+            probes=tuple(probes), runs=(Run(Quantity(p["duration"], "second")),),
+            read=(("students", "sqerr"), ("ssyn", "w")) + ((("ssyn", "zerodiv"),) if batched else ()))
 
+    def run(self, p, insts, plasticity, record_w=None, record_inputs=None):
+        """Simulate all candidates of ``plasticity`` x instances ``insts``; sums of squared errors per candidate
+        and instance, final weights, zero-denominator counts, (if ``record_w`` ms) the weight trajectories and (if
+        ``record_inputs`` ms) the rule inputs (v_target, v, sbar) of every synapse after t_drop, candidate 0, and
+        the held and the continuous teacher potential of the first student."""
+        C, K, n_in = plasticity.n_candidates, len(insts), p["n_inputs"]
+        got = simulate(self.network(p, insts, plasticity, record_w, record_inputs))
+        zerodiv = got.get("ssyn.zerodiv")
+        inputs = held = teacher = None
+        if record_inputs:
+            students, traces = got["watch_students"], got["watch_traces"]
+            held, teacher = students["v_target"][0], students["v_teacher"][0]
+            keep = students["t"] >= p["t_drop"]
+            owner = np.arange(K * n_in) // n_in  # the instance (= student of candidate 0) of every input
+            inputs = np.stack([students["v_target"][owner][:, keep].ravel(), students["v"][owner][:, keep].ravel(),
+                               traces["sbar"][:, keep].ravel()])
+        return {"inputs": inputs, "held": held, "teacher": teacher, "sqerr": got["students.sqerr"].reshape(C, K),
+                "w": got["ssyn.w"].reshape(C, K * n_in),
+                "zerodiv": None if zerodiv is None else zerodiv.reshape(C, K * n_in),
+                "w_trajectory": got["w_monitor"]["w"] if record_w else None}
 
-def sample_instance(p, seed):
-    """One task instance from an integer seed: input spike steps and teacher weights (spike times are drawn on
-    the authors' 0.01 ms grid or in continuous time, then put on the ``dt`` grid, at most one spike per input and
-    step, so an instance is the same for every ``dt``)."""
-    draw = _authors_draw if p["instance_draw"] == "authors" else _plastlab_draw
-    rates, times_ms, teacher_w = draw(p, int(seed))
-    steps, idx = [], []
-    on_grid = 1e-6 if p["instance_draw"] == "authors" else 0.0  # the authors' 0.01 ms grid times stay on their step
-    for j, t_ms in enumerate(times_ms):
-        s = np.unique(np.floor(t_ms / p["dt"] + on_grid).astype(np.int64))
-        steps.append(s)
-        idx.append(np.full(s.size, j))
-    return {"seed": int(seed), "rates": rates, "steps": np.concatenate(steps), "indices": np.concatenate(idx),
-            "teacher_w": teacher_w}
+    def equivalence_samples(self, seeds, params=None, n=2000, seed=0):
+        """Rule inputs (v_teacher, v_student, pre_trace) visited on instances ``seeds`` while the paper's rule
+        learns (after t_drop): the input range on which a champion is compared with the paper's rule."""
+        p = self.params_with_defaults(params)
+        rule = rule_from_document(self.rule_document(self.reference(), "reference", "", p))
+        rec = self.run(p, self.instances(p, seeds), self.rule_plasticity(rule), record_inputs=10.0)["inputs"]
+        rng = np.random.default_rng(seed)
+        pick = rng.integers(0, rec.shape[1], size=n)
+        return rec[:, pick]
 
 
 def _authors_draw(p, seed):
@@ -165,181 +267,3 @@ def _plastlab_draw(p, seed):
         n = rng.poisson(rate * p["duration"])
         times.append(rng.uniform(0.0, p["duration"] * 1000.0, size=n))
     return rates, times, teacher_w
-
-
-instances = InstanceCache(sample_instance)
-
-
-def evaluate_batch(exprs, seeds, params=None):
-    """Fitness of every expression in ``exprs`` (SymPy, in INPUTS names) on the instances ``seeds``.
-
-    Returns a list of dicts ``{fitness, reason, per_instance}``: ``reason`` is "" for a normal evaluation,
-    otherwise why the worst fitness was given (non-finite result, outside the encoding, ...).
-    """
-    p = params_with_defaults(params)
-    insts = instances(p, seeds)
-    return programs.evaluate_candidates(exprs, symbols(),
-                                        lambda table, n: _outcomes(run(p, insts, program_plasticity(p, table, n))),
-                                        _score)
-
-
-def evaluate_rule(rule, seeds, params=None):
-    """The same task with the plastic synapses compiled from ``rule`` (a Rule) through brian/codegen."""
-    return score_rule(sys.modules[__name__], rule, seeds, params, _score)
-
-
-def evaluate_naive(expr, seeds, params=None, nonce=None):
-    return evaluate_expression_naively(sys.modules[__name__], expr, seeds, params, nonce)
-
-
-def _score(sqerr):
-    err = np.sqrt(sqerr)
-    return float(-err.mean()), err.tolist()
-
-
-def _outcomes(result):
-    sq, w, zerodiv = result["sqerr"], result["w"], result["zerodiv"]
-    out = []
-    for c in range(sq.shape[0]):
-        if zerodiv is not None and zerodiv[c].any():
-            out.append((None, "division by zero (or NaN) in the rule during the simulation"))
-        elif np.isnan(sq[c]).any() or np.isnan(w[c]).any():
-            out.append((None, "simulation produced NaN"))
-        elif np.isinf(sq[c]).any() or np.isinf(w[c]).any():
-            out.append((None, "simulation overflowed to inf"))
-        else:
-            out.append((sq[c], ""))
-    return out
-
-
-# --- the plastic synapses: program data (batched) or a compiled rule file --------------------------------
-
-class program_plasticity:
-    """All candidates as program data: every student holds its candidate's index, and every ``rule_dt`` each
-    synapse evaluates its candidate's program (``rule_program``) on (v_target, v, sbar). A NaN rule value
-    (division by zero, pow outside its domain) is counted in ``zerodiv`` (Cython would raise on a division)."""
-
-    student_model = "cand : integer (constant)"
-
-    def __init__(self, p, table, n_candidates):
-        self.table, self.n_candidates = table, n_candidates
-
-    def synapses(self, b2, traces, students, ns, dt, rule_dt, n_instances):
-        students.cand = np.repeat(np.arange(self.n_candidates), n_instances)  # student n = c*K + k
-        syn = b2.Synapses(traces, students, "w : 1\nI : 1\nzerodiv : 1\nIsyn_post = w*x_pre : 1 (summed)",
-                          dt=dt, namespace=dict(ns, **programs.brian_functions(self.table)), name="ssyn")
-        # the same statements as rule_document's [periodic], with f the candidate's program
-        syn.run_regularly("""Delta = rule_program(cand_post, v_target_post, v_post, sbar_pre)
-zerodiv += rule_isnan(Delta)
-w += eta*I*rule_dt
-I += (rule_dt/tau_I)*((Delta) - I)""", dt=rule_dt, when="end", order=2, name="rule")
-        return syn
-
-
-class rule_plasticity:
-    """One candidate given as a Rule: its Synapses compiled by brian/codegen (checked with requirements)."""
-
-    n_candidates = 1
-    student_model = ""
-
-    def __init__(self, rule):
-        from ...brian.requirements import Offer, require
-
-        self.rule = require(rule, Offer(network="the error task", pre={"sbar"}, post={"v", "v_target"},
-                                        forms=("periodic", "continuous", "trace")))
-
-    def synapses(self, b2, traces, students, ns, dt, rule_dt, n_instances):
-        from ...brian import codegen
-
-        syn = codegen.synapses(self.rule, traces, students, extra_model="Isyn_post = w*x_pre : 1 (summed)",
-                               dt=dt, name="ssyn")
-        if self.rule.periodic is not None:
-            find_contained(syn, "_periodic").order = 2  # after the held teacher sample, as in the batched network
-        return syn
-
-
-# --- the network ---------------------------------------------------------------------------------------------
-
-def run(p, insts, plasticity, record_w=None, record_inputs=None):
-    """Simulate all candidates of ``plasticity`` x instances ``insts``; sums of squared errors per candidate and
-    instance, final weights, zero-denominator counts, (if ``record_w`` ms) the weight trajectories and (if
-    ``record_inputs`` ms) the rule inputs (v_target, v, sbar) of every synapse after t_drop, candidate 0, and the
-    held and the continuous teacher potential of the first student."""
-    import brian2 as b2
-    from brian2 import ms, second
-
-    from ...brian.settings import brian_settings
-
-    C, K, n_in = plasticity.n_candidates, len(insts), p["n_inputs"]
-    with brian_settings(target="cython"):
-        dt, rule_dt = p["dt"] * ms, p["rule_dt"] * ms
-        idx = np.concatenate([inst["indices"] + k * n_in for k, inst in enumerate(insts)])
-        steps = np.concatenate([inst["steps"] for inst in insts])
-        # inputs: instance k owns sources k*n_in ... k*n_in + n_in - 1
-        gen = b2.SpikeGeneratorGroup(K * n_in, idx, steps * dt, dt=dt, name="inputs")
-        ns = {"tau_m": p["tau_m"] * ms, "tau_s": p["tau_s"] * ms, "E_L": p["E_L"], "R": p["tau_m"] / p["C_m"],
-              "tau_I": p["tau_I"] * ms, "eta": p["eta"] / ms, "t_drop": p["t_drop"] * second,
-              "rule_dt": rule_dt}
-        traces = b2.NeuronGroup(K * n_in, "dx/dt = -x/tau_s : 1\ndsbar/dt = (x - sbar)/tau_m : 1",
-                                method="exact", dt=dt, namespace=ns, name="traces")
-        feed = b2.Synapses(gen, traces, on_pre="x_post += 1", delay=p["delay"] * ms, dt=dt, name="feed")
-        feed.connect(j="i")
-        neuron_eqs = "dv/dt = (E_L - v + R*Isyn)/tau_m : 1\nIsyn : 1"
-        teachers = b2.NeuronGroup(K, neuron_eqs, method="exact", dt=dt, namespace=ns, name="teachers")
-        teachers.v = p["E_L"]
-        students = b2.NeuronGroup(C * K, "\n".join([neuron_eqs, "v_teacher : 1", "v_target : 1", "sqerr : 1",
-                                                    plasticity.student_model]),
-                                  method="exact", dt=dt, namespace=ns, name="students")
-        students.v = p["E_L"]
-        # the teacher's potential reaches its students through a (summed) copy; the rule sees it held
-        copy = b2.Synapses(teachers, students, "v_teacher_post = v_pre : 1 (summed)", dt=dt, name="copy")
-        copy.connect(i=np.tile(np.arange(K), C), j=np.arange(C * K))
-        students.run_regularly("v_target = v_teacher", dt=p["teacher_hold"] * ms, when="end", order=0,
-                               name="hold")
-        tsyn = b2.Synapses(traces, teachers, "w : 1\nIsyn_post = w*x_pre : 1 (summed)", dt=dt, name="tsyn")
-        pre_i = np.arange(K * n_in)
-        tsyn.connect(i=pre_i, j=pre_i // n_in)
-        tsyn.w = np.concatenate([inst["teacher_w"] for inst in insts])
-        ssyn = plasticity.synapses(b2, traces, students, ns, dt, rule_dt, K)
-        post = np.repeat(np.arange(C * K), n_in)  # student n = c*K + k receives the inputs of instance k
-        ssyn.connect(i=(post % K) * n_in + np.tile(np.arange(n_in), C * K), j=post)
-        ssyn.w = p["w0"]
-        students.run_regularly("sqerr += (v - v_teacher)**2 * int(t >= t_drop)", dt=1 * ms, when="end",
-                               order=3, name="sampler")
-        objects = [gen, traces, feed, teachers, students, copy, tsyn, ssyn]
-        monitor = None
-        if record_w:
-            monitor = b2.StateMonitor(ssyn, "w", record=True, dt=record_w * ms, name="w_monitor")
-            objects.append(monitor)
-        if record_inputs:
-            watch = [b2.StateMonitor(students, ["v_target", "v", "v_teacher"], record=np.arange(K),
-                                     dt=record_inputs * ms, when="end", order=4, name="watch_students"),
-                     b2.StateMonitor(traces, "sbar", record=True, dt=record_inputs * ms, when="end", order=4,
-                                     name="watch_traces")]
-            objects += watch
-        net = b2.Network(*objects)
-        net.run(p["duration"] * second, namespace={})
-        zerodiv = ssyn.zerodiv if "zerodiv" in ssyn.variables else None
-        inputs = held = teacher = None
-        if record_inputs:
-            held, teacher = np.asarray(watch[0].v_target)[0], np.asarray(watch[0].v_teacher)[0]
-            keep = np.asarray(watch[0].t_) >= p["t_drop"]
-            owner = np.arange(K * n_in) // n_in  # the instance (= student of candidate 0) of every input
-            inputs = np.stack([np.asarray(watch[0].v_target)[owner][:, keep].ravel(),
-                               np.asarray(watch[0].v)[owner][:, keep].ravel(),
-                               np.asarray(watch[1].sbar)[:, keep].ravel()])
-        return {"inputs": inputs, "held": held, "teacher": teacher, "sqerr": np.asarray(students.sqerr[:]).reshape(C, K),
-                "w": np.asarray(ssyn.w[:]).reshape(C, K * n_in),
-                "zerodiv": None if zerodiv is None else np.asarray(zerodiv[:]).reshape(C, K * n_in),
-                "w_trajectory": None if monitor is None else np.asarray(monitor.w[:])}
-
-
-def equivalence_samples(seeds, params=None, n=2000, seed=0):
-    """Rule inputs (v_teacher, v_student, pre_trace) visited on instances ``seeds`` while the paper's rule
-    learns (after t_drop): the input range on which a champion is compared with the paper's rule."""
-    p = params_with_defaults(params)
-    rule = rule_from_document(rule_document(reference(), "reference", "", p))
-    rec = run(p, instances(p, seeds), rule_plasticity(rule), record_inputs=10.0)["inputs"]
-    rng = np.random.default_rng(seed)
-    pick = rng.integers(0, rec.shape[1], size=n)
-    return rec[:, pick]

@@ -2,7 +2,8 @@
 
 A family compiles one Brian2 network whose plastic synapses call ``rule_program(candidate, inputs...)``; the
 candidate's canonical expression (``rules.expressions.canonical``, the same form the naive per-candidate rule
-file is generated from) is turned here into a short postfix program over + - * / pow (and abs, which SymPy introduces) and float constants, so
+file is generated from) is turned here into a short postfix program over + - * / pow (and abs, which SymPy
+introduces) and float constants, so
 any expression the GP can build (higher degrees, pow, any constant) is simulated by the same compiled code.
 
 The program follows the expression's tree in the order SymPy's printer writes the rule file's code (products
@@ -22,7 +23,6 @@ class OutsideOperators(ValueError):
     constant) or needs a deeper stack than the compiled evaluator has."""
 
 
-
 def representable(expr, symbols):
     """Whether ``expr`` (canonical SymPy) can be written as a program over ``symbols``."""
     try:
@@ -30,6 +30,7 @@ def representable(expr, symbols):
     except OutsideOperators:
         return False
     return True
+
 
 def to_program(expr, symbols):
     """Postfix program [(opcode, value), ...] computing ``expr`` from the inputs ``symbols`` (in order)."""
@@ -158,10 +159,3 @@ def evaluate_candidates(exprs, symbols, simulate, score):
                 fitness, per_instance = score(vals)
                 results[pos] = {"fitness": fitness, "reason": "", "per_instance": per_instance}
     return results
-
-
-def brian_functions(program_table, *, ieee_division=False):
-    """The namespace entries a family's synapses need: ``rule_program`` and ``rule_isnan``."""
-    return {"rule_program": prog.program_function(program_table, ieee_division=ieee_division),
-            "rule_isnan": prog.isnan_function()}
-
