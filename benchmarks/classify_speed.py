@@ -4,21 +4,19 @@
 
 Prints wall time, simulated seconds per wall second and F1 for each target; the last line is
 ``seconds: X`` with the default-target wall time (target: <= 60 s on the 2-core machine). The settings
-are SpikingClassifier's defaults with those of experiments/classify_comparison.toml for nc_memristor. The Cython run is preceded by an
-untimed warm-up fit so that one-off compilation (cached on disk afterwards) is not counted; the numpy
-target has no compilation.
+are SpikingClassifier's defaults with those of experiments/classify_comparison.toml for nc_memristor. The
+Cython run is preceded by an untimed warm-up fit so that one-off compilation (cached on disk afterwards) is not
+counted; the numpy target has no compilation.
 """
 import argparse
 import time
 from pathlib import Path
 
-import numpy as np
-
 
 def run(target, X, y):
     from plastlab.experiments.classification import model_classifier
     from plastlab.experiments.registry import load_experiment
-    from plastlab.learn.classifier import cross_validate
+    from plastlab.learn.model_selection import cross_validate
 
     exp = load_experiment(Path(__file__).resolve().parents[1] / "experiments" / "classify_comparison.toml")
     clf = model_classifier(exp, "iris", "nc_memristor").set_params(target=target)

@@ -8,7 +8,6 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_sco
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-import plastlab
 from plastlab import SpikingClassifier
 from plastlab.errors import ConfigError, RuleError
 
@@ -115,7 +114,8 @@ def test_fits_side_by_side_learn_what_each_learns_alone():
     from plastlab.learn.classifier import fit_many
 
     X, y = blobs(10)
-    settings = [dict(n_fields=4, teacher_delay=2.0, random_state=0), dict(n_fields=6, teacher_delay=8.0, random_state=1),
+    settings = [dict(n_fields=4, teacher_delay=2.0, random_state=0),
+                dict(n_fields=6, teacher_delay=8.0, random_state=1),
                 dict(n_fields=4, teacher_delay=2.0, random_state=2, gain=90.0)]
     parts = [np.r_[0:10, 10:20], np.r_[0:9, 11:20], np.r_[1:10, 10:19]]
     together = fit_many([SpikingClassifier("nc_memristor", **FAST, **kw) for kw in settings],
@@ -152,12 +152,27 @@ def test_grid_search_over_rule_and_encoder_settings():
 
 
 def test_count_decoding_other_rule_and_quantile_scaling():
+    """decoding="count": the class whose neurons fire most wins, whichever fired first; a silent sample gets the
+    most frequent training class."""
     X, y = blobs(8)
     clf = SpikingClassifier(rule="ppx_memristor", decoding="count", teacher_delay=20.0, scaling="quantile",
-                            random_state=0, **FAST).fit(X, y)
+                            random_state=0, **dict(FAST, neurons_per_class=2)).fit(X, y)
     assert clf.encoder_.scaling == "quantile" and hasattr(clf.encoder_, "quantiles_")
-    assert clf.predict(X).shape == (16,)
     assert np.isfinite(clf.weights_).all() and clf.weights_.min() >= 0 and clf.weights_.max() <= 1
+    assert list(clf.group_of_) == [0, 0, 1, 1]
+    inf = np.inf
+    first = np.array([[1.0, inf, 2.0, 3.0],  # class 0 first, class 1 more spikes (1 vs 2)
+                      [inf, inf, 1.0, inf],  # class 1 alone
+                      [5.0, 6.0, 1.0, inf],  # class 1 first, class 0 more spikes (3 vs 1)
+                      [inf, inf, inf, inf]])  # silent
+    counts = np.array([[1, 0, 1, 1], [0, 0, 2, 0], [2, 1, 1, 0], [0, 0, 0, 0]])
+    np.testing.assert_array_equal(clf._decode(first, counts), [1, 1, 0, clf.prior_class_])
+    pred, info = clf.predict_details(X)  # predict decodes the network's counts so
+    by_count = np.stack([info["counts"][:, clf.group_of_ == c].sum(axis=1) for c in range(2)], axis=1)
+    expected = np.where(info["counts"].sum(axis=1) > 0, np.argmax(by_count, axis=1), clf.prior_class_)
+    np.testing.assert_array_equal(pred, clf.classes_[expected])
+    clf.settings_ = dict(clf.settings_, decoding="first_spike")  # the same responses by first spike: other classes
+    np.testing.assert_array_equal(clf._decode(first, counts), [0, 1, 1, clf.prior_class_])
 
 
 def test_rule_with_third_factor_is_refused_before_simulation():
@@ -266,3 +281,51 @@ def test_default_protocol_scales_with_the_encoding_window_and_the_features_units
 
     assert best_field_share("minmax")[:2].sum() > 0.7  # min-max: the skewed feature piles into two fields
     assert best_field_share("power")[:2].sum() < 0.4  # power: spread over the fields
+
+
+def test_defaults_are_visible_and_none_only_where_the_protocols_differ():
+    """get_params shows a setting's value wherever both protocols agree on it; None stays only where the protocol
+    decides (or derives it), and the declared table says the same as the constructor."""
+    from plastlab.learn.classifier import PARAMS, PROTOCOLS
+
+    params = SpikingClassifier().get_params()
+    assert params["epochs"] == 5 and params["decoding"] == "first_spike" and params["members"] is None
+    assert PARAMS["protocol"].default == params["protocol"] == "plastlab"
+    for key, param in PARAMS.items():
+        if key == "protocol":
+            continue
+        assert params[key] == param.default, key
+        agree = len({repr(table[key]) for table in PROTOCOLS.values()}) == 1
+        assert (params[key] is None) == (not agree or key in ("sigma", "teacher_delay")), key
+        assert params[key] is None or all(table[key] == params[key] for table in PROTOCOLS.values()), key
+
+
+def test_nested_cv_whose_folds_choose_different_members_records_each_folds_settings(tmp_path):
+    """A search over members and neurons per class: at seed 2 fold 0 can only choose 2 members and fold 2 only 1
+    (ParameterSampler's candidates), so the folds' layers differ; each fold's settings, neurons and weights are
+    its own (padded), and the fold's model is the one refit alone with its choice."""
+    import json
+
+    from plastlab.experiments.classification import write_classification_outputs
+    from plastlab.learn.model_selection import Search, cross_validate
+
+    X, y = blobs(8)
+    base = SpikingClassifier("nc_memristor", **FAST)
+    search = Search({"members": [1, 2], "neurons_per_class": [1, 2]}, budget=2, inner_folds=2)
+    ds = cross_validate(base, X, y, folds=3, seed=2, search=search)
+    chosen = [json.loads(c) for c in ds.chosen.values]
+    settings = [json.loads(s) for s in ds.settings.values]
+    assert chosen[0]["members"] == 2 and chosen[2]["members"] == 1
+    assert all(s["members"] == c["members"] and s["neurons_per_class"] == c["neurons_per_class"]
+               for s, c in zip(settings, chosen))
+    assert "members" not in json.loads(ds.attrs["hyperparameters"]) and ds.attrs["n_fields"] == 8
+    assert ds.neuron_member.dims == ("fold", "neuron")
+    for k, c in enumerate(chosen):
+        n = 2 * c["members"] * c["neurons_per_class"]
+        assert list(ds.neuron_member.values[k] >= 0) == [True] * n + [False] * (ds.sizes["neuron"] - n)
+        assert not np.isnan(ds.weights.values[k, :, :n]).any() and np.isnan(ds.weights.values[k, :, n:]).all()
+    tr = next(StratifiedKFold(3, shuffle=True, random_state=2).split(X, y))[0]
+    alone = clone(base).set_params(random_state=2, **chosen[0]).fit(X[tr], y[tr])
+    np.testing.assert_allclose(ds.weights.values[0, :, :alone.weights_.shape[1]], alone.weights_, rtol=0, atol=1e-12)
+    write_classification_outputs(ds, tmp_path)
+    assert (tmp_path / "weights.png").stat().st_size > 0

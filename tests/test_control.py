@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from plastlab.learn.cartpole import train_cartpole
 from plastlab.errors import ConfigError, RuleError
+from plastlab.learn.cartpole import train_cartpole
 
 
 def test_few_episodes_dataset_and_reproducible(tmp_path):
@@ -26,9 +26,13 @@ def test_few_episodes_dataset_and_reproducible(tmp_path):
 
 
 def test_learning_changes_weights_and_step_cap():
+    """Both episodes balance to the cap of 15 steps and stop there; the rule moves the weights off their start."""
     ds = train_cartpole("ppx_memristor", episodes=2, seed=0, max_steps=15, w_init=0.05, w_spread=0.0)
-    assert ds.episode_length.values.max() <= 15
-    assert not np.allclose(ds.weights.values, 0.05)
+    np.testing.assert_array_equal(ds.episode_length.values, [15, 15])
+    assert ds.attrs["decisions"] == 30
+    assert np.abs(ds.weights.values - 0.05).max() > 0.01
+    frozen = train_cartpole("ppx_memristor", episodes=2, seed=0, max_steps=15, w_spread=0.0, plasticity=False)
+    np.testing.assert_array_equal(frozen.weights.values, 0.05)
 
 
 def test_refusals():
@@ -42,12 +46,26 @@ def test_refusals():
         train_cartpole("rstdp_eligibility", episodes=1)
 
 
-def test_step_log_and_probability_anneal():
+def _skipped_teaching(monkeypatch, anneal):
+    """Steps whose teaching presentation was skipped, and the step log, of a 3-episode run."""
+    from plastlab.learn.cartpole import CartPoleLearner
+
+    calls, teach = [], CartPoleLearner.teach
+    monkeypatch.setattr(CartPoleLearner, "teach", lambda self, *a: calls.append(1) or teach(self, *a))
     log = []
-    ds = train_cartpole("nc_memristor", episodes=3, seed=1, anneal="probability", log=log)
+    ds = train_cartpole("nc_memristor", episodes=3, seed=1, anneal=anneal, log=log)
     assert len(log) == ds.episode_length.values.sum()
+    return len(log) - 1 - len(calls), log  # the last step ends the run before its teaching
+
+
+def test_step_log_and_probability_anneal(monkeypatch):
+    """anneal="probability" skips teaching presentations with probability R / max_steps (R the running reward:
+    a few percent here); without annealing every step is taught."""
+    skipped, log = _skipped_teaching(monkeypatch, "probability")
+    assert 0 < skipped < 0.1 * len(log)
     state, action, taught, first = log[0]
     assert state.shape == (4,) and action in (0, 1) and taught in (0, 1) and first.shape == (2,)
+    assert _skipped_teaching(monkeypatch, "off")[0] == 0
 
 
 def test_default_settings_learn_to_balance():
@@ -62,9 +80,13 @@ def test_rule_with_a_weight_in_nS_drives_the_controller(tmp_path):
 
     path = tmp_path / "stdp_ns.toml"
     path.write_text(NS_RULE)
-    ds = train_cartpole(str(path), episodes=1, seed=0, max_steps=20)
-    assert 1 <= int(ds.episode_length[0]) <= 20
-    assert float(ds.weights.min()) >= 0 and float(ds.weights.max()) <= 1
+    twin = tmp_path / "stdp_1.toml"  # the same rule with a dimensionless weight
+    twin.write_text(NS_RULE.replace('"2*nS"', "2.0").replace('unit = "nS"', 'unit = "1"')
+                    .replace('"0*nS"', '"0"').replace("0*nS", "0").replace('name = "stdp_ns"', 'name = "stdp_1"'))
+    ns, one = (train_cartpole(str(p), episodes=2, seed=0, max_steps=20) for p in (path, twin))
+    np.testing.assert_array_equal(ns.episode_length.values, one.episode_length.values)
+    np.testing.assert_allclose(ns.weights.values, one.weights.values, atol=1e-9)
+    assert float(ns.weights.min()) >= 0 and float(ns.weights.max()) <= 1 and np.ptp(ns.weights.values) > 0
 
 
 def test_gymnasium_thresholds_and_running_means():

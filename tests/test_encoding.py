@@ -52,7 +52,8 @@ def test_sklearn_contract():
     assert twin.get_params() == enc.get_params()
     pipe = make_pipeline(StandardScaler(), GaussianRFEncoder(n_fields=3)).fit(X)
     assert pipe.transform(X).shape == (3, 6)
-    assert list(GaussianRFEncoder(n_fields=2).fit(X).get_feature_names_out()) == ["x0_rf0", "x0_rf1", "x1_rf0", "x1_rf1"]
+    names = ["x0_rf0", "x0_rf1", "x1_rf0", "x1_rf1"]
+    assert list(GaussianRFEncoder(n_fields=2).fit(X).get_feature_names_out()) == names
 
 
 def test_quantile_scaling_spreads_a_skewed_feature_over_all_fields():

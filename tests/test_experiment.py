@@ -7,7 +7,6 @@ import pytest
 import xarray as xr
 
 from plastlab.cli import main
-from plastlab.errors import PlastlabError
 from plastlab.errors import ConfigError
 from plastlab.experiments.classification import markdown_table
 from plastlab.experiments.registry import load_experiment
@@ -148,7 +147,10 @@ def test_tiny_comparison_end_to_end(tmp_path, capsys):
     assert "nc_memristor" in one.attrs["rule"] and "package_versions" in one.attrs
     assert (out / "data_nc_memristor" / "confusion.png").stat().st_size > 0
     assert (out / "data_nc_memristor" / "weights.png").stat().st_size > 0
-    assert markdown_table(res).count("\n") >= 3
+    f1 = res.f1.sel(model="nc_memristor").values
+    assert markdown_table(res) == table.rstrip("\n") == "\n".join([
+        f"| model | {res.dataset.values[0]} |", "|---|---|", f"| nc_memristor | {f1.mean():.3f} ± {f1.std():.3f} |",
+        "| logistic_regression | 1.000 ± 0.000 |", "", "F1-micro, stratified 2-fold cross-validation, seed 0."])
 
 
 def test_shipped_penguins_csv_reads_as_a_data_set():
@@ -276,7 +278,7 @@ def test_builtin_data_sets_name_their_classes():
 def test_classify_tune_chooses_each_folds_settings_on_its_training_part(tmp_path, capsys):
     """``plastlab classify --tune`` is nested CV: each fold's settings come from an inner search over the declared
     space (minus what --set fixed); without it every fold trains with the defaults."""
-    from plastlab.learn.classifier import TUNING
+    from plastlab.learn.model_selection import TUNING
 
     data = _tiny_data(tmp_path, n=12)
     common = ["--rule", "nc_memristor", "--folds", "2", "--set", "dt=1.0", "--set", "t_gap=0.0", "--set",

@@ -1,23 +1,25 @@
 """The shared spiking layer: LIF output neurons with teacher and suppression currents, lateral inhibition,
 plastic synapses running a rule and a static copy of their weights, and the weight bookkeeping around them.
 
-The classifier (:mod:`plastlab.learn.classifier`) and the CartPole controller (:mod:`plastlab.learn.cartpole`)
-are both "encoded inputs -> one plastic all-to-all layer -> LIF neurons, first spike wins"; this module is that
-layer, written once. Weights of any rule (dimensionless or with a unit such as nS) are handled here as floats in
-the weight's own unit and as fractions of the rule's range ``[w_min, w_max]``, so every rule drives the layer
-alike: a presynaptic spike adds ``gain * (w - w_min) / (w_max - w_min)`` to the synaptic current.
+The classifier (:mod:`plastlab.learn.classifier`, trained in :mod:`plastlab.brian.taught`) and the CartPole
+controller (:mod:`plastlab.learn.cartpole`, its network in :mod:`plastlab.brian.control`) are both "encoded
+inputs -> one plastic all-to-all layer -> LIF neurons, first spike wins"; this module is that layer, written once.
+Weights of any rule (dimensionless or with a unit such as nS) are handled here as floats in the weight's own unit
+and as fractions of the rule's range ``[w_min, w_max]``, so every rule drives the layer alike: a presynaptic spike
+adds ``gain * (w - w_min) / (w_max - w_min)`` to the synaptic current.
 """
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..rules.rule import Rule
 from ..errors import PlastlabError, RuleError
+from ..rules.rule import Rule
 from .requirements import Offer, require
 
 __all__ = ["NEURON_MODEL", "POST_VARIABLES", "layer_offer", "check_rule", "resolve_rule", "output_neurons",
            "plastic_synapses", "static_synapses", "lateral_inhibition", "weight_bounds", "get_weights",
-           "set_weights", "initial_fractions", "block_pairs", "inhibition_pairs", "FrozenCopies", "synapse_state_names", "reset_statement", "Layer", "build_layer"]
+           "set_weights", "initial_fractions", "block_pairs", "inhibition_pairs", "FrozenCopies", "synapse_state_names",
+           "reset_statement", "Layer", "build_layer"]
 
 # LIF neuron in units of the threshold scale (rest and reset at 0). The teacher current flows in
 # [teach_from, teach_until), the suppression current until suppress_until; refractory after a spike for t_ref

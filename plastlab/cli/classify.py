@@ -34,9 +34,10 @@ def add_classify_commands(commands):
     cl.add_argument("--tune", action="store_true",
                     help="nested CV: choose each fold's settings by an inner randomised search on its training part")
     cl.add_argument("--budget", type=int, default=None, metavar="N",
-                    help="with --tune: candidates per fold (default: plastlab.learn.classifier.TUNING)")
+                    help="with --tune: candidates per fold (default: plastlab.learn.model_selection.TUNING)")
     cl.add_argument("--inner-folds", type=int, default=None, metavar="K",
-                    help="with --tune: stratified folds of the inner search (default: plastlab.learn.classifier.TUNING)")
+                    help="with --tune: stratified folds of the inner search "
+                         "(default: plastlab.learn.model_selection.TUNING)")
     cl.add_argument("--no-progress", action="store_true", help="no progress bar")
     cl.set_defaults(handler=classify_command)
 
@@ -71,7 +72,7 @@ def parse_settings(items, option="--set"):
 
 
 def classify_command(args):
-    from ..learn.classifier import cross_validate
+    from ..learn.model_selection import cross_validate
 
     settings = parse_settings(args.settings)
     if args.epochs is not None:
@@ -105,7 +106,7 @@ def tuning_search(args, settings, y):
     refused (exit 2) when it cannot run: a budget under 1, or a class too small for the inner folds."""
     from ..errors import ConfigError
     from ..experiments.classification import check_inner_folds
-    from ..learn.classifier import TUNING, Search
+    from ..learn.model_selection import TUNING, Search
 
     if args.budget is not None and args.budget < 1:
         raise ConfigError(f"must be >= 1, got {args.budget}", key="--budget")

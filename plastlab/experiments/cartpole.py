@@ -103,7 +103,8 @@ def summary_line(ds):
     """Median and range of episodes-to-solve over the seeds that solved; how many never did."""
     solved = ds.episodes_to_solve.values
     ok = solved[solved > 0]
-    text = f"{ds.attrs.get('rule', '')}: {len(ok)}/{len(solved)} seeds solved within {ds.attrs['max_episodes']} episodes"
+    text = (f"{ds.attrs.get('rule', '')}: {len(ok)}/{len(solved)} seeds solved within {ds.attrs['max_episodes']} "
+            "episodes")
     if len(ok):
         text += f"; episodes to solve median {np.median(ok):.0f}, range {ok.min()}-{ok.max()}"
     return text

@@ -54,7 +54,8 @@ def load(exp, head, data, path):
     from ..datasets import load_dataset
 
     head = validate(head, HEAD, file=path, section="experiment")
-    exp.folds, exp.datasets, exp.rules, exp.baselines = head["folds"], head["datasets"], head["rules"], head["baselines"]
+    exp.folds, exp.datasets = head["folds"], head["datasets"]
+    exp.rules, exp.baselines = head["rules"], head["baselines"]
     exp.config.update({k: head[k] for k in ("protocol", "repeats", "inner_folds", "search", "budget", "jobs")})
     if not (exp.rules or exp.baselines):
         raise _fail(path, "needs at least one rule or baseline", "experiment", "rules")
@@ -86,7 +87,7 @@ def check_inner_folds(y, folds, inner_folds, *, where):
 
 
 def _spiking_space(spiking, path, section):
-    from ..learn.classifier import check_space
+    from ..learn.model_selection import check_space
 
     return check_space(spiking, file=path, section=section)
 
@@ -129,8 +130,8 @@ def run_fixed(exp, out, *, progress=True):
     import xarray as xr
     from sklearn.model_selection import StratifiedKFold
 
-    from ..learn.classifier import cross_validate, cross_validate_sklearn
     from ..datasets import load_dataset
+    from ..learn.model_selection import cross_validate, cross_validate_sklearn
     from ..store import package_versions
 
     methods = list(exp.rules) + list(exp.baselines)
@@ -212,7 +213,7 @@ def _nested_side_by_side(base, space, X, y, outer, *, budget, inner_folds, seed)
     """One spiking model's nested CV with every fit of a stage side by side (``cross_validate`` with a
     ``Search``): the same candidates, inner folds, seeds, scores and choices as ``RandomizedSearchCV`` with
     ``refit=True`` on each outer training part. Yields (outer F1, silent fraction, chosen settings as JSON)."""
-    from ..learn.classifier import Search, cross_validate
+    from ..learn.model_selection import Search, cross_validate
 
     ds = cross_validate(base, X, y, folds_iter=outer, seed=seed, search=Search(space, budget, inner_folds))
     yield from zip(ds.f1.values, ds.silent_fraction.values, ds.chosen.values)
@@ -440,7 +441,20 @@ def write_classification_outputs(ds, out):
     out.mkdir(parents=True, exist_ok=True)
     write_dataset(ds, out / "results.nc")
     plot_confusion(ds, out / "confusion.png")
-    plot_weights(ds, out / "weights.png")
+    plot_weights(_one_fold(ds) if "settings" in ds else ds, out / "weights.png")
     print(f"wrote {out / 'results.nc'}, {out / 'confusion.png'}, {out / 'weights.png'}")
 
 
+def _one_fold(ds, fold=0):
+    """Nested CV's fold ``fold`` alone, with its own neurons, inputs and ``n_fields``: folds whose search chose other
+    ``members``, ``neurons_per_class`` or ``n_fields`` are padded to a common shape, and the weights figure draws
+    one fold over 1-D neuron coordinates."""
+    settings = json.loads(str(ds.settings.values[fold]))
+    one = ds.isel(fold=[fold])
+    if one.neuron_member.ndim == 2:
+        members, classes = one.neuron_member.values[0], one.neuron_class.values[0]
+        one = one.isel(neuron=members >= 0).assign_coords(neuron_member=("neuron", members[members >= 0]),
+                                                          neuron_class=("neuron", classes[members >= 0]))
+    one = one.isel(input=slice(0, ds.attrs["n_features"] * settings["n_fields"]))
+    one.attrs["n_fields"] = settings["n_fields"]
+    return one

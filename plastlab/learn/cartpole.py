@@ -1,7 +1,9 @@
-"""Closed-loop control: CartPole-v1 (gymnasium, 200-step cap) with a plastic spiking layer (:mod:`plastlab.brian.layer`).
+"""Closed-loop control: CartPole-v1 (gymnasium, 200-step cap) with a plastic spiking layer
+(:mod:`plastlab.brian.layer`).
 
-One Brian2 network, one ``Network.run`` for the whole training; :meth:`CartPoleLearner.step` runs at every slot
-boundary (a ``network_operation``) and closes the loop with the environment. Each environment step is one slot
+One Brian2 network (:class:`plastlab.brian.control.ControlNetwork`, built from the settings here), one run for
+the whole training; :meth:`CartPoleLearner.step` runs at every slot boundary and closes the loop with the
+environment. Each environment step is one slot
 of ``t_encode + t_gap`` ms:
 
 * **decision** layer: the receptive-field encoded state (4 features) drives 2 action neurons through a static
@@ -31,8 +33,9 @@ import time
 
 import numpy as np
 
-from ..brian.layer import (check_rule, get_weights, initial_fractions, lateral_inhibition, output_neurons,
-                           plastic_synapses, set_weights, static_synapses, synapse_state_names, weight_bounds)
+from ..brian.control import ControlNetwork
+from ..brian.layer import check_rule, initial_fractions
+from ..brian.taught import scope
 from ..config import Param, validate
 from .encoding import GaussianRFEncoder
 
@@ -85,11 +88,6 @@ def running_reward(lengths):
     return ema
 
 
-def _raw(group, name):
-    """The value array behind a Brian2 variable (no copy, no units: seconds for times)."""
-    return group.variables[name].get_value()
-
-
 class CartPoleLearner:
     """CartPole-v1 with a plastic spiking layer: ``build()``, then ``run(episodes)``, then ``to_dataset()``.
 
@@ -112,10 +110,8 @@ class CartPoleLearner:
 
     # ------------------------------------------------------------------ build
     def build(self):
-        """The environment, the encoder and the Brian2 network (call inside ``brian_settings``)."""
-        import brian2 as b2
+        """The environment, the encoder and the network (call inside ``scope``)."""
         import gymnasium as gym
-        from brian2 import ms, second
 
         p = self.p
         self.env = gym.make("CartPole-v1", max_episode_steps=p["max_steps"])
@@ -127,39 +123,12 @@ class CartPoleLearner:
                                          bounds=(-half, half)).fit(np.vstack([-half, half]))
         n_in = self.encoder.n_outputs_
         self.slot = round((p["t_encode"] + p["t_gap"]) / p["dt"]) * p["dt"]
-        clock = b2.Clock(p["dt"] * ms, name="ctl_clock")
         neuron = dict(tau_m=p["tau_m"], tau_syn=p["tau_syn"], t_ref=10 * self.slot, v_th=p["v_th"],
-                      teacher_amp=p["teacher_amp"], suppress_amp=p["suppress"], clock=clock)
-
-        def inputs(name):  # each input neuron spikes once, at t_spike, set by step()
-            g = b2.NeuronGroup(n_in, "t_spike : second", threshold="abs(t - t_spike) < 0.5*dt", reset="",
-                               clock=clock, name=name)
-            g.t_spike = -1 * second
-            return g
-
-        self.in_dec, self.in_teach = inputs("ctl_in_dec"), inputs("ctl_in_teach")
-        self.out_dec, self.out_teach = output_neurons(2, name="ctl_out_dec", **neuron), output_neurons(
-            2, name="ctl_out_teach", **neuron)
-        gain = p["gain"] / 4.0
-        self.plastic = plastic_synapses(self.rule, self.in_teach, self.out_teach, gain=gain, name="ctl_plastic",
-                                        clock=clock)
-        self.plastic.active = p["plasticity"]
-        self.static = static_synapses(self.in_dec, self.out_dec, gain=gain, name="ctl_static", clock=clock)
-        inhib = [lateral_inhibition(g, [0, 1], p["inhibition"], name=f"{g.name}_inhib", clock=clock)
-                 for g in (self.out_dec, self.out_teach)]
-        self.bounds = weight_bounds(self.rule)
-        lo, hi = self.bounds
-        set_weights(self.rule, self.plastic, lo + (hi - lo) * initial_fractions(len(self.plastic), p["w_init"],
-                                                                                 p["w_spread"], self.rng))
-        # every synaptic state variable but the weight goes back to its initial value at each slot start
-        self.pairing_state = {k: _raw(self.plastic, k).copy() for k in synapse_state_names(self.plastic)}
-        def step(t):
-            self.step(t)
-
-        loop = b2.NetworkOperation(step, clock=b2.Clock(self.slot * ms, name="ctl_loop_clock"), when="start",
-                                   name="ctl_loop")
-        self.net = b2.Network(self.in_dec, self.in_teach, self.out_dec, self.out_teach, self.plastic, self.static,
-                              *inhib, loop)
+                      teacher_amp=p["teacher_amp"], suppress_amp=p["suppress"])
+        initial = initial_fractions(2 * n_in, p["w_init"], p["w_spread"], self.rng)
+        self.net = ControlNetwork(self.rule, n_in=n_in, dt=p["dt"], slot=self.slot, neuron=neuron,
+                                  gain=p["gain"] / 4.0, inhibition=p["inhibition"], plasticity=p["plasticity"],
+                                  initial=initial, on_slot=self.step)
         self.obs, _ = self.env.reset(seed=self.seed)
         return self
 
@@ -171,7 +140,7 @@ class CartPoleLearner:
 
     def decide(self):
         """The action of the previous slot's decision layer: first to spike; silent or tied: random."""
-        first = _raw(self.out_dec, "t_last")
+        first = self.net.decision_spikes()
         fired = first > -1.0  # reset to -1e4 s at each slot start
         self.decisions += 1
         if fired.any() and not (fired.all() and first[0] == first[1]):
@@ -212,59 +181,47 @@ class CartPoleLearner:
     def solved(self):
         return self.running > self.p["max_steps"] - SOLVED_MARGIN
 
-    def present(self, group, state, t0, lead=0.0):
-        """The encoded ``state`` as one spike per field in the slot starting at ``t0`` ms; the earliest time."""
+    def present(self, layer, state, t0, lead=0.0):
+        """The encoded ``state`` as one spike per field of ``layer`` in the slot starting at ``t0`` ms, on the
+        time grid; the earliest time."""
         dt = self.p["dt"]
         times = self.encoder.transform(state[None, :])[0] + lead
-        _raw(group, "t_spike")[:] = np.where(np.isnan(times), -1.0, (t0 + np.round(times / dt) * dt) * 1e-3)
+        self.net.set_spike_times(layer, t0 + np.round(times / dt) * dt)
         return np.nanmin(times) if np.any(~np.isnan(times)) else 0.0
-
-    def reset_slot(self):
-        for g in (self.out_dec, self.out_teach):
-            for name in ("v", "I"):
-                _raw(g, name)[:] = 0
-            for name in ("t_last", "teach_from", "teach_until", "suppress_until"):
-                _raw(g, name)[:] = -1e4 if name == "t_last" else -1
-        for k, v in self.pairing_state.items():
-            _raw(self.plastic, k)[:] = v
 
     def teach(self, state, target, t0):
         """The teaching presentation of ``state`` with ``target`` as the taught action."""
         p = self.p
-        onset = self.present(self.in_teach, state, t0, lead=p["teach_lead"])
+        onset = self.present("teaching", state, t0, lead=p["teach_lead"])
         amp = p["teacher_amp"]
         if p["anneal"] == "amplitude":
             amp *= max(0.0, 1.0 - self.running / p["max_steps"])
-        _raw(self.out_teach, "teach_amp")[:] = amp
+        self.net.set_teacher_amp(amp)
         start = t0 + onset + p["teacher_delay"]  # after the earliest input spike
-        _raw(self.out_teach, "teach_from")[target] = start * 1e-3
-        _raw(self.out_teach, "teach_until")[target] = (start + p["teacher_duration"]) * 1e-3
+        self.net.teach(target, start, start + p["teacher_duration"])
         if p["anti_teach"]:  # the other action's neuron fires before the inputs (depression)
-            _raw(self.out_teach, "teach_from")[1 - target] = t0 * 1e-3
-            _raw(self.out_teach, "teach_until")[1 - target] = (t0 + p["teacher_duration"]) * 1e-3
+            self.net.teach(1 - target, t0, t0 + p["teacher_duration"])
         else:
-            _raw(self.out_teach, "suppress_until")[1 - target] = (t0 + self.slot) * 1e-3
+            self.net.hold_down(1 - target, t0 + self.slot)
 
-    def step(self, t):
-        """One slot boundary: act on the previous decision, teach it, present the new state."""
-        t0 = float(np.asarray(t)) * 1e3  # seconds -> ms
+    def step(self, t0):
+        """One slot boundary (``t0`` ms): act on the previous decision, teach it, present the new state."""
         taught = None
         if t0 > 0:
             taught = self.act(*self.decide())
             if self.episodes_done or (self.p["stop_when_solved"] and self.solved):
                 self.net.stop()
                 return
-        self.reset_slot()
+        self.net.reset_slot()
         if taught is not None and self.p["anneal"] == "probability" and (
                 self.rng.random_sample() < self.running / self.p["max_steps"]):
             taught = None
         if taught is not None:
             self.teach(taught[0], taught[1], t0)
         else:
-            _raw(self.in_teach, "t_spike")[:] = -1.0
-        lo, hi = self.bounds
-        _raw(self.static, "w")[:] = (_raw(self.plastic, "w") - lo) / (hi - lo)
-        self.present(self.in_dec, self.obs, t0)
+            self.net.silence("teaching")
+        self.net.copy_weights()
+        self.present("decision", self.obs, t0)
 
     @property
     def episodes_done(self):
@@ -273,10 +230,6 @@ class CartPoleLearner:
     # ------------------------------------------------------------------ run, results
     def run(self, episodes, *, progress=False):
         """Train for ``episodes`` episodes (fewer with ``stop_when_solved``) inside scoped Brian2 settings."""
-        from brian2 import ms
-
-        from ..brian.settings import brian_settings
-
         self.episodes = int(episodes)
         self.bar = None
         if progress:
@@ -285,11 +238,10 @@ class CartPoleLearner:
             self.bar = tqdm(total=self.episodes, desc=f"CartPole {self.rule.name}", unit="ep")
         t_start = time.perf_counter()
         try:
-            with brian_settings(dt=self.p["dt"] * ms, seed=self.seed):
+            with scope(dt=self.p["dt"], seed=self.seed):
                 self.build()
                 max_slots = self.episodes * (self.p["max_steps"] + 1) + 2
-                self.net.run(max_slots * self.slot * ms)
-                self.simulated_seconds = float(self.net.t / ms) * 1e-3
+                self.simulated_seconds = self.net.run(max_slots * self.slot) * 1e-3
         finally:
             if self.bar is not None:
                 self.bar.close()
@@ -320,8 +272,7 @@ class CartPoleLearner:
         ds["mean_100"].attrs["long_name"] = "mean length of the last 100 episodes"
         ema = running_reward(lengths)
         ds["running_reward"] = (("episode",), ema, {"long_name": f"running reward (EMA {EMA})"})
-        lo, hi = self.bounds
-        ds["weights"] = (("input", "neuron"), ((get_weights(self.rule, self.plastic) - lo) / (hi - lo)).reshape(-1, 2),
+        ds["weights"] = (("input", "neuron"), self.net.fractions(),
                          {"long_name": "learned weights as fractions of the rule's range"})
         threshold = self.p["max_steps"] - SOLVED_MARGIN
         solved = np.flatnonzero(ema > threshold)

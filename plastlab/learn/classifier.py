@@ -7,7 +7,8 @@ class ``teacher_delay`` ms after the pattern's earliest input spike. At test tim
 carries the learned weights (plasticity off) and the teacher is silent; the class whose neuron fires first wins
 (``decoding="first_spike"``) or the one with the most spikes (``decoding="count"``).
 
-Two protocols (``protocol``), each a table of settings; a parameter left at None takes its protocol's value:
+Two protocols (``protocol``), each a table of settings (``PROTOCOLS``); a parameter left at None takes its
+protocol's value:
 
 * ``"plastlab"``: features Yeo-Johnson power-transformed, then min-max scaled (skewed features spread over the
   fields), weights start low, the teacher comes half an encoding window after the earliest input, the other
@@ -19,13 +20,18 @@ Two protocols (``protocol``), each a table of settings; a parameter left at None
   of each 25 ms pattern, 1 pA weights (gain 24), dt 0.1 ms, no reset between patterns. Learning works by
   depressing the inputs that come late; with their rule as NEST runs it (``stdp_sboev_nest``).
 
-The Brian2 network is built once per ``fit`` (inside :func:`plastlab.brian.settings.brian_settings`, so no global
-Brian2 or numpy state changes): every epoch is one ``Network.run`` over all its patterns, presented one after
-another in slots of ``t_encode + t_gap`` ms. ``fit_many`` trains several classifiers as independent copies in one
-network, and ``predict_many`` runs every test pattern as its own copy of the frozen layer in one short run, because
-Brian2's per-step and per-run overhead, not arithmetic, is what a layer this small costs.
+Three parts: this module is the estimator and the batched fit around it; the Brian2 networks are built in
+``plastlab.brian`` from what this module describes (:class:`plastlab.brian.taught.TaughtCopies` for training,
+:class:`plastlab.brian.layer.FrozenCopies` for predicting); search and cross-validation are
+:mod:`plastlab.learn.model_selection`. The network is built once per ``fit`` (inside
+:func:`plastlab.brian.taught.scope`, so no global Brian2 or numpy state changes): every epoch is one run over all
+its patterns, presented one after another in slots of ``t_encode + t_gap`` ms. ``fit_many`` trains several
+classifiers as independent copies in one network, and ``predict_many`` runs every test pattern as its own copy of
+the frozen layer in one short run, because Brian2's per-step and per-run overhead, not arithmetic, is what a layer
+this small costs.
 """
 
+import importlib
 import time
 import warnings
 from dataclasses import dataclass
@@ -36,8 +42,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..brian.layer import FrozenCopies, build_layer, check_rule, initial_fractions, reset_statement
-from ..brian.layer import NEURON_RESET
+from ..brian.layer import FrozenCopies, check_rule, initial_fractions
+from ..brian.taught import TaughtCopies, TeachingSpec, scope
 from ..config import Param, validate
 from ..errors import ConfigError
 from .encoding import GaussianRFEncoder, PoissonRateEncoder
@@ -65,45 +71,46 @@ class SilentOutputWarning(UserWarning):
     """Many samples made no output neuron fire: their prediction is the most frequent class, not the network's."""
 
 
-# One declared table: every classifier setting, its type and range (None: the protocol's value).
-def _p(kind, low=None, high=None, **kw):
-    return Param(kind, None, low=low, high=high, nullable=True, **kw)
+# One declared table: every classifier setting, its type, range and default -- the constructor's. A default of None
+# is the protocol's value (the protocols disagree, or it is derived); None is accepted for every setting.
+def _p(kind, low=None, high=None, *, default=None, **kw):
+    return Param(kind, default, low=low, high=high, nullable=True, **kw)
 
 
 PARAMS = {
     "protocol": Param(str, "plastlab", choices=("plastlab", "sboev")),
-    "encoding": _p(str, choices=("latency", "poisson")),
+    "encoding": _p(str, choices=("latency", "poisson"), default="latency"),
     "n_fields": _p(int, 2, 1000),
     "sigma": _p(float, 0, strict=True),
     "t_encode": _p(float, 0, strict=True),
     "drop_late": _p(float, 0, 1, strict=False),
     "scaling": _p(str, choices=("minmax", "quantile", "power", "none")),
     "sample_norm": _p(str, choices=("none", "l2")),
-    "max_rate": _p(float, 0, strict=True),
-    "epochs": _p(int, 0, 10_000),
-    "neurons_per_class": _p(int, 1, 1000),
+    "max_rate": _p(float, 0, strict=True, default=200.0),
+    "epochs": _p(int, 0, 10_000, default=5),
+    "neurons_per_class": _p(int, 1, 1000, default=1),
     "members": _p(int, 1, 100),
     "w_init": _p(float, 0, 1),
     "w_spread": _p(float, 0, 2),
     "gain": _p(float, 0),
-    "tau_m": _p(float, 0, strict=True),
+    "tau_m": _p(float, 0, strict=True, default=6.0),
     "tau_syn": _p(float, 0, strict=True),
     "t_ref": _p(float, 0),
-    "v_th": _p(float, 0, strict=True),
+    "v_th": _p(float, 0, strict=True, default=8.0),
     "teacher_amp": _p(float, 0),
     "teacher_delay": _p(float, 0),
     "teacher_duration": _p(float, 0, strict=True),
     "suppress": _p(float, 0),
-    "anti_teach": _p(bool),
-    "inhibition": _p(float, 0),
-    "decoding": _p(str, choices=("first_spike", "count")),
+    "anti_teach": _p(bool, default=False),
+    "inhibition": _p(float, 0, default=5.0),
+    "decoding": _p(str, choices=("first_spike", "count"), default="first_spike"),
     "t_gap": _p(float, 0),
     "dt": _p(float, 0, 5, strict=True),
-    "normalize": _p(bool),
+    "normalize": _p(bool, default=False),
     "reset": _p(bool),
-    "plasticity": _p(bool),
+    "plasticity": _p(bool, default=True),
     "calibrate": _p(bool),
-    "target": _p(str, choices=("cython", "numpy")),
+    "target": _p(str, choices=("cython", "numpy"), default="cython"),
 }
 PROTOCOLS = {
     "plastlab": dict(
@@ -151,8 +158,12 @@ def resolve_settings(params, *, where="classifier"):
 class SpikingClassifier(ClassifierMixin, BaseEstimator):
     """Spiking classifier trained with a plasticity rule from ``rules/`` (or any rule file).
 
-    Every parameter but ``rule``, ``protocol``, ``random_state`` and ``progress`` defaults to None: the value of
-    the chosen ``protocol`` (``PROTOCOLS``); the resolved values are ``settings_`` after ``fit``.
+    Defaults are the values, as scikit-learn has it, where both protocols use the same one. The settings the
+    two protocols set differently (``PROTOCOLS``: encoder, weights, gain, time constants, teacher, timing,
+    ``members``, ``reset``, ``calibrate``) default to None, which means "the chosen ``protocol``'s value": a
+    concrete default there would be the plastlab protocol's and would silently override ``protocol="sboev"``.
+    ``sigma`` and ``teacher_delay`` stay None for a second reason: protocol "plastlab" derives them from
+    ``n_fields`` and ``t_encode``. Any setting may be None. The resolved values are ``settings_`` after ``fit``.
     Times in ms, voltages and currents in units of the threshold scale.
 
     Parameters
@@ -214,12 +225,12 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
         Show a tqdm bar over epochs.
     """
 
-    def __init__(self, rule="nc_memristor", *, protocol="plastlab", encoding=None, n_fields=None, sigma=None,
-                 t_encode=None, drop_late=None, scaling=None, sample_norm=None, max_rate=None, epochs=None,
-                 neurons_per_class=None, members=None, w_init=None, w_spread=None, gain=None, tau_m=None, tau_syn=None,
-                 t_ref=None, v_th=None, teacher_amp=None, teacher_delay=None, teacher_duration=None, suppress=None,
-                 anti_teach=None, inhibition=None, decoding=None, t_gap=None, dt=None, normalize=None, reset=None,
-                 plasticity=None, calibrate=None, target=None, random_state=None, progress=False):
+    def __init__(self, rule="nc_memristor", *, protocol="plastlab", encoding="latency", n_fields=None, sigma=None,
+                 t_encode=None, drop_late=None, scaling=None, sample_norm=None, max_rate=200.0, epochs=5,
+                 neurons_per_class=1, members=None, w_init=None, w_spread=None, gain=None, tau_m=6.0, tau_syn=None,
+                 t_ref=None, v_th=8.0, teacher_amp=None, teacher_delay=None, teacher_duration=None, suppress=None,
+                 anti_teach=False, inhibition=5.0, decoding="first_spike", t_gap=None, dt=None, normalize=False,
+                 reset=None, plasticity=True, calibrate=None, target="cython", random_state=None, progress=False):
         self.rule = rule
         self.protocol = protocol
         self.encoding = encoding
@@ -317,9 +328,10 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
         pattern: without a reset each pattern starts from the state the previous one left."""
         s = self.settings_
         if not hasattr(self, "_network"):  # fitted with others, or unpickled: a network around the learned weights
-            self._network = TaughtCopies(self.rule_, s, self._copies(), gain=s["gain"] / self.n_features_in_)
+            self._network = TaughtCopies(self.rule_, self._teaching(), self._copies(),
+                                         gain=s["gain"] / self.n_features_in_)
             self._network.set_fractions([w.ravel() for w in self._member_weights()])
-        self._network.layer.static.namespace["transmit_gain"] = factor * s["gain"] / self.n_features_in_
+        self._network.set_readout_gain(factor * s["gain"] / self.n_features_in_)
         members = self._network.present([trains] * s["members"], [np.arange(len(trains))] * s["members"])
         return _members_side_by_side(members)
 
@@ -336,11 +348,17 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
         return self.encoder_.spike_trains(X)
 
     def _brian(self, seed=None):
-        from brian2 import ms
+        """Scoped Brian2 settings for this classifier's networks."""
+        return scope(target=self.settings_["target"], dt=self.settings_["dt"], seed=seed)
 
-        from ..brian.settings import brian_settings
-
-        return brian_settings(target=self.settings_["target"], dt=self.settings_["dt"] * ms, seed=seed)
+    def _teaching(self):
+        """What the taught network needs (``plastlab.brian.taught``): the teacher holds the others down for the
+        encoding window, the slot is the window plus the gap."""
+        s = self.settings_
+        return TeachingSpec(dt=s["dt"], slot=float(s["t_encode"] + s["t_gap"]), tau_m=s["tau_m"], tau_syn=s["tau_syn"],
+                            t_ref=s["t_ref"], v_th=s["v_th"], inhibition=s["inhibition"],
+                            teacher_amp=s["teacher_amp"], teacher_duration=s["teacher_duration"],
+                            suppress=s["suppress"], hold=s["t_encode"], anti_teach=s["anti_teach"], reset=s["reset"])
 
     def _decode(self, first, counts, one_member=False):
         """Class index per pattern from per-neuron first-spike times / counts, the columns those of every member's
@@ -447,7 +465,7 @@ def _fit_side_by_side(jobs, progress):
     owner = [job for job in jobs for _ in range(job.est.settings_["members"])]  # the job of each copy
     t_start = time.perf_counter()
     with lead._brian(jobs[0].seed):
-        net = TaughtCopies(lead.rule_, s, [c for j in jobs for c in j.est._copies()],
+        net = TaughtCopies(lead.rule_, lead._teaching(), [c for j in jobs for c in j.est._copies()],
                            gain=s["gain"] / lead.n_features_in_)
         net.set_fractions([w for j in jobs for w in j.initial])
         bar = None
@@ -478,7 +496,7 @@ def _fit_side_by_side(jobs, progress):
             est = job.est
             est.weights_ = np.hstack([next(weights).reshape(n_in, len(group_of)) for n_in, group_of in est._copies()])
             est.simulated_seconds_ = epochs * len(job.X) * net.slot / 1000.0
-            est.transmit_ = net.layer.transmit
+            est.transmit_ = net.transmit
             if len(jobs) == 1:
                 est._network = net
         # frozen passes over the training data: how many samples leave the trained network silent, and
@@ -546,7 +564,7 @@ def _calibrate(estimators, trains, ys):
                 best[e][m] = (accuracy, factor, silent)
             if silent.sum() <= 0.05 * len(trains[e]):
                 pending.remove((e, m))
-    for est, chosen, patterns in zip(estimators, best, trains):
+    for est, chosen in zip(estimators, best):
         est.readout_scale_ = np.array([factor for _, factor, _ in chosen])
         est.train_silent_fraction_ = float(np.mean(np.logical_and.reduce([silent for *_, silent in chosen])))
 
@@ -568,310 +586,11 @@ def predict_many(estimators, Xs):
     return results
 
 
-class TaughtCopies:
-    """Independent copies of the classifier's network in one Brian2 Network: the shared spiking layer
-    (:func:`plastlab.brian.layer.build_layer`) with the teacher and, with ``reset``, a reset at every pattern.
-
-    ``copies`` lists each copy's (number of inputs, class of each output neuron). Patterns are presented in
-    slots of ``t_encode + t_gap`` ms, slot k of every copy at the same time.
-    """
-
-    def __init__(self, rule, settings, copies, *, gain):
-        import brian2 as b2
-        from brian2 import ms
-
-        s = self.settings = settings
-        self.copies = copies
-        sizes = np.array([(n_in, len(g)) for n_in, g in copies])
-        self.in_offset = np.r_[0, np.cumsum(sizes[:, 0])]
-        self.out_offset = np.r_[0, np.cumsum(sizes[:, 1])]
-        self.w_offset = np.r_[0, np.cumsum(sizes[:, 0] * sizes[:, 1])]
-        n_out = int(self.out_offset[-1])
-        # named clocks: Brian2 would name a group's own clock after the ones still alive (another fitted
-        # classifier), and the name is part of the generated code, so every fit would compile anew
-        clock = b2.Clock(s["dt"] * ms, name="plc_clock")
-        self.layer = layer = build_layer(
-            rule, int(self.in_offset[-1]), n_out, tau_m=s["tau_m"], tau_syn=s["tau_syn"], t_ref=s["t_ref"],
-            v_th=s["v_th"], gain=gain, inhibition=s["inhibition"], group_of=None, copies=copies, prefix="plc",
-            teacher_amp=s["teacher_amp"], suppress_amp=s["suppress"], clock=clock)
-        # teacher sources 0..n_out-1 switch the teacher current of neuron k on; sources n_out..2n_out-1 hold
-        # neuron k down for the rest of the window
-        self.teacher = b2.SpikeGeneratorGroup(2 * n_out, np.array([], dtype=int), np.array([]) * ms, clock=clock,
-                                              name="plc_teacher")
-        teach = b2.Synapses(self.teacher, layer.neurons, clock=clock, name="plc_teach_syn",
-                            on_pre="teach_from_post = t\nteach_until_post = t + teach_dur",
-                            namespace={"teach_dur": s["teacher_duration"] * ms})
-        teach.connect(i=np.arange(n_out), j=np.arange(n_out))
-        hold = b2.Synapses(self.teacher, layer.neurons, on_pre="suppress_until_post = t + suppress_dur",
-                           namespace={"suppress_dur": s["t_encode"] * ms}, clock=clock, name="plc_supp_syn")
-        hold.connect(i=np.arange(n_out, 2 * n_out), j=np.arange(n_out))
-        objects = layer.objects() + [self.teacher, teach, hold]
-        self.slot = float(s["t_encode"] + s["t_gap"])
-        if s["reset"]:
-            slot = b2.Clock(self.slot * ms, name="plc_slot_clock")
-            objects.append(layer.neurons.run_regularly(NEURON_RESET, clock=slot, when="start", name="plc_reset"))
-            if layer.state:  # traces and pairing memory of the rule start afresh with each pattern
-                objects.append(layer.plastic.run_regularly(reset_statement(layer.state), clock=slot,
-                                                           when="start", name="plc_syn_reset"))
-        self.net = b2.Network(*objects)
-
-    def fractions(self):
-        """Each copy's plastic weights (flat, input-major) as fractions of the rule's range."""
-        w = self.layer.fractions()
-        return [w[a:b] for a, b in zip(self.w_offset[:-1], self.w_offset[1:])]
-
-    def set_fractions(self, fractions):
-        self.layer.set_fractions(np.concatenate([np.ravel(f) for f in fractions]))
-
-    def normalize(self):
-        """Per copy, rescale each output neuron's weights to the copy's mean (synaptic scaling), within [0, 1]."""
-        scaled = []
-        for w, (_, group_of) in zip(self.fractions(), self.copies):
-            w = w.reshape(-1, len(group_of))
-            mean = w.mean(axis=0)
-            scaled.append(np.clip(w * (mean.mean() / np.where(mean > 0, mean, 1.0))[None, :], 0.0, 1.0))
-        self.set_fractions(scaled)
-
-    def present(self, trains, orders, teach=None, delays=None):
-        """Run once over the patterns ``trains[c][orders[c]]`` of every copy c (taught with class indices
-        ``teach[c]`` after ``delays[c]`` ms, or frozen when ``teach`` is None); per copy, first-spike times (ms
-        from the slot start, inf when silent) and spike counts, both (n_patterns, n_out)."""
-        from brian2 import ms
-
-        s, layer, net, slot, dt = self.settings, self.layer, self.net, self.slot, self.settings["dt"]
-        t0 = float(net.t / ms)
-        idx, times, t_idx, t_times = [np.array([], dtype=int)], [np.array([])], [np.array([], dtype=int)], []
-        n_out = int(self.out_offset[-1])  # hold-down sources follow the n_out teacher sources
-        for c, (patterns, order) in enumerate(zip(trains, orders)):
-            group_of = self.copies[c][1]
-            for k, sample in enumerate(order):
-                ix, tt = patterns[sample]
-                start = t0 + k * slot
-                idx.append(np.asarray(ix, dtype=int) + self.in_offset[c])
-                times.append(start + np.minimum(np.round(tt / dt) * dt, slot - dt))  # inside the slot
-                if teach is None:
-                    continue
-                members = self.out_offset[c] + np.flatnonzero(group_of == teach[c][k])
-                others = self.out_offset[c] + np.flatnonzero(group_of != teach[c][k])
-                t_idx.append(members)
-                t_times.append(np.full(len(members), start + (tt.min() if len(tt) else 0.0) + delays[c]))
-                if s["anti_teach"]:  # the other classes fire before the inputs: post-before-pre, depression
-                    t_idx.append(others)
-                    t_times.append(np.full(len(others), start))
-                elif s["suppress"] > 0:
-                    t_idx.append(n_out + others)
-                    t_times.append(np.full(len(others), start))
-        on_grid = lambda t: np.round(np.asarray(t) / dt) * dt * ms  # noqa: E731
-        layer.inputs.set_spikes(np.concatenate(idx), on_grid(np.concatenate(times)))
-        self.teacher.set_spikes(np.concatenate(t_idx), on_grid(np.concatenate(t_times) if t_times else []))
-        layer.freeze(teach is None)
-        n_slots = max((len(o) for o in orders), default=0)
-        n_before = layer.monitor.num_spikes
-        net.run(n_slots * slot * ms)
-        si = np.asarray(layer.monitor.i[n_before:])
-        st = np.asarray(layer.monitor.t[n_before:] / ms) - t0
-        slot_k = np.minimum((st // slot).astype(int), max(n_slots - 1, 0))
-        copy = np.searchsorted(self.out_offset, si, side="right") - 1
-        results = []
-        for c, order in enumerate(orders):
-            n_out = len(self.copies[c][1])
-            mine = (copy == c) & (slot_k < len(order))
-            k, j, when = slot_k[mine], si[mine] - self.out_offset[c], st[mine] - slot_k[mine] * slot
-            first, counts = np.full((len(order), n_out), np.inf), np.zeros((len(order), n_out), dtype=int)
-            np.add.at(counts, (k, j), 1)
-            np.minimum.at(first, (k, j), when)
-            results.append((first, counts))
-        return results
+# Search and cross-validation moved to plastlab.learn.model_selection; their old import path keeps working.
+_MOVED = ("Search", "TUNING", "check_space", "inner_search", "cross_validate", "cross_validate_sklearn")
 
 
-# ---------------------------------------------------------------------- cross-validation -> xarray
-def check_space(space, *, file=None, section="search"):
-    """A search space over classifier settings: declared keys (not ``protocol``), each a non-empty list of values
-    that the key accepts (ConfigError otherwise)."""
-    checked = {}
-    for key, values in space.items():
-        if key not in PARAMS or key == "protocol":
-            raise ConfigError("unknown classifier setting in the search space", file=file, section=section, key=key)
-        if not isinstance(values, (list, tuple)) or not values:
-            raise ConfigError("must be a non-empty list of values", file=file, section=section, key=key)
-        for v in values:
-            validate({key: _plain(v)}, {key: PARAMS[key]}, file=file, section=section)
-        checked[key] = list(values)
-    return checked
-
-
-@dataclass(frozen=True)
-class Search:
-    """An inner randomised search: ``budget`` candidates drawn from ``space`` (lists of values) by scikit-learn's
-    ``ParameterSampler``, each scored by stratified ``inner_folds``-fold CV (F1-micro) on the outer training part
-    only; the first of the best mean scores wins, as in ``RandomizedSearchCV``."""
-
-    space: dict
-    budget: int = 8
-    inner_folds: int = 3
-
-    def __post_init__(self):
-        object.__setattr__(self, "space", check_space(self.space))
-        if not (isinstance(self.budget, int) and self.budget >= 1):
-            raise ConfigError(f"must be a whole number >= 1, got {self.budget!r}", section="search", key="budget")
-        if not (isinstance(self.inner_folds, int) and self.inner_folds >= 2):
-            raise ConfigError(f"must be a whole number >= 2, got {self.inner_folds!r}", section="search",
-                              key="inner_folds")
-
-    def without(self, keys):
-        """The same search with ``keys`` (settings the user fixed) taken out of the space."""
-        return Search({k: v for k, v in self.space.items() if k not in keys}, self.budget, self.inner_folds)
-
-    def candidates(self, seed):
-        from sklearn.model_selection import ParameterSampler
-
-        return list(ParameterSampler(self.space, self.budget, random_state=seed)) if self.space else [{}]
-
-
-# The inner search of ``plastlab classify --tune``: the teacher's delay (what a rule's window is timed against; PPX
-# potentiates most ~40 ms before a post spike, NC within ~10 ms) and the number of epochs (how far hard-bounded
-# rules saturate their weights), the settings whose best value changed rule by rule and data set by data set on
-# the development folds (Iris, breast cancer, wine; CV seeds 1-2); the whole grid of 12.
-TUNING = Search({"teacher_delay": [6.25, 12.5, 18.75, 25.0], "epochs": [1, 2, 5]}, budget=12, inner_folds=3)
-
-
-def inner_search(estimator, X, y, splits, search, *, seed, progress=False):
-    """The settings an inner search (``Search``) picks on the training part of each outer split, every inner fit of
-    every split side by side (``fit_many``). Split k uses seed ``seed + k`` for its candidates, inner folds and
-    fits, so the choices equal ``RandomizedSearchCV``'s with those seeds (tested)."""
-    from sklearn.base import clone
-    from sklearn.metrics import f1_score
-    from sklearn.model_selection import StratifiedKFold
-
-    candidates = [search.candidates(seed + k) for k in range(len(splits))]
-    inner, estimators, data = [], [], []
-    for k, (tr, _) in enumerate(splits):
-        if len(candidates[k]) == 1:
-            continue  # nothing to choose between
-        parts = StratifiedKFold(search.inner_folds, shuffle=True, random_state=seed + k).split(X[tr], y[tr])
-        for f, (itr, ite) in enumerate(parts):
-            for j, params in enumerate(candidates[k]):
-                inner.append((k, j, f, tr[ite]))
-                estimators.append(clone(estimator).set_params(random_state=seed + k, **params))
-                data.append((X[tr[itr]], y[tr[itr]]))
-    scores = [np.zeros((len(cands), search.inner_folds)) for cands in candidates]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SilentOutputWarning)
-        fit_many(estimators, data, progress=progress)
-        for (k, j, f, test), (pred, _) in zip(inner, predict_many(estimators, [X[te] for *_, te in inner])):
-            scores[k][j, f] = f1_score(y[test], pred, average="micro")
-    return [cands[int(np.argmax(score.mean(axis=1)))] for cands, score in zip(candidates, scores)]
-
-
-def cross_validate(estimator, X, y, *, folds=5, seed=0, progress=False, dataset="data", folds_iter=None,
-                   search=None):
-    """Stratified ``folds``-fold cross-validation of a SpikingClassifier (same folds for the same seed).
-
-    Returns an xarray Dataset: ``f1`` (F1-micro) over ``fold``; ``confusion`` over ``fold``, ``true``,
-    ``predicted``; mean input / output spikes per test sample, silent test samples, fit and predict wall
-    time per fold; ``weights`` of each fold's trained layer over ``fold``, ``input``, ``neuron``; all
-    hyperparameters, the rule's equations, the seed and package versions in attrs.
-
-    With ``search`` (a ``Search``), this is nested cross-validation: on each fold's training part an inner search
-    picks settings (``chosen`` per fold, as JSON), and the fold's model is refit with them on the whole training
-    part and scored once on the test part (attrs ``protocol = "nested-cv"``, ``search_space``, ``budget``,
-    ``inner_folds``).
-    """
-    import json
-
-    import xarray as xr
-    from sklearn.base import clone
-    from sklearn.metrics import confusion_matrix, f1_score
-    from sklearn.model_selection import StratifiedKFold
-
-    from ..store import provenance
-
-    X = np.asarray(X, dtype=float)
-    y = np.asarray(y)
-    classes = np.unique(y)
-    splits = list(folds_iter) if folds_iter is not None else list(
-        StratifiedKFold(folds, shuffle=True, random_state=seed).split(X, y))
-    rows = []
-    chosen = inner_search(estimator, X, y, splits, search, seed=seed, progress=progress) if search else [{}] * len(
-        splits)
-    estimators = [clone(estimator).set_params(random_state=seed + k, **params) for k, params in enumerate(chosen)]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SilentOutputWarning)  # recorded per fold below instead
-        fit_many(estimators, [(X[tr], y[tr]) for tr, _ in splits], progress=progress)  # all folds side by side
-        t1 = time.perf_counter()
-        predictions = predict_many(estimators, [X[te] for _, te in splits])
-        predict_seconds = time.perf_counter() - t1
-        for (tr, te), est, (pred, info) in zip(splits, estimators, predictions):
-            rows.append(dict(f1=f1_score(y[te], pred, average="micro"),
-                             confusion=confusion_matrix(y[te], pred, labels=classes),
-                             input_spikes=info["input_spikes"].mean(),
-                             output_spikes=info["counts"].sum(axis=1).mean(), silent=info["silent"],
-                             silent_fraction=info["silent"] / len(te), fit_seconds=est.fit_seconds_,
-                             predict_seconds=predict_seconds, weights=est.weights_,
-                             train_accuracy=est.train_accuracy_))
-    col = lambda key: _stacked([r[key] for r in rows])  # noqa: E731
-    labels = [str(c) for c in classes]
-    ds = xr.Dataset(
-        {
-            "f1": (("fold",), col("f1"), {"long_name": "F1 (micro) on the test fold"}),
-            "confusion": (("fold", "true", "predicted"), col("confusion"), {"long_name": "confusion matrix"}),
-            "input_spikes": (("fold",), col("input_spikes"), {"long_name": "mean input spikes per test sample"}),
-            "output_spikes": (("fold",), col("output_spikes"), {"long_name": "mean output spikes per test sample"}),
-            "silent": (("fold",), col("silent"), {"long_name": "test samples with no output spike"}),
-            "silent_fraction": (("fold",), col("silent_fraction"),
-                                {"long_name": "fraction of test samples with no output spike"}),
-            "fit_seconds": (("fold",), col("fit_seconds"),
-                            {"units": "s", "long_name": "wall time of the fit (all folds fitted side by side)"}),
-            "predict_seconds": (("fold",), col("predict_seconds"),
-                                {"units": "s", "long_name": "wall time of predicting all test folds side by side"}),
-            "train_accuracy": (("fold", "epoch"), col("train_accuracy"),
-                               {"long_name": "accuracy of the taught network during training"}),
-            "weights": (("fold", "input", "neuron"), col("weights"),
-                        {"long_name": "learned weights as fractions of the rule's range", "units": "1"}),
-            "chosen": (("fold",), np.array([json.dumps(c, default=float) for c in chosen], dtype=object),
-                       {"long_name": "settings the inner search chose on the fold's training part (JSON)"}),
-        },
-        coords={"fold": np.arange(len(splits)), "true": labels, "predicted": labels,
-                "neuron_class": ("neuron", [labels[g] for g in est.group_of_]),
-                "neuron_member": ("neuron", est.member_of_)},
-    )
-    silent = float(col("silent").sum() / sum(len(te) for _, te in splits))
-    ds.attrs.update(provenance(rule=est.rule_, seed=seed, dataset=dataset, folds=len(splits),
-                               estimator="SpikingClassifier", hyperparameters=est.settings_,
-                               n_features=X.shape[1], n_fields=est.settings_["n_fields"], transmit=est.transmit_,
-                               silent_fraction=silent, silent_warning=int(silent > SILENT_WARNING)))
-    ds.attrs["protocol"] = "nested-cv" if search else "fixed"
-    if search:
-        ds.attrs.update(search_space=json.dumps(search.space, default=float), budget=search.budget,
-                        inner_folds=search.inner_folds)
-    return ds
-
-
-def _stacked(values):
-    """Per-fold values as one array; arrays that differ in shape (folds whose search chose other ``n_fields`` or
-    ``epochs``) padded with NaN."""
-    arrays = [np.asarray(v) for v in values]
-    shape = np.max([a.shape for a in arrays], axis=0) if arrays[0].ndim else ()
-    if all(a.shape == tuple(shape) for a in arrays):
-        return np.array(arrays)
-    out = np.full((len(arrays), *shape), np.nan)
-    for k, a in enumerate(arrays):
-        out[(k, *(slice(0, n) for n in a.shape))] = a
-    return out
-
-
-def cross_validate_sklearn(estimator, X, y, *, folds=5, seed=0, folds_iter=None):
-    """F1-micro per fold of a classic scikit-learn estimator on the same stratified folds."""
-    from sklearn.base import clone
-    from sklearn.metrics import f1_score
-    from sklearn.model_selection import StratifiedKFold
-
-    splits = list(folds_iter) if folds_iter is not None else list(
-        StratifiedKFold(folds, shuffle=True, random_state=seed).split(X, y))
-    scores = []
-    for tr, te in splits:
-        est = clone(estimator)
-        if "random_state" in est.get_params():
-            est.set_params(random_state=seed)
-        scores.append(f1_score(y[te], est.fit(X[tr], y[tr]).predict(X[te]), average="micro"))
-    return np.array(scores)
+def __getattr__(name):
+    if name in _MOVED:  # imported on use: model_selection imports this module
+        return getattr(importlib.import_module(".model_selection", __package__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,15 +11,14 @@ unchanged); ``transform`` returns one number per input neuron and sample:
 * :class:`PoissonRateEncoder`: the firing rate in Hz.
 
 ``spike_trains(X)`` turns either into explicit spikes, one ``(indices, times_ms)`` pair per sample, which
-is what the spiking networks in :mod:`plastlab.learn.classifier` and :mod:`plastlab.learn.cartpole` consume. Input neuron
-``k = feature * n_fields + field``.
+is what the spiking networks in :mod:`plastlab.learn.classifier` and :mod:`plastlab.learn.cartpole` consume.
+Input neuron ``k = feature * n_fields + field``.
 """
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
-
 
 SCALINGS = ("minmax", "quantile", "power", "none")
 SAMPLE_NORMS = (None, "none", "l2")

@@ -1,0 +1,201 @@
+"""Taught copies of the shared layer: many independent layers, each with its own teacher, trained in one Network.
+
+The classifier (:mod:`plastlab.learn.classifier`) describes what it needs -- a :class:`TeachingSpec` (neurons,
+teacher, slot, reset) and the copies' sizes -- and this module builds and runs the Brian2 objects. It knows
+nothing of classes, estimators or data: a copy is "n inputs -> output neurons in groups", a pattern is input
+indices and times, and teaching names the group whose neurons the teacher drives.
+
+Why copies: a layer this small spends its time in Brian2's per-step and per-run overhead, not in arithmetic, so
+k layers side by side in one network train in little more than the time of one (see ``fit_many``).
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from .layer import NEURON_RESET, build_layer, reset_statement
+
+__all__ = ["TeachingSpec", "TaughtCopies", "scope"]
+
+
+def scope(*, target=None, dt=None, seed=None):
+    """:func:`plastlab.brian.settings.brian_settings` with ``dt`` in ms (a plain number), so callers above
+    ``brian/`` need no Brian2 units."""
+    from brian2 import ms
+
+    from .settings import brian_settings
+
+    return brian_settings(target=target, dt=None if dt is None else dt * ms, seed=seed)
+
+
+@dataclass(frozen=True)
+class TeachingSpec:
+    """What every copy in one network shares (times in ms, currents in units of the threshold scale).
+
+    ``hold`` is how long a held-down neuron stays suppressed; ``suppress`` (> 0) or ``anti_teach`` say what the
+    neurons that are not taught get: a hold-down current, or a drive at the slot start (before the inputs).
+    """
+
+    dt: float
+    slot: float
+    tau_m: float
+    tau_syn: float
+    t_ref: float
+    v_th: float
+    inhibition: float
+    teacher_amp: float
+    teacher_duration: float
+    suppress: float
+    hold: float
+    anti_teach: bool
+    reset: bool
+
+
+class TaughtCopies:
+    """Independent copies of the shared layer (:func:`plastlab.brian.layer.build_layer`) in one Brian2 Network,
+    with a teacher and, with ``spec.reset``, a reset of neurons and rule state at every slot start.
+
+    ``copies`` lists each copy's (number of inputs, group of each output neuron). Patterns are presented in slots
+    of ``spec.slot`` ms, slot k of every copy at the same time. Build inside :func:`scope`.
+    """
+
+    def __init__(self, rule, spec, copies, *, gain):
+        import brian2 as b2
+        from brian2 import ms
+
+        self.spec, self.copies = spec, copies
+        sizes = np.array([(n_in, len(g)) for n_in, g in copies])
+        self.in_offset = np.r_[0, np.cumsum(sizes[:, 0])]
+        self.out_offset = np.r_[0, np.cumsum(sizes[:, 1])]
+        self.w_offset = np.r_[0, np.cumsum(sizes[:, 0] * sizes[:, 1])]
+        n_out = int(self.out_offset[-1])
+        # named clocks: Brian2 would name a group's own clock after the ones still alive (another fitted
+        # classifier), and the name is part of the generated code, so every fit would compile anew
+        clock = b2.Clock(spec.dt * ms, name="plc_clock")
+        self.layer = layer = build_layer(
+            rule, int(self.in_offset[-1]), n_out, tau_m=spec.tau_m, tau_syn=spec.tau_syn, t_ref=spec.t_ref,
+            v_th=spec.v_th, gain=gain, inhibition=spec.inhibition, group_of=None, copies=copies, prefix="plc",
+            teacher_amp=spec.teacher_amp, suppress_amp=spec.suppress, clock=clock)
+        self.teacher = b2.SpikeGeneratorGroup(2 * n_out, np.array([], dtype=int), np.array([]) * ms, clock=clock,
+                                              name="plc_teacher")
+        self.slot = float(spec.slot)
+        self.net = b2.Network(*layer.objects(), self.teacher, *self._teaching(clock, n_out), *self._resets())
+
+    def _teaching(self, clock, n_out):
+        """Teacher sources 0..n_out-1 switch neuron k's teacher current on; sources n_out..2n_out-1 hold neuron k
+        down for ``hold`` ms."""
+        import brian2 as b2
+        from brian2 import ms
+
+        teach = b2.Synapses(self.teacher, self.layer.neurons, clock=clock, name="plc_teach_syn",
+                            on_pre="teach_from_post = t\nteach_until_post = t + teach_dur",
+                            namespace={"teach_dur": self.spec.teacher_duration * ms})
+        teach.connect(i=np.arange(n_out), j=np.arange(n_out))
+        hold = b2.Synapses(self.teacher, self.layer.neurons, on_pre="suppress_until_post = t + suppress_dur",
+                           namespace={"suppress_dur": self.spec.hold * ms}, clock=clock, name="plc_supp_syn")
+        hold.connect(i=np.arange(n_out, 2 * n_out), j=np.arange(n_out))
+        return [teach, hold]
+
+    def _resets(self):
+        """With ``reset``: neurons, and the rule's traces and pairing memory, start afresh with each pattern."""
+        import brian2 as b2
+        from brian2 import ms
+
+        if not self.spec.reset:
+            return []
+        layer = self.layer
+        slot = b2.Clock(self.slot * ms, name="plc_slot_clock")
+        objects = [layer.neurons.run_regularly(NEURON_RESET, clock=slot, when="start", name="plc_reset")]
+        if layer.state:
+            objects.append(layer.plastic.run_regularly(reset_statement(layer.state), clock=slot, when="start",
+                                                       name="plc_syn_reset"))
+        return objects
+
+    # ------------------------------------------------------------------ weights
+    def fractions(self):
+        """Each copy's plastic weights (flat, input-major) as fractions of the rule's range."""
+        w = self.layer.fractions()
+        return [w[a:b] for a, b in zip(self.w_offset[:-1], self.w_offset[1:])]
+
+    def set_fractions(self, fractions):
+        self.layer.set_fractions(np.concatenate([np.ravel(f) for f in fractions]))
+
+    def set_readout_gain(self, gain):
+        """The current jump of a full-scale weight in the frozen (static) synapses: the readout gain."""
+        self.layer.static.namespace["transmit_gain"] = gain
+
+    @property
+    def transmit(self):
+        return self.layer.transmit
+
+    def normalize(self):
+        """Per copy, rescale each output neuron's weights to the copy's mean (synaptic scaling), within [0, 1]."""
+        scaled = []
+        for w, (_, group_of) in zip(self.fractions(), self.copies):
+            w = w.reshape(-1, len(group_of))
+            mean = w.mean(axis=0)
+            scaled.append(np.clip(w * (mean.mean() / np.where(mean > 0, mean, 1.0))[None, :], 0.0, 1.0))
+        self.set_fractions(scaled)
+
+    # ------------------------------------------------------------------ one run over the patterns
+    def present(self, trains, orders, teach=None, delays=None):
+        """Run once over the patterns ``trains[c][orders[c]]`` of every copy c (taught with group indices
+        ``teach[c]`` after ``delays[c]`` ms, or frozen when ``teach`` is None); per copy, first-spike times (ms
+        from the slot start, inf when silent) and spike counts, both (n_patterns, n_out)."""
+        from brian2 import ms
+
+        layer, net, slot = self.layer, self.net, self.slot
+        t0 = float(net.t / ms)
+        inputs, teacher = self._schedule(trains, orders, teach, delays, t0)
+        on_grid = lambda t: np.round(np.asarray(t) / self.spec.dt) * self.spec.dt * ms  # noqa: E731
+        layer.inputs.set_spikes(inputs[0], on_grid(inputs[1]))
+        self.teacher.set_spikes(teacher[0], on_grid(teacher[1]))
+        layer.freeze(teach is None)
+        n_slots = max((len(o) for o in orders), default=0)
+        n_before = layer.monitor.num_spikes
+        net.run(n_slots * slot * ms)
+        si = np.asarray(layer.monitor.i[n_before:])
+        st = np.asarray(layer.monitor.t[n_before:] / ms) - t0
+        return self._per_copy(si, st, orders, n_slots)
+
+    def _schedule(self, trains, orders, teach, delays, t0):
+        """(indices, times in ms) of the input spikes and of the teacher's spikes, every copy's slots in step."""
+        spec, slot, dt = self.spec, self.slot, self.spec.dt
+        idx, times, t_idx, t_times = [np.array([], dtype=int)], [np.array([])], [np.array([], dtype=int)], []
+        n_out = int(self.out_offset[-1])  # hold-down sources follow the n_out teacher sources
+        for c, (patterns, order) in enumerate(zip(trains, orders)):
+            group_of = self.copies[c][1]
+            for k, sample in enumerate(order):
+                ix, tt = patterns[sample]
+                start = t0 + k * slot
+                idx.append(np.asarray(ix, dtype=int) + self.in_offset[c])
+                times.append(start + np.minimum(np.round(tt / dt) * dt, slot - dt))  # inside the slot
+                if teach is None:
+                    continue
+                members = self.out_offset[c] + np.flatnonzero(group_of == teach[c][k])
+                others = self.out_offset[c] + np.flatnonzero(group_of != teach[c][k])
+                t_idx.append(members)
+                t_times.append(np.full(len(members), start + (tt.min() if len(tt) else 0.0) + delays[c]))
+                if spec.anti_teach:  # the other groups fire before the inputs: post-before-pre, depression
+                    t_idx.append(others)
+                    t_times.append(np.full(len(others), start))
+                elif spec.suppress > 0:
+                    t_idx.append(n_out + others)
+                    t_times.append(np.full(len(others), start))
+        teacher_times = np.concatenate(t_times) if t_times else []
+        return (np.concatenate(idx), np.concatenate(times)), (np.concatenate(t_idx), teacher_times)
+
+    def _per_copy(self, si, st, orders, n_slots):
+        """The monitor's spikes (neuron, ms since the run's start) as each copy's first-spike times and counts."""
+        slot = self.slot
+        slot_k = np.minimum((st // slot).astype(int), max(n_slots - 1, 0))
+        copy = np.searchsorted(self.out_offset, si, side="right") - 1
+        results = []
+        for c, order in enumerate(orders):
+            n_out = len(self.copies[c][1])
+            mine = (copy == c) & (slot_k < len(order))
+            k, j, when = slot_k[mine], si[mine] - self.out_offset[c], st[mine] - slot_k[mine] * slot
+            first, counts = np.full((len(order), n_out), np.inf), np.zeros((len(order), n_out), dtype=int)
+            np.add.at(counts, (k, j), 1)
+            np.minimum.at(first, (k, j), when)
+            results.append((first, counts))
+        return results
