@@ -171,7 +171,8 @@ def yinyang_class(x, y, r_small=0.1, r_big=0.5):
     """Class of points (x, y): 0 yang, 1 yin, 2 dots (vectorised form of the reference implementation)."""
     d_right = np.hypot(x - 1.5 * r_big, y - r_big)
     d_left = np.hypot(x - 0.5 * r_big, y - r_big)
-    yin = (d_right <= r_small) | ((d_left > r_small) & (d_left <= 0.5 * r_big)) | ((y > r_big) & (d_right > 0.5 * r_big))
+    yin = ((d_right <= r_small) | ((d_left > r_small) & (d_left <= 0.5 * r_big))
+           | ((y > r_big) & (d_right > 0.5 * r_big)))
     dots = (d_right < r_small) | (d_left < r_small)
     return np.where(dots, 2, yin.astype(int))
 

@@ -34,7 +34,8 @@ def plot_window(ds, path=None, *, ax=None):
     ax.axvline(0, color="grey", lw=0.5)
     ax.set_xlabel("Δt = t_post − t_pre (ms)")
     ax.set_ylabel(f"Δw ({ds.dw.attrs.get('units', '1')})")
-    ax.set_title(f"{ds.attrs.get('rule', '')}: pair learning window" + (" (lines: closed form)" if "dw_analytic" in ds else ""))
+    closed_form = " (lines: closed form)" if "dw_analytic" in ds else ""
+    ax.set_title(f"{ds.attrs.get('rule', '')}: pair learning window{closed_form}")
     ax.legend(fontsize=8)
     return _finish(fig, path)
 
@@ -218,7 +219,9 @@ def plot_spike_raster(ds, path=None):
     rows = list(ds.feedback.values) if "feedback" in ds.dims else [None]
     fig, ax = _subplots(figsize=(7, 1 + 0.9 * len(rows)))
     for k, kind in enumerate(rows):
-        pick = (lambda v: v.sel(feedback=kind)) if kind is not None else (lambda v: v)
+        def pick(v, kind=kind):
+            return v.sel(feedback=kind) if kind is not None else v
+
         label = "" if kind is None else f"{kind}: "
         ax.plot(pick(ds.output_times_first), np.full(ds.sizes["spike"], 3 * k + 2), "|", ms=12, color="grey",
                 label="first trial" if k == 0 else None)

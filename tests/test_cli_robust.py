@@ -96,8 +96,9 @@ def test_help_imports_nothing_heavy():
     for args in (["--help"], ["evolve", "--help"], ["classify", "--help"], ["rules", "window", "--help"]):
         result = subprocess.run(PLASTLAB + args, env=ENV, capture_output=True, text=True)
         assert result.returncode == 0 and "usage" in result.stdout
-    imported = subprocess.run([sys.executable, "-c", "import sys, plastlab.cli.commands; "
-                               "print(sorted(m for m in ('brian2', 'sklearn', 'matplotlib', 'sympy') if m in sys.modules))"],
+    probe = ("import sys, plastlab.cli.commands; "
+             "print(sorted(m for m in ('brian2', 'sklearn', 'matplotlib', 'sympy') if m in sys.modules))")
+    imported = subprocess.run([sys.executable, "-c", probe],
                               env=ENV, capture_output=True, text=True).stdout.strip()
     assert imported == "[]"
 

@@ -3,7 +3,8 @@ import os
 
 import pytest
 import sympy as sp
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from plastlab import RuleError
 from plastlab.rules import expressions as ex

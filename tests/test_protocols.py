@@ -5,8 +5,8 @@ import xarray as xr
 from brian2 import ms
 
 from plastlab import PlastlabError
-from plastlab.plots import plot_window
 from plastlab.brian.protocols import pair_window, time_grid
+from plastlab.plots import plot_window
 from plastlab.store import write_dataset
 
 CLOSED_FORM = ["stdp_additive", "stdp_weight_dependent", "stdp_nearest", "nc_memristor", "ppx_memristor",

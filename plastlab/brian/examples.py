@@ -3,7 +3,7 @@
 Kept in the library so the acceptance test and the overhead benchmark run exactly the same network.
 """
 import numpy as np
-from brian2 import Hz, Network, NeuronGroup, PoissonGroup, Synapses, mV, ms
+from brian2 import Hz, Network, NeuronGroup, PoissonGroup, Synapses, ms, mV
 
 from ..rules.files import load_rule
 from .codegen import synapses

@@ -98,7 +98,8 @@ def _in_weight_units(rule, values):
 
 def _dataset(rule, delta_t, w0, dw, **settings):
     ds = xr.Dataset(
-        {"dw": (("delta_t", "w0"), dw, {"long_name": "weight change after one pair", "units": _unit_name(rule.weight.unit)})},
+        {"dw": (("delta_t", "w0"), dw, {"long_name": "weight change after one pair",
+                                        "units": _unit_name(rule.weight.unit)})},
         coords={"delta_t": ("delta_t", np.asarray(delta_t / ms), {"units": "ms", "long_name": "t_post - t_pre"}),
                 "w0": ("w0", w0, {"long_name": "initial weight", "units": _unit_name(rule.weight.unit)})},
         attrs=provenance(rule, protocol="spike pair", **{k: str(v) for k, v in settings.items()}))

@@ -161,8 +161,9 @@ def add_rules_commands(commands):
     rules = commands.add_parser("rules", help="list, show, check and characterise plasticity rules",
                                 description="List, show, check and characterise plasticity rules.")
     sub = rules.add_subparsers(title="rule commands", metavar="ACTION")
-    sub.add_parser("list", help="one rule a line: name, form, summary and where it comes from "
-                                "($PLASTLAB_RULES, ./rules or the library shipped with plastlab)").set_defaults(handler=rules_list)
+    listing = sub.add_parser("list", help="one rule a line: name, form, summary and where it comes from "
+                                          "($PLASTLAB_RULES, ./rules or the library shipped with plastlab)")
+    listing.set_defaults(handler=rules_list)
     show = sub.add_parser("show", help="equations (text and LaTeX), parameters with units, generated Brian2 code")
     show.add_argument("rule", metavar="NAME|FILE")
     show.set_defaults(handler=rules_show)
@@ -231,8 +232,8 @@ def rules_check(args):
 
 
 def rules_window(args):
-    from ..plots import plot_window
     from ..brian.protocols import pair_window, time_grid
+    from ..plots import plot_window
     from ..store import write_dataset
     lo, hi = _numbers(args.dt_range, "--dt-range") + [None] * (2 - len(_numbers(args.dt_range, "--dt-range")))
     if hi is None:

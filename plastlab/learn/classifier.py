@@ -31,7 +31,6 @@ the frozen layer in one short run, because Brian2's per-step and per-run overhea
 this small costs.
 """
 
-import importlib
 import time
 import warnings
 from dataclasses import dataclass
@@ -585,12 +584,3 @@ def predict_many(estimators, Xs):
         results.append((est.classes_[pred], info))
     return results
 
-
-# Search and cross-validation moved to plastlab.learn.model_selection; their old import path keeps working.
-_MOVED = ("Search", "TUNING", "check_space", "inner_search", "cross_validate", "cross_validate_sklearn")
-
-
-def __getattr__(name):
-    if name in _MOVED:  # imported on use: model_selection imports this module
-        return getattr(importlib.import_module(".model_selection", __package__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -77,8 +77,8 @@ def check_dimensions(parts):
         except (ex.DimensionError, DimensionMismatchError) as err:
             raise RuleError(f"dimension mismatch: {err}", section=item.section, term=item.what) from None
         if item.expected is not None and dim != item.expected and not item.expr.is_zero:
-            raise RuleError(f"dimension mismatch: '{item.what}' has {ex._show(dim)}, expected {ex._show(item.expected)}",
-                            section=item.section, term=item.what)
+            raise RuleError(f"dimension mismatch: '{item.what}' has {ex._show(dim)}, "
+                            f"expected {ex._show(item.expected)}", section=item.section, term=item.what)
 
 
 def check_statement_targets(parts):
