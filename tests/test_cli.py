@@ -47,3 +47,25 @@ def test_rules_window_writes_dataset_and_plot(tmp_path, capsys):
     assert ds.dw.dims == ("delta_t", "w0") and list(ds.w0.values) == [0.3, 0.7] and ds.sizes["delta_t"] == 21
     assert png.stat().st_size > 10_000 and "max |simulated - closed form|" in capsys.readouterr().out
     assert main(["rules", "window", "nc_memristor", "--dt-range", "abc"]) == 2
+
+
+def test_classify_help_lists_every_set_key_with_its_defaults_and_unit():
+    """Each classifier setting a user can --set is in `classify --help`, with both protocols' defaults, and the
+    help is built without importing scikit-learn or Brian2."""
+    from plastlab.learn.classifier_params import PARAMS, PROTOCOLS
+
+    result = subprocess.run([sys.executable, "-m", "plastlab", "classify", "--help"], capture_output=True, text=True)
+    rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()[1:] if line.startswith("  ")}
+    for key in set(PARAMS) - {"protocol"}:
+        assert key in rows, key
+        if isinstance(PROTOCOLS["plastlab"][key], int) and not isinstance(PROTOCOLS["plastlab"][key], bool):
+            assert str(PROTOCOLS["plastlab"][key]) in rows[key], key
+    assert "ms;" in " ".join(rows["t_encode"]) and "Hz;" in " ".join(rows["max_rate"])
+    imported = subprocess.run([sys.executable, "-c", "import sys, io, contextlib\n"
+                               "from plastlab.cli.commands import build_parser\n"
+                               "try:\n    with contextlib.redirect_stdout(io.StringIO()):\n"
+                               "        build_parser().parse_args(['classify', '--help'])\n"
+                               "except SystemExit:\n    pass\n"
+                               "print(sorted(m for m in ('brian2', 'sklearn') if m in sys.modules))"],
+                              capture_output=True, text=True).stdout.strip()
+    assert imported == "[]"

@@ -40,6 +40,7 @@ def add_classify_commands(commands):
                          "(default: plastlab.learn.model_selection.TUNING)")
     cl.add_argument("--no-progress", action="store_true", help="no progress bar")
     cl.set_defaults(handler=classify_command)
+    cl.help_table = settings_table
 
     run = commands.add_parser(
         "run", help="run an experiment file (experiments/*.toml)",
@@ -52,6 +53,43 @@ def add_classify_commands(commands):
     run.add_argument("--seed", type=int, default=None, help="override the file's seed")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(handler=run_command)
+
+
+DERIVED = ("sigma", "teacher_delay")  # None in a protocol: computed from other settings (n_fields, t_encode)
+
+
+def settings_table():
+    """The ``--set`` keys from the classifier's declared table: type, range or choices, each protocol's default,
+    and what the key means (with its unit)."""
+    from ..learn.classifier_params import PARAMS, PROTOCOLS
+
+    rows = [("KEY", "TYPE", "plastlab", "sboev", "MEANING")]
+    for key, param in PARAMS.items():
+        if key == "protocol":
+            continue
+        rows.append((key, _kind(param), *(_shown(PROTOCOLS[p][key], key) for p in ("plastlab", "sboev")), param.doc))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths)) + "  " + row[4] for row in rows]
+    return ("--set KEY=VALUE (classifier settings; defaults per --set protocol=plastlab|sboev, "
+            "'derived': computed from other settings):\n  " + "\n  ".join(lines))
+
+
+def _kind(param):
+    if param.choices:
+        return "|".join(param.choices)
+    if param.low is None and param.high is None:
+        return param.kind.__name__
+    low = "" if param.low is None else f"{'>' if param.strict else '>='}{param.low:g}"
+    high = "" if param.high is None else f"<={param.high:g}"
+    return f"{param.kind.__name__} {low}{',' if low and high else ''}{high}"
+
+
+def _shown(value, key):
+    if value is None:
+        return "derived" if key in DERIVED else "off"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def parse_settings(items, option="--set"):

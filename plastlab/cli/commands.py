@@ -22,10 +22,18 @@ and evolve new ones (plastlab evolve evolve/...). Every command takes --help."""
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse with one-line errors (exit 2), like every other refusal of plastlab."""
+    """argparse with one-line errors (exit 2), like every other refusal of plastlab; a command whose help should
+    end with a table (its ``--set`` keys) sets ``help_table`` to a function that returns it, called only when the
+    help is printed, so building the parser imports nothing."""
+
+    help_table = None
 
     def error(self, message):
         self.exit(2, f"plastlab: error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+    def format_help(self):
+        table = self.help_table() if self.help_table else ""
+        return super().format_help() + (f"\n{table}\n" if table else "")
 
 
 def main(argv=None):
@@ -145,7 +153,7 @@ RANGE_OPTIONS = {"--dt-range"}
 def build_parser():
     parser = Parser(prog="plastlab", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
                     epilog="--debug (any command): show the traceback of an internal error")
-    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=Parser)
     add_rules_commands(commands)
     add_evolve_command(commands)
     from .classify import add_classify_commands  # plastlab classify / plastlab run

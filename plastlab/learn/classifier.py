@@ -43,90 +43,21 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..brian.layer import FrozenCopies, check_rule, initial_fractions
 from ..brian.taught import TaughtCopies, TeachingSpec, scope
-from ..config import Param, validate
+from ..config import validate
 from ..errors import ConfigError
+from .classifier_params import (
+    CALIBRATION,
+    FIELD_WIDTH,
+    PARAMS,
+    PROTOCOLS,
+    SILENT_WARNING,
+    TEACHER_DELAY_FRACTION,
+)
 from .encoding import GaussianRFEncoder, PoissonRateEncoder
-
-CALIBRATION = (1.0, 1.5, 2.25, 3.4, 5.0, 7.5)  # readout gain factors tried when calibrate = True
-SILENT_WARNING = 0.10  # warn when more than this fraction of samples leaves every output neuron silent
-# protocol "plastlab": the teacher comes this fraction of the encoding window after the earliest input spike, so
-# the inputs it potentiates are those whose fields respond at least half as strongly as the best one, whatever
-# t_encode is (teacher_delay None: derived)
-TEACHER_DELAY_FRACTION = 0.5
-# protocol "plastlab": each receptive field's sd in units of the spacing of the field centres (sigma None: derived).
-# At 1 a value halfway between two centres still drives both to 88 % of their peak, so neighbouring fields spike
-# early together and a class's weights spread over the fields its values cover; the encoder's own default
-# (2/3 / (n - 2), 0.78 spacings for 8 fields) left Iris and wine 0.01-0.07 lower for most rules (README)
-FIELD_WIDTH = 1.0
-# protocol "plastlab": independently trained copies of the layer whose mean first-spike times decide. One layer's
-# result depends on its first weights and the order of its patterns; on the development folds (CV seeds 1-2) five
-# such layers raised the six rules' mean F1 from 0.946 to 0.950 on Iris, 0.909 to 0.925 on wine and (four rules)
-# 0.930 to 0.938 on breast cancer, the worst cases most (PPX on wine 0.88 -> 0.95). The copies run side by side in
-# one network, so five cost far less than five times one (README)
-MEMBERS = 5
 
 
 class SilentOutputWarning(UserWarning):
     """Many samples made no output neuron fire: their prediction is the most frequent class, not the network's."""
-
-
-# One declared table: every classifier setting, its type, range and default -- the constructor's. A default of None
-# is the protocol's value (the protocols disagree, or it is derived); None is accepted for every setting.
-def _p(kind, low=None, high=None, *, default=None, **kw):
-    return Param(kind, default, low=low, high=high, nullable=True, **kw)
-
-
-PARAMS = {
-    "protocol": Param(str, "plastlab", choices=("plastlab", "sboev")),
-    "encoding": _p(str, choices=("latency", "poisson"), default="latency"),
-    "n_fields": _p(int, 2, 1000),
-    "sigma": _p(float, 0, strict=True),
-    "t_encode": _p(float, 0, strict=True),
-    "drop_late": _p(float, 0, 1, strict=False),
-    "scaling": _p(str, choices=("minmax", "quantile", "power", "none")),
-    "sample_norm": _p(str, choices=("none", "l2")),
-    "max_rate": _p(float, 0, strict=True, default=200.0),
-    "epochs": _p(int, 0, 10_000, default=5),
-    "neurons_per_class": _p(int, 1, 1000, default=1),
-    "members": _p(int, 1, 100),
-    "w_init": _p(float, 0, 1),
-    "w_spread": _p(float, 0, 2),
-    "gain": _p(float, 0),
-    "tau_m": _p(float, 0, strict=True, default=6.0),
-    "tau_syn": _p(float, 0, strict=True),
-    "t_ref": _p(float, 0),
-    "v_th": _p(float, 0, strict=True, default=8.0),
-    "teacher_amp": _p(float, 0),
-    "teacher_delay": _p(float, 0),
-    "teacher_duration": _p(float, 0, strict=True),
-    "suppress": _p(float, 0),
-    "anti_teach": _p(bool, default=False),
-    "inhibition": _p(float, 0, default=5.0),
-    "decoding": _p(str, choices=("first_spike", "count"), default="first_spike"),
-    "t_gap": _p(float, 0),
-    "dt": _p(float, 0, 5, strict=True),
-    "normalize": _p(bool, default=False),
-    "reset": _p(bool),
-    "plasticity": _p(bool, default=True),
-    "calibrate": _p(bool),
-    "target": _p(str, choices=("cython", "numpy"), default="cython"),
-}
-PROTOCOLS = {
-    "plastlab": dict(
-        encoding="latency", n_fields=8, sigma=None, t_encode=25.0, drop_late=0.95, scaling="power",
-        sample_norm="none", max_rate=200.0, epochs=5, neurons_per_class=1, members=MEMBERS, w_init=0.05,
-        w_spread=0.1, gain=60.0, tau_m=6.0, tau_syn=5.0, t_ref=30.0, v_th=8.0, teacher_amp=30.0,
-        teacher_delay=None, teacher_duration=5.0, suppress=100.0, anti_teach=False, inhibition=5.0,
-        decoding="first_spike", t_gap=10.0, dt=0.5, normalize=False, reset=True, plasticity=True, calibrate=True,
-        target="cython"),
-    "sboev": dict(
-        encoding="latency", n_fields=40, sigma=float(np.sqrt(0.005)), t_encode=5.6, drop_late=None, scaling="none",
-        sample_norm="l2", max_rate=200.0, epochs=5, neurons_per_class=1, members=1, w_init=1.0,
-        w_spread=0.0, gain=24.0, tau_m=6.0, tau_syn=2.0, t_ref=19.0, v_th=8.0, teacher_amp=1000.0,
-        teacher_delay=0.0, teacher_duration=0.2, suppress=0.0, anti_teach=False, inhibition=5.0,
-        decoding="first_spike", t_gap=19.4, dt=0.1, normalize=False, reset=False, plasticity=True, calibrate=False,
-        target="cython"),
-}
 
 
 def _plain(value):
