@@ -15,6 +15,77 @@ from .errors import ConfigError
 __all__ = ["Param", "validate", "parse_setting", "REQUIRED", "NAME_PATTERN"]
 
 REQUIRED = object()  # default of a key that must be given
+MAX_INT = 10**15  # any integer setting: counts, sizes and seeds are far below; 400 digits are a typo
+MAX_ITEMS = 100_000  # any list setting
+MAX_TEXT = 10_000  # any text setting
+MAX_NESTING = 32  # brackets / tables nested in a TOML or JSON file (settings nest 2 or 3 deep)
+
+
+def check_nesting(text, *, file=None, limit=MAX_NESTING):
+    """Refuse TOML or JSON text whose brackets nest deeper than ``limit`` before a recursive parser sees it
+    (Python's json and tomllib recurse: 10,000 '[' end in RecursionError). Brackets inside strings count too:
+    an over-estimate that only matters for text no settings file needs."""
+    from .errors import ConfigError
+
+    depth = deepest = 0
+    for char in text:
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    if deepest > limit:
+        raise ConfigError(f"brackets nested {deepest} deep, more than {limit}", file=file)
+    return text
+
+
+TIME_RANGE_SECONDS = (1e-6, 1e4)  # any time setting: a microsecond to nearly three hours of simulated time
+
+
+def check_times(params, schema, *, file=None, section=None):
+    """Every time-valued setting (its Param's doc starts with its unit: "s ...", "ms; ...", "ms: ...") within
+    TIME_RANGE_SECONDS: a duration of 1e9 s would run for years, a time constant of 1e-300 ms makes every neuron
+    fire at every step without a word. 0 stays allowed where the table allows it (no delay, no refractoriness)."""
+    low, high = TIME_RANGE_SECONDS
+    for key, param in schema.items():
+        unit = re.split(r"[ ;:]", param.doc or "", maxsplit=1)[0]
+        value = params.get(key)
+        if unit not in ("s", "ms") or param.kind is not float or isinstance(value, bool) \
+                or not isinstance(value, (int, float)) or value == 0:
+            continue
+        seconds = value / 1000.0 if unit == "ms" else value
+        if not low <= seconds <= high:
+            raise ConfigError(f"{value:g} {unit} is outside the range of times, {low * (1000 if unit == 'ms' else 1):g}"
+                              f" .. {high * (1000 if unit == 'ms' else 1):g} {unit}", file=file, section=section,
+                              key=key)
+    return params
+
+
+def parse_toml(text, *, file=None):
+    """TOML text as a dict: nesting bounded first, then ``tomllib``; ConfigError (one line) for anything wrong."""
+    import tomllib
+
+    check_nesting(text, file=file)
+    try:
+        return tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, RecursionError, ValueError) as err:
+        raise ConfigError(f"not valid TOML: {err}", file=file) from None
+
+
+def parse_json(text, *, file=None, what="JSON"):
+    """JSON text: nesting bounded first, then ``json``; ConfigError (one line, saying ``what``) otherwise."""
+    import json
+
+    check_nesting(text, file=file)
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError, ValueError) as err:
+        raise ConfigError(f"{what} (not readable JSON: {err})", file=file) from None
+
+
+def _short(value):
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}"  # names that become file or folder names: no '/', no '..' start
 _TRUE, _FALSE = {"true", "yes", "on", "1"}, {"false", "no", "off", "0"}
 
@@ -76,7 +147,9 @@ def check_value(value, param, *, file=None, section=None, key=None):
             fail(f"must be true or false, got {value!r}")
     elif kind is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            fail(f"must be an integer, got {value!r}")
+            fail(f"must be an integer, got {_short(value)}")
+        if abs(value) > MAX_INT:
+            fail(f"integer of {len(str(abs(value)))} digits is out of range (at most {MAX_INT:.0e})")
     elif kind is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             fail(f"must be a number, got {value!r}")
@@ -85,7 +158,9 @@ def check_value(value, param, *, file=None, section=None, key=None):
             fail(f"must be a finite number, got {value!r}")
     elif kind is str:
         if not isinstance(value, str):
-            fail(f"must be text, got {value!r}")
+            fail(f"must be text, got {_short(value)}")
+        if len(value) > MAX_TEXT:
+            fail(f"text of {len(value)} characters, longer than {MAX_TEXT}")
         if "\x00" in value:
             fail("must not contain a NUL character")
         if param.pattern is not None and not re.fullmatch(param.pattern, value):
@@ -97,6 +172,9 @@ def check_value(value, param, *, file=None, section=None, key=None):
             fail(f"must be a list of {param.length} values, got {len(value)}")
         if param.low is not None and len(value) < param.low:
             fail(f"must list at least {int(param.low)} value(s)")
+        if len(value) > (param.high if param.high is not None else MAX_ITEMS):
+            fail(f"must list at most {int(param.high if param.high is not None else MAX_ITEMS)} values, "
+                 f"got {len(value)}")
         if param.item is not None:
             value = [check_value(v, param.item, file=file, section=section, key=f"{key}[{k}]")
                      for k, v in enumerate(value)]

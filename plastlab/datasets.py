@@ -46,6 +46,7 @@ def load_dataset(name_or_path, *, folds=None):
 
 
 MAX_CSV_BYTES = 200_000_000
+MAX_CSV_COLUMNS = 10_000  # features of one sample: a classifier layer of 10,000 x n_fields inputs is plenty
 MAX_ABS_FEATURE = 1e300  # beyond this, scaling a feature (max - min) overflows to inf
 
 
@@ -68,9 +69,16 @@ def read_csv(path):
                 dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
             except csv.Error:
                 dialect = csv.excel
-            rows = [r for r in csv.reader(fh, dialect)]
+            rows = []
+            for row in csv.reader(fh, dialect):
+                if len(row) > MAX_CSV_COLUMNS:
+                    raise DataError(f"{path}: line {len(rows) + 1} has {len(row)} columns, more than "
+                                    f"{MAX_CSV_COLUMNS}")
+                rows.append(row)
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: cannot read: {exc}") from exc
+    except csv.Error as exc:  # a field over csv.field_size_limit() (128 KB), a NUL, ...
+        raise DataError(f"{path}: not a table plastlab can read: {exc}") from None
     rows = [(n, r) for n, r in enumerate(rows, start=1) if any(c.strip() for c in r)]
     if not rows:
         raise DataError(f"{path}: the file is empty")
@@ -214,3 +222,13 @@ def load(name, *, seed=0, n_train=5000, n_validation=1000, n_test=1000, fraction
         X, y = digits()
         return split(X, y, fractions, seed)
     raise DataError(f"unknown dataset '{name}' (known: yinyang, digits)")
+
+
+def sjostrom2001():
+    """Sjöström, Turrigiano & Nelson 2001 (Neuron 32:1149), Fig. 1D as tabulated by Pfister & Gerstner 2006: rows
+    (pairing frequency rho in Hz, Δt in ms, Δw/w, SEM), from ``data/sjostrom2001.csv`` (shipped with the package)."""
+    from importlib.resources import files
+
+    text = files("plastlab.data").joinpath("sjostrom2001.csv").read_text(encoding="utf-8")
+    rows = [line.split(",") for line in text.splitlines() if line and not line.startswith("#")][1:]
+    return np.array([[float(v) for v in row] for row in rows])

@@ -258,3 +258,48 @@ def plot_fitness(ds, path=None, *, baselines=None, ax=None):
     ax.set_title(textwrap.fill(title, 80), fontsize=8)
     ax.legend(fontsize=8)
     return _finish(fig, path)
+
+
+def plot_protocol(ds, path=None, data=None):
+    """A protocol Dataset (plastlab.brian.protocols): frequency curves (with measured points for Δt = ±10 ms,
+    ``data`` rows (rho Hz, Δt ms, Δw/w, SEM) such as ``datasets.sjostrom2001()``), triplets, quadruplets, weight
+    dependence or the rate curve; closed forms as dashed lines."""
+    fig, ax = _subplots(figsize=(6, 4))
+    protocol = ds.attrs.get("protocol")
+    if protocol == "rates":
+        for pre in ds.pre_rate.values:
+            row = ds.sel(pre_rate=pre)
+            ax.errorbar(ds.post_rate, row.dw_dt, yerr=row.dw_dt_sem, marker="o", capsize=3, label=f"pre {pre:g} Hz")
+            if "dw_dt_closed_form" in ds:
+                ax.plot(ds.post_rate, row.dw_dt_closed_form, "k--", lw=1)
+        ax.set_xlabel("postsynaptic rate (Hz)")
+        ax.set_ylabel("mean dw/dt (1/s)")
+    else:
+        dw = ds.dw.isel(w0=0)
+        x = {"frequency": "rho", "quadruplet": "T", "weight": "w0"}.get(protocol)
+        if protocol == "frequency":
+            for d in ds.delta_t.values:
+                ax.plot(ds.rho, dw.sel(delta_t=d), marker="o", label=f"model, Δt = {d:+g} ms")
+            for d, colour in ((10, "C0"), (-10, "C1")) if data is not None else ():
+                rows = data[data[:, 1] == d]
+                ax.errorbar(rows[:, 0], rows[:, 2], yerr=rows[:, 3], fmt="s", color=colour, mfc="none",
+                            capsize=3, label=f"Sjöström 2001, Δt = {d:+d} ms")
+            ax.set_xlabel("pairing frequency ρ (Hz)")
+        elif protocol == "weight":
+            for d in ds.delta_t.values:
+                ax.plot(ds.w0, ds.dw.sel(delta_t=d), marker="o", label=f"Δt = {d:+g} ms")
+            ax.set_xlabel("initial weight w0")
+        elif protocol == "triplet":
+            labels = [f"{p[:4]}{a:+g},{b:+g}" for p, a, b in zip(ds.pattern.values, ds.delta_t1.values,
+                                                                 ds.delta_t2.values)]
+            ax.bar(range(len(labels)), dw.values)
+            ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=7)
+        else:
+            ax.plot(ds[x], dw, marker="o", label="model")
+            ax.set_xlabel(f"{x} (ms)")
+        ax.set_ylabel("Δw")
+        ax.axhline(0, color="0.6", lw=0.8)
+    ax.set_title(f"{ds.attrs.get('rule', '')}: {protocol}")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
+    return _finish(fig, path)

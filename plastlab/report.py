@@ -83,6 +83,8 @@ def load_result(path):
         result = _classification(file, ds)
     elif ds.attrs.get("estimator") == "SpikingClassifier" and "f1" in ds:
         result = _classify(file, ds)
+    elif ds.attrs.get("kind") == "device_sweep" and "f1" in ds:
+        result = _device_sweep(file, ds)
     elif "experiment" in ds.attrs or "task" in ds.attrs:
         result = _other_experiment(file, ds)
     else:
@@ -144,6 +146,38 @@ def _campaign(file, ds):
     details = [f"champion: `{a['champion_expression']}` (readable: `{a.get('champion_readable', '')}`)",
                f"family `{a.get('family')}`, {generations} generations, {evaluations} distinct candidates simulated"]
     return Result(file, "campaign", f"Campaign `{a.get('campaign', file.parent.name)}`", command, _date(file, ds),
+                  a.get("seed"), _versions(a), quantities, details, dataset=ds)
+
+
+def _device_sweep(file, ds):
+    """``plastlab run`` of a device_sweep: F1 per grid point (mean ± sd over repeats of the fold means) and, from
+    the file's attrs, where F1 first falls ``drop`` below the ideal device."""
+    import numpy as np
+
+    a = ds.attrs
+    keys = a["swept"].split(",")
+    per_repeat = ds["f1"].mean("fold")
+    quantities = {}
+    for dataset in ds["dataset"].values:
+        for rule in ds["rule"].values:
+            line = per_repeat.sel(dataset=dataset, rule=rule).stack(point=keys)
+            for point in line["point"].values:
+                label = ",".join(f"{k}={_number(v):g}" for k, v in zip(keys, np.atleast_1d(point)))
+                quantities[f"{dataset}/{rule}/{label}"] = _stats(line.sel(point=point).values)
+    details = [f"F1-micro, mean ± sd over {ds.sizes['repeat']} repeats of {ds.sizes['fold']}-fold means, "
+               f"seed {a.get('seed')}; fixed device {a.get('fixed_device')}"]
+    for name in sorted(a):
+        if name.startswith("threshold_"):
+            key = next(k for k in keys if name.startswith(f"threshold_{k}_"))
+            where = name[len(f"threshold_{key}_"):]
+            value = float(a[name])
+            ideal = float(a.get(f"ideal_f1_{where}", math.nan))
+            verdict = (f"falls {float(a['drop']):.2f} below the ideal device ({ideal:.3f}) at {key} = {value:g}"
+                       if not math.isnan(value) else f"stays within {float(a['drop']):.2f} of the ideal device")
+            details.append(f"{where}: {verdict}")
+    command = (f"plastlab run {_repo_path(a['experiment_file'])} --out {_short(file.parent)}"
+               if "experiment_file" in a else f"plastlab run (experiment `{a.get('experiment')}`)")
+    return Result(file, "device_sweep", f"Device sweep `{a.get('experiment')}`", command, _date(file, ds),
                   a.get("seed"), _versions(a), quantities, details, dataset=ds)
 
 

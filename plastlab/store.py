@@ -106,18 +106,9 @@ def current_umask():
 
 
 def check_writable_output(path, *, directory=True):
-    """Refuse, before any work, an output path that cannot be written: an existing file where a directory is
-    wanted (or the reverse), or a parent that is not a writable directory. Returns the path."""
-    from .errors import ConfigError
+    """Refuse, before any work, an output path that cannot be written (:func:`plastlab.outputs.check_output_path`:
+    length, dangling links, a file where a directory is wanted or the reverse, a parent that is not a writable
+    directory). Returns the path."""
+    from .outputs import check_output_path
 
-    path = Path(path)
-    if directory and path.exists() and not path.is_dir():
-        raise ConfigError(f"output directory '{path}' is an existing file")
-    if not directory and path.is_dir():
-        raise ConfigError(f"output file '{path}' is an existing directory")
-    parent = path if directory and path.is_dir() else path.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise ConfigError(f"cannot write to '{path}': '{parent}' is not a writable directory")
-    return path
+    return check_output_path(path, option=None, directory=directory)

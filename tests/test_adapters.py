@@ -89,3 +89,121 @@ def test_console_handler_is_brian2s_logging_handler_and_quiet_console_restores()
     finally:
         handler.setLevel(previous)
     assert adapters.SUPPORTED_BRIAN2[0] == "2.9"
+
+
+def test_owned_values_outlive_their_brian2_objects():
+    """Brian2 ≥ 2.10 hands out views into C++ arrays freed with the object; 2.9 views kept numpy arrays alive.
+    ``owned`` copies, so values read from a network stay valid after it is gone (a plain ``np.asarray`` of the
+    same variable reads freed memory on 2.10: weights 4.7e-310 instead of 0.5)."""
+    import gc
+
+    import brian2 as b2
+    import numpy as np
+
+    from plastlab.brian.adapters import owned
+    from plastlab.brian.settings import brian_settings
+
+    def read():
+        with brian_settings(target="numpy"):
+            group = b2.NeuronGroup(50, "v : 1")
+            syn = b2.Synapses(group, group, "w : 1")
+            syn.connect(j="i")
+            syn.w = 0.5
+            monitor = b2.StateMonitor(group, "v", record=True)
+            b2.Network(group, syn, monitor).run(1 * b2.ms)
+            return owned(syn.w[:]), owned(monitor.t_)
+
+    w, t = read()
+    gc.collect()
+    _ = [np.random.default_rng(k).random(100) for k in range(200)]  # reuse the freed memory
+    assert np.all(w == 0.5) and len(t) == 10 and np.all(np.diff(t) > 0)
+
+
+@pytest.fixture(scope="module")
+def standalone_project(tmp_path_factory):
+    """A tiny cpp_standalone project, generated but not compiled: a ramp whose slope ``k`` is run-time data."""
+    import brian2 as b2
+
+    from plastlab.brian.device import standalone_scope
+
+    directory = str(tmp_path_factory.mktemp("standalone"))
+    with standalone_scope("cpp_standalone") as dev:
+        group = b2.NeuronGroup(3, "dv/dt = k/ms : 1\nk : 1", method="euler", name="adapter_ramp")
+        b2.Network(group).run(1 * ms)
+        dev.build(directory=directory, compile=False, run=False, with_output=False)
+    return dev, directory, group
+
+
+@pytest.mark.standalone
+def test_standalone_array_is_the_name_the_generated_project_declares(standalone_project):
+    """Generated C++ (the program interpreter's table) reads a group's variable as ``brian::<name>``: the name
+    must be the array the project declares for it, of the variable's type."""
+    import os
+
+    dev, directory, group = standalone_project
+    name = adapters.standalone_array(dev, group, "k")
+    with open(os.path.join(directory, "objects.h")) as f:
+        header = f.read()
+    assert f"extern double *{name};" in header and f"_num_{name}" in header
+    assert adapters.standalone_array(dev, group, "v") != name
+
+
+@pytest.mark.standalone
+def test_standalone_compile_makes_the_program_that_device_run_runs(standalone_project):
+    """After standalone_compile the project's ``main`` exists and runs with run_args, as device.build(compile=True)
+    would have left it."""
+    import os
+
+    from brian2.devices.device import reset_device, set_device
+
+    dev, directory, group = standalone_project
+    assert not os.path.exists(os.path.join(directory, "main"))
+    adapters.standalone_compile(dev, directory)
+    assert os.access(os.path.join(directory, "main"), os.X_OK)
+    set_device(dev, build_on_run=False)
+    try:
+        dev.run(directory, with_output=False, run_args={group.k: np.array([1.0, 2.0, 3.0])})
+        assert np.allclose(group.v[:], [1.0, 2.0, 3.0])
+    finally:
+        reset_device()
+
+
+def test_order_warning_is_dropped_only_for_random_devices_and_only_inside_plastlab():
+    """Brian2 warns on the logger ORDER_WARNING_LOGGER when a code block may depend on the order of execution; a
+    rule whose device draws random numbers beside its transmission triggers it on every network. Inside
+    brian_settings, with such a synapse alive, that one message is dropped; outside, Brian2 says it as before."""
+    import logging
+
+    import brian2 as b2
+
+    import plastlab
+    from plastlab.brian.adapters import ORDER_WARNING_LOGGER
+    from plastlab.brian.settings import brian_settings
+
+    def network(device):
+        inp = b2.SpikeGeneratorGroup(3, [0, 1, 2], [1, 2, 3] * b2.ms)
+        out = b2.NeuronGroup(2, "v : 1", threshold="v > 1", reset="v = 0", refractory=1 * b2.ms)
+        syn = plastlab.synapses(plastlab.load_rule("nc_memristor", device=device), inp, out, transmit="v_post += w")
+        syn.connect()
+        syn.w = 0.5
+        b2.Network(inp, out, syn).run(3 * b2.ms)
+
+    records = []
+    listener = logging.Handler(level=logging.WARNING)
+    listener.emit = records.append  # Brian2's loggers do not propagate to the root: listen on the logger itself
+    logger = logging.getLogger(ORDER_WARNING_LOGGER)
+    logger.addHandler(listener)
+    try:
+        with brian_settings(target="numpy"):
+            network({"c2c": 0.1})
+        assert not [r for r in records if "well-defined" in r.getMessage()]
+        prefs = b2.prefs.codegen.target
+        b2.prefs.codegen.target = "numpy"
+        try:
+            network({"c2c": 0.1})  # Brian2 outside plastlab's settings: its warning as usual
+        finally:
+            b2.prefs.codegen.target = prefs
+        assert [r for r in records if "well-defined" in r.getMessage()]
+    finally:
+        logger.removeHandler(listener)
+    assert not logger.filters

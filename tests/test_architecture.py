@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "plastlab"
 
 # floors, top to bottom: a module may import its own subpackage or anything on a lower floor
 FLOORS = {"cli": 5, "experiments": 4, "learn": 3, "evolve": 3, "brian": 2, "rules": 1,
-          "config": 0, "store": 0, "plots": 0, "datasets": 0, "errors": -1, "interrupts": -1,
+          "config": 0, "store": 0, "plots": 0, "datasets": 0, "outputs": -0.5, "errors": -1, "interrupts": -1,
           "report": 0.5}  # report: result files -> pages; uses store, imported only by cli
 PUBLIC_FACE = "plastlab"  # __init__ and __main__: re-exports only, imported by nobody inside the package
 

@@ -93,10 +93,10 @@ def _start_cluster(tmp_path, n_workers=2):
 
 
 def _stop(procs):
-    for p in procs:
+    """Workers first, then the scheduler (a worker whose scheduler is gone waits for it before it exits)."""
+    for p in reversed(procs):
         if p.poll() is None:
             p.terminate()
-    for p in procs:
         try:
             p.wait(timeout=20)
         except subprocess.TimeoutExpired:
@@ -348,3 +348,11 @@ def test_hurdle_settings_are_checked(tmp_path):
     path.write_text(path.read_text().replace("hurdle_instances = 1", "hurdle_instances = 1\nhurdle_fraction = 0"))
     with pytest.raises(ConfigError, match="hurdle_fraction"):
         campaign.load_campaign(path)
+
+
+@pytest.mark.parametrize("name", ["error", "reward", "correlation"])
+def test_repository_campaign_files_load(name):
+    """Every shipped campaign file passes its checks (the correlation file names the authors' large instance
+    seeds, STREAM*1000 + trial)."""
+    spec = campaign.load_campaign(ROOT / "evolve" / f"{name}.toml")
+    assert spec["train_seeds"] and spec["validation_seeds"]

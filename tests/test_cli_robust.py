@@ -195,6 +195,7 @@ def test_a_checkpoint_edited_by_hand_is_refused(tmp_path):
 
     state = {key: kind() if kind is not int else 0 for key, kind in CHECKPOINT_KEYS.items()}
     state["population"] = [["a"], ["b"]]
+    state["history"], state["cache_counts"] = [{"generation": 0}], [0, 0]
     state["content_digest"] = content_digest(state)
     read_checkpoint_ok = tmp_path / "ok.json"
     read_checkpoint_ok.write_text(json.dumps(state))

@@ -84,3 +84,25 @@ def test_report_refuses_bad_input_with_one_line_before_writing(tmp_path, problem
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("plastlab: error:")
     assert not (tmp_path / "page.md").exists() and not (tmp_path / "page_figures").exists()
+
+
+def test_report_of_a_device_sweep_shows_each_grid_point_and_where_f1_falls(tmp_path):
+    """A device_sweep's page: F1 per grid point as mean ± sd over repeats (of the fold means) and the threshold
+    the experiment recorded in the file's attrs."""
+    import numpy as np
+    import xarray as xr
+
+    f1 = np.array([[[[0.5, 0.7], [0.6, 0.6]], [[0.9, 0.9], [0.8, 1.0]]]])  # (dataset, rule, levels, repeat, fold)
+    ds = xr.Dataset({"f1": (("dataset", "rule", "levels", "repeat", "fold"), f1[:, None][:, 0][:, None])},
+                    coords={"dataset": ["iris"], "rule": ["nc_memristor"], "levels": [4.0, np.inf],
+                            "repeat": [0, 1], "fold": [0, 1]})
+    ds.attrs.update(kind="device_sweep", experiment="sweep", seed=0, swept="levels", drop=0.02, complete=1,
+                    fixed_device="{}", ideal_f1_iris_nc_memristor=0.9, threshold_levels_iris_nc_memristor=4.0)
+    (tmp_path / "run").mkdir()
+    ds.to_netcdf(tmp_path / "run" / "results.nc")
+    result = _report("run", "--out", "page.md", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "page.md").read_text(encoding="utf-8")
+    assert "iris/nc_memristor/levels=4" in page and "0.600 ± 0.000" in page  # repeats 0.6 and 0.6
+    assert "iris/nc_memristor/levels=inf" in page and "0.900 ± 0.000" in page
+    assert "falls 0.02 below the ideal device (0.900) at levels = 4" in page

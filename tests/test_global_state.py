@@ -6,6 +6,7 @@ import random
 
 import matplotlib
 import numpy as np
+import pytest
 from brian2 import defaultclock, ms, prefs
 from evolve_helpers import tiny_campaign
 
@@ -21,6 +22,7 @@ from plastlab.plots import plot_window
 def test_classifier_window_superspike_and_campaign_keep_global_state(tmp_path):
     prefs.codegen.target, defaultclock.dt = "numpy", 0.25 * ms
     backend = matplotlib.get_backend()
+    frozen = gc.get_freeze_count()  # Python 3.12 starts with objects in the permanent generation
     np.random.seed(123)
     expected_draw = np.random.RandomState(123).rand()
     random.seed(321)  # DEAP's operators draw from Python's random: evolution lends it its own stream only
@@ -45,7 +47,7 @@ def test_classifier_window_superspike_and_campaign_keep_global_state(tmp_path):
     assert matplotlib.get_backend() == backend
     assert np.random.rand() == expected_draw, "numpy's global random state was reseeded or consumed"
     assert random.getstate() == python_random, "Python's global random state was reseeded or consumed"
-    assert gc.get_freeze_count() == 0
+    assert gc.get_freeze_count() == frozen
 
 
 def test_an_outer_gc_freeze_is_left_alone():
@@ -95,3 +97,17 @@ def test_a_swallowed_ctrl_c_still_stops_every_write(tmp_path):
         interrupts.restore(previous)
     assert interrupts.pending() is None and signal.getsignal(signal.SIGINT) is previous[signal.SIGINT]
     atomic_write_text(tmp_path / "result.txt", "after restore")
+
+
+@pytest.mark.standalone
+def test_a_standalone_evaluation_leaves_brian2_on_the_callers_device():
+    """cpp_standalone is set only while a network is built and run: the caller's device, target and clock after."""
+    from brian2.devices.device import get_device, runtime_device
+
+    prefs.codegen.target, defaultclock.dt = "numpy", 0.25 * ms
+    v, u, s = error.symbols()  # the same network as tests/test_device.py (one build, cached on disk)
+    error.evaluate_batch([s * (v - u), error.baselines()["delta_rule"], s / (v + 70)], [11, 12],
+                         {"duration": 0.5, "t_drop": 0.1}, device="cpp_standalone")
+    assert get_device() is runtime_device
+    assert prefs.codegen.target == "numpy" and abs(float(defaultclock.dt / ms) - 0.25) < 1e-12
+    assert gc.get_freeze_count() == 0

@@ -143,6 +143,37 @@ def test_reward_champion_rule_file_runs_the_same_trajectory_as_the_batched_netwo
     np.testing.assert_array_equal(batched["total_R"], compiled["total_R"])
 
 
+def test_reward_rate_per_neuron_is_a_named_option_with_the_same_learning():
+    """``rate_per_neuron`` (off by default: the document as before) moves the eligibility's expected-rate term from
+    every synapse to its neuron; the weights learned by the paper's rule, batched and as a rule file, agree to
+    rounding (same arithmetic on the same v)."""
+    off = reward.params_with_defaults(REWARD_TINY)
+    on = dict(off, rate_per_neuron=True)
+    assert off["rate_per_neuron"] is False
+    doc = reward.rule_document(reward.reference(), "ref", "", off)
+    assert doc["traces"]["eligibility"]["rate"] == "-eligibility/tau_M - K*rho_syn*exp((v - theta)/delta_syn)*pre_trace"
+    assert "expected_rate" in reward.rule_document(reward.reference(), "ref", "", on)["inputs"]
+    weights = {}
+    for name, p in (("off", off), ("on", on)):
+        insts = reward.instances(p, [1])
+        rule = reward.rule_plasticity(rule_from_document(reward.rule_document(reward.reference(), "ref", "", p)))
+        weights[name] = np.concatenate(reward.run(p, insts, rule)["w"])
+        batch = reward.evaluate_batch([reward.reference()], [1], p)
+        weights[name + " fitness"] = batch[0]["fitness"]
+    assert np.ptp(weights["off"]) > 100  # the rule learned something
+    np.testing.assert_allclose(weights["on"], weights["off"], rtol=1e-12, atol=1e-9)
+    assert weights["on fitness"] == weights["off fitness"]
+    from pathlib import Path
+
+    from plastlab.evolve.campaign import load_campaign, spec_digest
+
+    spec = load_campaign(Path(__file__).resolve().parents[1] / "evolve" / "reward.toml")
+    earlier = dict(spec, family_params={k: v for k, v in spec["family_params"].items() if k != "rate_per_neuron"})
+    assert spec_digest(spec) == spec_digest(earlier)  # checkpoints from before the option still resume
+    assert spec_digest(dict(spec, family_params=dict(spec["family_params"], rate_per_neuron=True))) != \
+        spec_digest(spec)
+
+
 def _trial_probes(p):
     """The network's state at every trial boundary (after the reset) and, every step, the quantities of the
     eligibility formula."""

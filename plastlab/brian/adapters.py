@@ -11,7 +11,8 @@ import os
 import re
 
 __all__ = ["SUPPORTED_BRIAN2", "set_state_update_running", "set_state_update_active", "compiling_module",
-           "cython_module_cached", "CYTHON_LOGGER", "console_handler", "quiet_console"]
+           "cython_module_cached", "CYTHON_LOGGER", "console_handler", "quiet_console", "standalone_array",
+           "standalone_compile"]
 
 SUPPORTED_BRIAN2 = ("2.9", "2.10", "2.11")
 
@@ -75,3 +76,50 @@ def quiet_console(level=logging.ERROR):
     previous = handler.level
     handler.setLevel(level)
     return previous
+
+
+def standalone_array(device, group, variable):
+    """The C++ name of ``group.variable``'s array in a standalone project (``brian::<name>`` in generated code).
+
+    ``CPPStandaloneDevice.get_array_name`` (2.9–2.11; Brian2CUDA's device derives from it)."""
+    return device.get_array_name(group.variables[variable])
+
+
+def standalone_compile(device, directory):
+    """Compile a standalone project that ``device.build(compile=False)`` wrote to ``directory``.
+
+    ``get_compiler_and_args`` and ``CPPStandaloneDevice.compile_source(directory, compiler, debug, clean)``
+    (2.9–2.11): what ``device.build(compile=True)`` itself calls."""
+    from brian2.codegen.cpp_prefs import get_compiler_and_args
+
+    compiler, _ = get_compiler_and_args()
+    device.compile_source(directory, compiler, False, False)
+
+
+
+ORDER_WARNING_LOGGER = "brian2.codegen.generators.base"
+"""Where Brian2 (2.9–2.11) warns "Came across an abstract code block that may not be well-defined" when a block's
+outcome may depend on the order of execution (e.g. random numbers drawn beside ``v_post += w``)."""
+
+
+class OrderWarningFilter(logging.Filter):
+    """Drops Brian2's order-of-execution warning while ``active()`` is true; every other message passes."""
+
+    def __init__(self, active):
+        super().__init__()
+        self.active = active
+
+    def filter(self, record):
+        return not (self.active() and "may not be well-defined" in record.getMessage())
+
+
+def owned(values, dtype=None):
+    """A copy of Brian2 variable values that stays valid after the object is gone.
+
+    Brian2 ≥ 2.10 keeps synapse variables and monitor recordings in C++ dynamic arrays, and ``syn.w[:]``,
+    ``monitor.t_`` etc. are numpy views into that memory: freed with the object, or moved when the array grows in a
+    later run, leaving the view reading garbage. Brian2 2.9 returned views of numpy-owned arrays, which kept them
+    alive. Anything read from a Brian2 object that outlives it (or a later run) goes through this copy."""
+    import numpy as np
+
+    return np.array(values, dtype=dtype, copy=True)

@@ -262,7 +262,7 @@ class CircuitNetwork:
 
     def layer_values(self, k, *names):
         """Copies of layer k's variables ``names`` (flat, all copies)."""
-        return [np.asarray(getattr(self.layers[k], name)[:]).copy() for name in names]
+        return [adapters.owned(getattr(self.layers[k], name)[:]) for name in names]
 
     def set_inputs(self, X):
         """Static input rates, X (copies, n_in)."""

@@ -15,6 +15,7 @@ from brian2.units.fundamentalunits import DIMENSIONLESS
 
 from ..errors import RuleError
 from ..rules import expressions as ex
+from . import pairing
 
 
 class NoTransmissionWarning(UserWarning):
@@ -35,6 +36,8 @@ class BrianCode:
     clip_each_step: str = None
     periodic: str = None
     periodic_interval: object = None
+    pathways: tuple = ()  # (name, side, code, order) of each pathway where the rule's [pairing] orders them
+    post_delay: object = None  # the rule's dendritic delay: post spikes reach the synapse this much later
 
     def __str__(self):
         parts = [("model", self.model), ("on_pre", self.on_pre), ("on_post", self.on_post)]
@@ -96,14 +99,24 @@ def generate(rule, transmit=None, *, lastspike=(True, True), transmit_last=False
         model.append(f"d{trace.name}/dt = {code(trace.rate)} : {_unit_name(trace.unit)} ({kind})")
     model += [f"{name} : {_unit_name(i.unit)}" for name, i in rule.inputs.items() if i.source == "modulator"]
     model += [f"{name} : {_unit_name(unit)}" for name, unit in rule.state.items()]
-    transmit = transmission(rule, transmit)
+    transmit = device_transmit(rule, transmission(rule, transmit))
     on_pre = [transmit] if transmit and not transmit_last else []
     on_post = []
+    pathways = ()
     if rule.window is not None:
-        extra_model, pre_window, post_window = _window_code(rule, code, rename, lastspike)
+        nest = pairing.coincident(rule) == "nest"  # per-synapse spike times, marked after the post pathway
+        extra_model, pre_window, post_window = _window_code(rule, code, rename, (False, False) if nest else lastspike)
         model += extra_model
-        on_pre += pre_window
-        on_post += post_window
+        on_pre += pre_window[:1] if nest else pre_window
+        on_post += post_window[:1] if nest else post_window
+        pathways = pairing.brian_pathways(rule, on_pre, on_post, pre_window[1:], post_window[1:])
+    elif not pairing.is_default(rule):  # plastlab.rules.pairing: scheme and order of the pathways
+        blocks = {p.name: [_statement_code(rule, s, code) for s in p.statements] for p in pairing.rule_pathways(rule)}
+        model += [f"{name} : {_unit_name(unit)}" for name, unit in pairing.extra_state(rule).items()]
+        on_pre += blocks["pre"]
+        on_post += blocks["post"]
+        pathways = pairing.brian_pathways(rule, on_pre, on_post, blocks.get("pre_after", ()),
+                                          blocks.get("post_after", ()))
     else:
         on_pre += [_statement_code(rule, s, code) for s in rule.on_pre]
         on_post += [_statement_code(rule, s, code) for s in rule.on_post]
@@ -116,8 +129,13 @@ def generate(rule, transmit=None, *, lastspike=(True, True), transmit_last=False
     if rule.periodic is not None:
         periodic = "\n".join(_statement_code(rule, s, code) for s in rule.periodic.statements)
         interval = ex.evaluate(rule.periodic.interval, rule.parameters)
-    return BrianCode("\n".join(model), "\n".join(on_pre), "\n".join(on_post), dict(rule.parameters), clip_each_step,
-                     periodic, interval)
+    after = dict(p[::2] for p in pathways)
+    extra = (pairing.brian_pathways(rule, on_pre, on_post, *(after.get(n, "").splitlines()
+                                                             for n in ("pre_after", "post_after")))
+             if pathways else ())
+    return BrianCode("\n".join(model + device_model(rule)), "\n".join(on_pre), "\n".join(on_post),
+                     dict(rule.parameters, **device_namespace(rule)), clip_each_step, periodic, interval,
+                     extra, pairing.post_delay(rule))
 
 
 def _statement_code(rule, statement, code):
@@ -130,6 +148,8 @@ def _statement_code(rule, statement, code):
     value = statement.new_value()
     lo, hi = rule.weight.min, rule.weight.max
     already = isinstance(value, ex.clip) and value.args[1:] == (lo, hi)
+    if _device_updates(rule):  # the device takes the step the rule asks for (its own clip to the bounds removed)
+        return device_update(rule, code((value.args[0] if already else value) - sp.Symbol("w")), code)
     if already or (lo == -sp.oo and hi == sp.oo):
         return (f"w = {code(_dimensional_zero(rule, value))}" if statement.op == "="
                 else f"w {statement.op} {code(statement.expr)}")
@@ -159,6 +179,8 @@ def _window_code(rule, code, rename, lastspike):
         bounded = f"clip({delta}, -{interval}, {interval})"  # keeps F finite where the guard is 0
         change = ex.to_code(branch, dict(rename, delta_t=bounded))
         guard = f"int({since} > 0*second) * int({since} < {interval}){seen[other]}"
+        if _device_updates(rule):
+            return device_update(rule, f"{guard} * ({change})", code)
         return f"w = clip(w + {guard} * ({change}), {lo}, {hi})"
 
     on_post = [update(rule.window.potentiation, f"t - {refs['pre']}", "pre")] + marks["post"]
@@ -166,12 +188,93 @@ def _window_code(rule, code, rename, lastspike):
     return model, on_pre, on_post
 
 
+# --- device non-idealities (plastlab.rules.devices): printed only when the rule's [device] is not ideal -----------
+
+def _device(rule):
+    device = getattr(rule, "device", None)
+    return None if device is None or device.off else device
+
+
+def _device_updates(rule):
+    device = _device(rule)
+    return bool(device is not None and device.changes_updates)
+
+
+def draws_random_numbers(rule):
+    """True when the rule's device draws random numbers in its updates or its transmission (d2d, c2c,
+    stochastic rounding, read noise)."""
+    device = _device(rule)
+    return bool(device is not None and (device.d2d or device.c2c or device.read_noise
+                                        or (device.levels is not None and device.rounding == "stochastic")))
+
+
+def device_model(rule):
+    """Per-synapse d2d factors (potentiation, depression) and whether they have been drawn yet."""
+    device = _device(rule)
+    if device is None or not device.d2d:
+        return []
+    return ["device_up : 1", "device_down : 1", "device_drawn : 1"]
+
+
+def device_namespace(rule):
+    """The device's numbers, in the namespace (another value reuses the compiled code)."""
+    device = _device(rule)
+    if device is None:
+        return {}
+    names = {"device_c2c": device.c2c, "device_d2d": device.d2d, "device_asym": device.asymmetry,
+             "device_gamma": device.soft_bounds, "device_read_noise": device.read_noise}
+    if device.levels is not None:
+        names["device_q"] = (rule.w_max - rule.w_min) / (device.levels - 1)
+    return names
+
+
+def device_transmit(rule, transmit):
+    """The transmission with read noise: ``w`` read as ``w*(1 + read_noise*N(0,1))``, drawn per transmission."""
+    device = _device(rule)
+    if not transmit or device is None or not device.read_noise:
+        return transmit
+    return re.sub(r"\bw\b", "(w*(1 + device_read_noise*randn()))", transmit)
+
+
+def device_update(rule, step, code):
+    """Brian2 lines taking the rule's weight step ``step`` (code) through the device: d2d, asymmetry and soft-bounds
+    factors of the step's sign, c2c noise, the bounds, then a level (``plastlab.rules.devices`` has the order)."""
+    device = _device(rule)
+    lo, hi = (code(b) for b in _dimensional_zero(rule, ex.clip(sp.Symbol("w"), rule.weight.min,
+                                                                 rule.weight.max)).args[1:])
+    zero = "0" if rule.weight.unit is DIMENSIONLESS else f"0*{_unit_name(rule.weight.unit)}"
+    lines = []
+    up, down = [], []
+    if device.d2d:
+        lines += ["device_up = device_drawn*device_up + (1 - device_drawn)*clip(1 + device_d2d*randn(), 0, inf)",
+                  "device_down = device_drawn*device_down + (1 - device_drawn)*clip(1 + device_d2d*randn(), 0, inf)",
+                  "device_drawn = 1"]
+        up.append("device_up")
+        down.append("device_down")
+    if device.asymmetry != 1:
+        down.append("device_asym")
+    if device.soft_bounds:
+        up.append(f"(({hi} - w)/({hi} - {lo}))**device_gamma")
+        down.append(f"((w - {lo})/({hi} - {lo}))**device_gamma")
+    lines.append(f"device_step = {step}")
+    if up or down:
+        lines.append(f"device_step = device_step*(int(device_step > {zero})*{'*'.join(up) or '1'}"
+                     f" + int(device_step < {zero})*{'*'.join(down) or '1'})")
+    if device.c2c:
+        lines.append("device_step = device_step*(1 + device_c2c*randn())")
+    lines.append(f"w = clip(w + device_step, {lo}, {hi})")
+    if device.levels is not None:
+        offset = "0.5" if device.rounding == "nearest" else "rand()"
+        lines.append(f"w = clip({lo} + device_q*floor((w - {lo})/device_q + {offset}), {lo}, {hi})")
+    return "\n".join(lines)
+
+
 def has_lastspike(group):
     return "lastspike" in getattr(group, "variables", {})
 
 
 def synapses(rule, source, target, transmit=None, *, extra_model="", namespace=None, parameters=None,
-             transmit_last=False, program=None, **kwargs):
+             transmit_last=False, program=None, clocks=None, **kwargs):
     """A ``brian2.Synapses`` from ``source`` to ``target`` running ``rule`` (not yet connected).
 
     ``transmit`` is the effect of a presynaptic spike on the target (``"ge_post += w"``; default: the rule's
@@ -179,9 +282,11 @@ def synapses(rule, source, target, transmit=None, *, extra_model="", namespace=N
     model lines, e.g. ``"I_in_post = w*r_pre : 1 (summed)"`` for rate networks; ``transmit_last`` transmits after
     the rule's presynaptic statements (see ``generate``); ``program`` (a ``programs.ProgramCalls``) computes the
     rule's placeholders with compiled programs (``program_code``); other keyword arguments go to
-    ``brian2.Synapses``. ``parameters`` sets rule parameters on purpose (e.g. a circuit's per-layer learning
-    rate); ``namespace`` holds the network's own names, which must not clash with the rule's parameters (a
-    silent replacement would change the rule). Pre/postsynaptic inputs of the rule must exist in the groups.
+    ``brian2.Synapses``; ``clocks`` (a callable: time step -> Clock) gives the ``[periodic]`` updates a
+    shared clock instead of one of their own. ``parameters`` sets rule parameters on purpose (e.g. a circuit's
+    per-layer learning rate); ``namespace`` holds the network's own names, which must not clash with the rule's
+    parameters (a silent replacement would change the rule). Pre/postsynaptic inputs of the rule must exist in the
+    groups.
     """
     _check_inputs(rule, source, target)
     unknown = sorted(set(parameters or {}) - set(rule.parameters))
@@ -202,16 +307,27 @@ def synapses(rule, source, target, transmit=None, *, extra_model="", namespace=N
                       "[weight] transmit in the rule)", NoTransmissionWarning, stacklevel=2)
     names = dict(brian.namespace, **(namespace or {}), **(parameters or {}))
     model = brian.model + ("\n" + extra_model if extra_model else "")
-    syn = Synapses(source, target, model=model, on_pre=brian.on_pre or None,
-                   on_post=brian.on_post or None, namespace=names, **kwargs)
+    if brian.pathways or brian.post_delay is not None:  # the rule's [pairing]: order of pathways, delay
+        syn = pairing.paired_synapses(brian, source, target, model, names, kwargs)
+    else:
+        syn = Synapses(source, target, model=model, on_pre=brian.on_pre or None,
+                       on_post=brian.on_post or None, namespace=names, **kwargs)
     operations = {}
     if brian.clip_each_step:
         operations["clip"] = syn.run_regularly(brian.clip_each_step, when="end", name=f"{syn.name}_clip")
     if brian.periodic:
-        operations["periodic"] = syn.run_regularly(brian.periodic, dt=brian.periodic_interval, when="end",
-                                                   name=f"{syn.name}_periodic")
+        every = {"dt": brian.periodic_interval} if clocks is None else {"clock": clocks(brian.periodic_interval)}
+        operations["periodic"] = syn.run_regularly(brian.periodic, when="end", name=f"{syn.name}_periodic", **every)
     _OPERATIONS[syn] = operations
+    if draws_random_numbers(rule):
+        RANDOM_DEVICE_SYNAPSES.add(syn)
     return syn
+
+
+# Synapses whose device draws random numbers in the same pathway as the transmission: Brian2 warns that their code
+# "may depend on the order of execution" (it does, only through the order of the random draws, which is fixed for
+# a seed). While one of them exists, plastlab's networks drop that one warning (``settings.brian_settings``).
+RANDOM_DEVICE_SYNAPSES = weakref.WeakSet()
 
 
 _OPERATIONS = weakref.WeakKeyDictionary()

@@ -14,12 +14,14 @@ import numpy as np
 
 from ..errors import PlastlabError, RuleError
 from ..rules.rule import Rule
+from . import adapters
 from .requirements import Offer, require
 
 __all__ = ["NEURON_MODEL", "POST_VARIABLES", "layer_offer", "check_rule", "resolve_rule", "output_neurons",
            "plastic_synapses", "static_synapses", "lateral_inhibition", "weight_bounds", "get_weights",
            "set_weights", "initial_fractions", "block_pairs", "inhibition_pairs", "FrozenCopies", "synapse_state_names",
-           "reset_statement", "Layer", "build_layer"]
+           "reset_statement", "Layer", "build_layer", "scheduled_group", "schedule_values",
+           "schedule_columns", "weight_values", "transmit_code"]
 
 # LIF neuron in units of the threshold scale (rest and reset at 0). The teacher current flows in
 # [teach_from, teach_until), the suppression current until suppress_until; refractory after a spike for t_ref
@@ -96,8 +98,20 @@ def get_weights(rule, synapses):
     return np.asarray(synapses.variables["w"].get_value(), dtype=float).copy()
 
 
+def weight_values(rule, values):
+    """Plastic weights as ``set_weights`` sets them (floats in the weight's base unit): on a device with levels,
+    each on its nearest level."""
+    device = getattr(rule, "device", None)
+    if device is not None and device.levels is not None:
+        from ..rules.devices import on_levels
+
+        values = on_levels(values, *weight_bounds(rule), device.levels)
+    return np.asarray(values, dtype=float)
+
+
 def set_weights(rule, synapses, values):
-    synapses.variables["w"].set_value(np.asarray(values, dtype=float))
+    """Set plastic weights (floats in the weight's base unit); on a device with levels, each on its nearest level."""
+    synapses.variables["w"].set_value(weight_values(rule, values))
 
 
 def initial_fractions(n, w_init, w_spread, rng):
@@ -106,10 +120,12 @@ def initial_fractions(n, w_init, w_spread, rng):
 
 
 def synapse_state_names(syn):
-    """The rule's own per-synapse state (traces, last-spike times, ...): everything but the weight."""
+    """The rule's own per-synapse state (traces, last-spike times, ...): everything but the weight and the device's
+    per-synapse factors (``device_*``: drawn once, kept over the run)."""
     skip = {"w", "lastupdate", "i", "j", "N", "N_incoming", "N_outgoing", "delay"}
     return [k for k, v in syn.variables.items()
-            if not k.startswith("_") and getattr(getattr(v, "owner", None), "name", None) == syn.name and k not in skip
+            if not k.startswith(("_", "device_")) and k not in skip
+            and getattr(getattr(v, "owner", None), "name", None) == syn.name
             and not getattr(v, "read_only", False) and not getattr(v, "constant", False)
             and hasattr(v, "get_value")]
 
@@ -143,6 +159,13 @@ def transmit_statement(rule, gain):
     lo, hi = weight_bounds(rule)
     return ("I_post += transmit_gain * (w / w_unit - transmit_w_min)",
             {"transmit_gain": gain / (hi - lo), "transmit_w_min": lo, "w_unit": _weight_unit(rule)})
+
+
+def transmit_code(rule, gain):
+    """The transmit code with its numbers (as :attr:`Layer.transmit` gives it for a layer of this gain)."""
+    code, ns = transmit_statement(rule, gain)
+    return code.replace("transmit_gain", repr(ns["transmit_gain"])).replace("transmit_w_min",
+                                                                            repr(ns["transmit_w_min"]))
 
 
 def plastic_synapses(rule, source, target, *, gain, name, pairs=None, **where):
@@ -208,6 +231,44 @@ def lateral_inhibition(neurons, group_of, strength, *, name, pairs=None, **where
     else:
         syn.connect(False)
     return syn
+
+
+def schedule_columns(indices, rows, n):
+    """Columns per source a :func:`scheduled_group` needs for these spikes: the most spikes of one source in one
+    row, rounded up to a power of two (so most new data fits the same standalone build)."""
+    if not len(indices):
+        return 1
+    most = int(np.bincount(np.asarray(rows, dtype=np.int64) * n + np.asarray(indices, dtype=np.int64)).max())
+    return 1 << (most - 1).bit_length()
+
+
+def schedule_values(indices, steps, n, n_rows, row_steps, columns):
+    """The table of a :func:`scheduled_group`: (n_rows, n * columns), source k's spikes of row r (time steps
+    ``r*row_steps ... (r+1)*row_steps - 1``) in columns ``k*columns ...``, as absolute time steps, -1 where none."""
+    indices, steps = np.asarray(indices, dtype=np.int64), np.asarray(steps, dtype=np.int64)
+    table = np.full((n_rows, n * columns), -1.0)
+    order = np.lexsort((steps, indices))
+    indices, steps = indices[order], steps[order]
+    rows = steps // row_steps
+    key = rows * n + indices
+    first = np.r_[0, np.flatnonzero(np.diff(key)) + 1]
+    rank = np.arange(len(key)) - np.repeat(first, np.diff(np.r_[first, len(key)]))
+    table[rows, indices * columns + rank] = steps
+    return table
+
+
+def scheduled_group(n, n_rows, row_steps, columns, *, name, clock):
+    """``n`` spike sources firing at time steps held in a TimedArray (``<name>_steps``, :func:`schedule_values`):
+    on a standalone device ``run_args`` give a build new spikes (a SpikeGeneratorGroup's spikes are frozen into
+    the build). Each source fires in the steps its columns of the current row name: the spikes of a
+    SpikeGeneratorGroup with the same schedule, in the same time steps. Returns (group, timed array)."""
+    import brian2 as b2
+
+    table = b2.TimedArray(np.full((n_rows, n * columns), -1.0), dt=row_steps * clock.dt, name=f"{name}_steps")
+    fires = " or ".join(f"{name}_steps(t, i * {columns} + {c}) == timestep(t, dt)" for c in range(columns))
+    group = b2.NeuronGroup(n, "", threshold=fires, reset="", clock=clock, name=name,
+                           namespace={f"{name}_steps": table})
+    return group, table
 
 
 @dataclass
@@ -297,14 +358,15 @@ class FrozenCopies:
 
     MAX_SYNAPSES = 2_000_000  # per run: more patterns run in chunks
 
-    def __init__(self, *, slot, dt, neuron, gain, inhibition, prefix):
+    def __init__(self, *, slot, dt, neuron, gain, inhibition, prefix, device="runtime"):
         self.slot, self.dt, self.neuron, self.gain = float(slot), float(dt), dict(neuron), float(gain)
-        self.inhibition, self.prefix = inhibition, prefix
+        self.inhibition, self.prefix, self.device = inhibition, prefix, device
 
-    def responses(self, requests):
+    def responses(self, requests, done=None):
         """``requests``: (fractions (n_in, n_out), group_of, trains, gain factor) per layer, ``trains`` a list of
         (input indices, times in ms from the pattern's start). Per request: first-spike times (ms from the
-        pattern's start, inf when silent) and spike counts, both (n_patterns, n_out)."""
+        pattern's start, inf when silent) and spike counts, both (n_patterns, n_out). ``done(n)``, if given, is
+        called after each run with the number of patterns it showed (a progress bar)."""
         patterns = [(r, k) for r, req in enumerate(requests) for k in range(len(req[2]))]
         size = [np.size(requests[r][0]) for r, _ in patterns]
         chunks, start, total = [], 0, 0
@@ -319,6 +381,8 @@ class FrozenCopies:
         for chunk in chunks:
             if chunk:
                 self._run(requests, chunk, out)
+                if done is not None:
+                    done(len(chunk))
         return out
 
     def _run(self, requests, chunk, out):
@@ -333,6 +397,8 @@ class FrozenCopies:
             ix, tt = requests[r][2][k]
             idx.append(np.asarray(ix, dtype=int) + in_offset[c])
             times.append(np.minimum(np.round(np.asarray(tt) / dt), last) * dt)
+        if self.device != "runtime":
+            return self._run_standalone(requests, chunk, out, shapes, np.concatenate(idx), np.concatenate(times))
         clock = b2.Clock(dt * ms, name=f"{p}_clock")  # named: an auto-named clock would change the generated code
         inputs = b2.SpikeGeneratorGroup(int(in_offset[-1]), np.concatenate(idx), np.concatenate(times) * ms,
                                         clock=clock, name=f"{p}_in")
@@ -345,7 +411,53 @@ class FrozenCopies:
             [(len(requests[r][1]), len(requests[r][1]), inhibition_pairs(requests[r][1])) for r, _ in chunk]))
         monitor = b2.SpikeMonitor(neurons, name=f"{p}_outmon")
         b2.Network(inputs, neurons, syn, inhib, monitor).run(self.slot * ms)
-        si, st = np.asarray(monitor.i), np.asarray(monitor.t / ms)
+        self._collect(requests, chunk, out, out_offset, adapters.owned(monitor.i), adapters.owned(monitor.t / ms))
+
+    def _run_standalone(self, requests, chunk, out, shapes, idx, times):
+        """The same run on a standalone device: one build per structure (the layers' shapes and groups, padded
+        to a power of two of patterns with silent copies of the last, so a few patterns more or less reuse a
+        build), inputs and weights as ``run_args``."""
+        import brian2 as b2
+        from brian2 import ms
+
+        from . import device as devices
+
+        pad = (1 << (len(shapes) - 1).bit_length()) - len(shapes)  # copies without inputs or weights: silent
+        groups = [tuple(np.asarray(requests[r][1]).tolist()) for r, _ in chunk]
+        groups += [groups[-1]] * pad
+        shapes = np.vstack([shapes, np.repeat(shapes[-1:], pad, axis=0)])
+        p, n_in = self.prefix, int(shapes[:, 0].sum())
+        out_offset = np.r_[0, np.cumsum(shapes[:, 1])]
+        steps = np.round(times / self.dt).astype(np.int64)
+        columns = schedule_columns(idx, np.zeros(len(idx), dtype=int), n_in)
+        key = ("frozen", self.device, self.slot, self.dt, tuple(sorted(self.neuron.items())), self.gain,
+               float(self.inhibition), p, tuple(map(tuple, shapes.tolist())), tuple(groups), columns)
+        row_steps = round(self.slot / self.dt)
+
+        def build(dev):
+            clock = b2.Clock(self.dt * ms, name=f"{p}_clock")
+            inputs, table = scheduled_group(n_in, 1, row_steps, columns, name=f"{p}_in", clock=clock)
+            neurons = output_neurons(int(out_offset[-1]), teacher_amp=0.0, suppress_amp=0.0, name=f"{p}_out",
+                                     clock=clock, **self.neuron)
+            syn = static_synapses(inputs, neurons, gain=self.gain, name=f"{p}_static", clock=clock,
+                                  pairs=block_pairs([(a, b, None) for a, b in shapes]))
+            inhib = lateral_inhibition(neurons, None, self.inhibition, name=f"{p}_inhib", clock=clock,
+                                       pairs=block_pairs([(len(g), len(g), inhibition_pairs(g)) for g in groups]))
+            monitor = b2.SpikeMonitor(neurons, name=f"{p}_outmon")
+            b2.Network(inputs, neurons, syn, inhib, monitor).run(self.slot * ms, namespace={})
+            return {"table": table, "syn": syn, "monitor": monitor}, {}
+
+        entry = devices.built(key, build, self.device)
+        o = entry.objects
+        weights = np.concatenate([requests[r][3] * np.ravel(requests[r][0]) for r, _ in chunk]
+                                 + [np.zeros(int(a * b)) for a, b in shapes[len(chunk):]])
+        entry.run({o["table"]: schedule_values(idx, steps, n_in, 1, row_steps, columns), o["syn"].w: weights})
+        monitor = o["monitor"]
+        self._collect(requests, chunk, out, out_offset, adapters.owned(monitor.i), adapters.owned(monitor.t / ms))
+
+    @staticmethod
+    def _collect(requests, chunk, out, out_offset, si, st):
+        """Each pattern's first-spike times and counts from the spikes (neuron, ms) of one run of ``chunk``."""
         copy = np.searchsorted(out_offset, si, side="right") - 1
         for c in np.unique(copy):
             r, k = chunk[c]

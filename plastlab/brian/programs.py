@@ -196,6 +196,64 @@ cdef double {name}(int _p, {params}):
 """
 
 
+def cpp_code(name, n_inputs, arrays, ieee_division=False):
+    """C++ source of ``name(index, x0, ..., x{n-1})`` (standalone devices), the same arithmetic as
+    ``cython_code``, reading the table from run-time data: ``arrays`` maps ``ops``, ``args``, ``constants`` and
+    ``starts`` to the device's array names of a parameter-only group (``adapters.standalone_array``), which
+    ``run_args`` sets for every batch without a new build."""
+    params = ", ".join(f"double _x{k}" for k in range(n_inputs))
+    pushes = "\n".join(f"            {'if' if k == 0 else 'else if'} (_a == {k}) _stack[_top] = _x{k};"
+                       for k in range(n_inputs))
+    nan_on_zero = 0 if ieee_division else 1
+    return f"""
+static inline double {name}(const int _p, {params})
+{{
+    double _stack[{MAX_STACK}];
+    int _top = -1;
+    int _divided_by_zero = 0;
+    for (int _k = brian::{arrays['starts']}[_p]; _k < brian::{arrays['starts']}[_p + 1]; _k++)
+    {{
+        const int _op = brian::{arrays['ops']}[_k];
+        const int _a = brian::{arrays['args']}[_k];
+        if (_op == {PUSH_INPUT}) {{
+            _top += 1;
+{pushes}
+        }} else if (_op == {PUSH_CONSTANT}) {{
+            _top += 1;
+            _stack[_top] = brian::{arrays['constants']}[_a];
+        }} else if (_op == {ABS}) {{
+            _stack[_top] = fabs(_stack[_top]);
+        }} else if (_op == {SQRT}) {{
+            _stack[_top] = sqrt(_stack[_top]);
+        }} else {{
+            const double _r = _stack[_top];
+            _top -= 1;
+            const double _l = _stack[_top];
+            if (_op == {ADD}) _stack[_top] = _l + _r;
+            else if (_op == {SUB}) _stack[_top] = _l - _r;
+            else if (_op == {MUL}) _stack[_top] = _l * _r;
+            else if (_op == {DIV}) {{
+                if (_r == 0) {{
+                    if ({nan_on_zero}) _divided_by_zero = 1;
+                    if (_l == 0 || _l != _l || {nan_on_zero}) _stack[_top] = NAN;
+                    else _stack[_top] = copysign(INFINITY, _l) * copysign(1.0, _r);
+                }} else _stack[_top] = _l / _r;
+            }} else _stack[_top] = pow(_l, _r);
+        }}
+    }}
+    if (_divided_by_zero) return NAN;
+    return _stack[0];
+}}
+"""
+
+
+ISNAN_CPP = """
+static inline int _program_isnan(const double x)
+{
+    return std::isnan(x) ? 1 : 0;
+}
+"""
+
 ISNAN_CODE = """
 from libc.math cimport isnan as _c_isnan
 cdef int _program_isnan(double x):
@@ -203,12 +261,14 @@ cdef int _program_isnan(double x):
 """
 
 
-def program_function(table, name="rule_program", *, ieee_division=False):
+def program_function(table, name="rule_program", *, ieee_division=False, arrays=None):
     """A Brian2 Function ``name(index, x0, ...)`` running the table's programs (Cython and numpy targets);
     ``ieee_division``: a / 0 as C computes it (module docstring).
 
     Use it in a namespace (``{name: program_function(table)}``); a new table gives a new Function object with
-    the same generated code, so Brian2 reuses the compiled extension."""
+    the same generated code, so Brian2 reuses the compiled extension. ``arrays`` (standalone devices): the
+    device's names of the table's arrays in a parameter-only group, read by a C++ implementation (``cpp_code``).
+    """
     from brian2 import Function
 
     def numpy_version(index, *inputs):
@@ -218,6 +278,9 @@ def program_function(table, name="rule_program", *, ieee_division=False):
                   arg_types=["integer"] + ["float"] * table.n_inputs, return_type="float", stateless=True)
     fn.implementations.add_implementation("cython", cython_code(f"_{name}", table.n_inputs, ieee_division),
                                           namespace=table.namespace(), name=f"_{name}")
+    if arrays is not None:
+        fn.implementations.add_implementation("cpp", cpp_code(f"_{name}", table.n_inputs, arrays, ieee_division),
+                                              name=f"_{name}")
     return fn
 
 
@@ -228,6 +291,7 @@ def isnan_function():
     fn = Function(lambda x: np.isnan(x).astype(np.int32), arg_units=[1], return_unit=1, arg_types=["float"],
                   return_type="integer", stateless=True)
     fn.implementations.add_implementation("cython", ISNAN_CODE, name="_program_isnan")
+    fn.implementations.add_implementation("cpp", ISNAN_CPP, name="_program_isnan")
     return fn
 
 
@@ -237,6 +301,19 @@ cdef double _at_least(double x, double bound):
 """, "at_most": """
 cdef double _at_most(double x, double bound):
     return x if x < bound else bound
+"""}
+
+
+BOUND_CPP = {"at_least": """
+static inline double _at_least(const double x, const double bound)
+{
+    return x > bound ? x : bound;
+}
+""", "at_most": """
+static inline double _at_most(const double x, const double bound)
+{
+    return x < bound ? x : bound;
+}
 """}
 
 
@@ -250,6 +327,7 @@ def bound_functions():
         fn = Function(lambda x, bound, keep=keep: np.where(keep(x, bound), x, bound), arg_units=[1, 1],
                       return_unit=1, arg_types=["float", "float"], return_type="float", stateless=True)
         fn.implementations.add_implementation("cython", BOUND_CODE[name], name=f"_{name}")
+        fn.implementations.add_implementation("cpp", BOUND_CPP[name], name=f"_{name}")
         functions[name] = fn
     return functions
 
@@ -270,9 +348,10 @@ class ProgramCalls:
     ieee_division: bool = False
     modulators: dict = None
     comparison_bounds: bool = False
+    arrays: dict = None  # standalone devices: the table's arrays in a parameter-only group (program_function)
 
     def namespace(self):
         """The Brian2 functions the generated statements call."""
-        names = {"rule_program": program_function(self.table, ieee_division=self.ieee_division),
+        names = {"rule_program": program_function(self.table, ieee_division=self.ieee_division, arrays=self.arrays),
                  "rule_isnan": isnan_function()}
         return dict(names, **bound_functions()) if self.comparison_bounds else names

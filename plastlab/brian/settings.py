@@ -13,6 +13,7 @@ import sys
 import numpy as np
 
 from . import adapters
+from .codegen import RANDOM_DEVICE_SYNAPSES
 
 __all__ = ["brian_settings", "DEFAULT_TARGET"]
 
@@ -48,14 +49,17 @@ def brian_settings(*, target=DEFAULT_TARGET, dt=None, seed=None, quiet=True):
     current run early and let the program go on with a cut-short simulation). On exit the target, the clock,
     numpy's global random state (which ``brian2.seed`` and Brian2's numpy/Cython random numbers use), Brian2's
     console log level (``quiet``: warnings and errors only) and its Ctrl-C preference are restored. The first
-    compilation of new Cython code prints one line on stderr.
+    compilation of new Cython code prints one line on stderr. While a synapse whose device draws random numbers
+    exists, Brian2's warning that its code "may depend on the order of execution" is dropped (the order only
+    decides which random number each synapse draws; ``codegen.RANDOM_DEVICE_SYNAPSES``).
 
     Brian2 runs a full ``gc.collect()`` before every ``Network.run``; in a large process (SymPy's caches, a test
     session, a notebook) that costs 0.1–0.5 s a run, more than a short run itself. So garbage is collected once
     on entry, and the objects that are left are set aside for the collector (``gc.freeze``) and handed back on
-    exit (``gc.unfreeze``) — only if no one else has frozen objects, so an outer freeze is left alone. (Collecting
-    first matters: Brian2 numbers auto-named objects such as a group's clock after the ones still alive, the
-    number ends up in the generated code, and dead networks kept alive would mean new code to compile.)
+    exit (``gc.unfreeze``) — only if no one else has frozen objects, so an outer freeze is left alone (Python
+    3.12's interpreter starts with objects frozen: there the saving is not taken). Collecting first matters:
+    Brian2 numbers auto-named objects such as a group's clock after the ones still alive, the number ends up in
+    the generated code, and dead networks kept alive would mean new code to compile.
     """
     import brian2 as b2
 
@@ -68,6 +72,9 @@ def brian_settings(*, target=DEFAULT_TARGET, dt=None, seed=None, quiet=True):
     notice = CompilationNotice()
     cython_log = logging.getLogger(adapters.CYTHON_LOGGER)
     cython_log.addHandler(notice)
+    order_log, order_filter = logging.getLogger(adapters.ORDER_WARNING_LOGGER), adapters.OrderWarningFilter(
+        lambda: len(RANDOM_DEVICE_SYNAPSES) > 0)
+    order_log.addFilter(order_filter)
     freeze = gc.get_freeze_count() == 0
     if freeze:
         gc.collect()
@@ -91,5 +98,6 @@ def brian_settings(*, target=DEFAULT_TARGET, dt=None, seed=None, quiet=True):
             handler.setLevel(saved_level)
         b2.prefs.core.stop_on_keyboard_interrupt = saved_interrupt
         cython_log.removeHandler(notice)
+        order_log.removeFilter(order_filter)
         if freeze:
             gc.unfreeze()

@@ -23,6 +23,7 @@ from brian2 import (
     second,
 )
 
+from . import adapters
 from .codegen import rule_operations, synapses
 from .requirements import Offer
 
@@ -74,7 +75,7 @@ class SuperSpikeNetwork:
         else:
             self.w_out = self._plastic(rule, self.inputs, self.outputs, n_inputs, n_outputs, "w_out", w_out)
             objects.append(self.w_out)
-        self.initial_w = np.array(self.w_out.w[:])
+        self.initial_w = adapters.owned(self.w_out.w[:])
         self.spikes = SpikeMonitor(self.outputs)
         self.loss = StateMonitor(self.outputs, "loss", record=True, dt=trial * second)
         self.net = Network(*objects, self.spikes, self.loss)
@@ -160,15 +161,15 @@ class SuperSpikeNetwork:
 
     def plastic_weights(self):
         """Copies of the plastic synapses' weights."""
-        return [np.array(syn.w[:]) for syn in self.plastic()]
+        return [adapters.owned(syn.w[:]) for syn in self.plastic()]
 
     def output_weights(self):
         """hidden/input -> output weights, ordered (copy, pre, post)."""
-        return np.asarray(self.w_out.w[:])
+        return adapters.owned(self.w_out.w[:])
 
     def feedback_weights(self):
         """B in the order of the output weights (copy, hidden, output)."""
-        return np.asarray(self.feedback.B[:])[self._transpose_order()]
+        return adapters.owned(self.feedback.B[:])[self._transpose_order()]
 
     def loss_per_trial(self, trials):
         """(copies, trials): ∫ err² dt over each trial, summed over each copy's outputs."""

@@ -6,12 +6,16 @@ a unit name), so the caller never imports Brian2. The builder knows nothing of t
 spec names, runs them and hands back the values asked for as numpy arrays. Objects keep the spec's names, which
 also order operations of equal ``when`` and ``order`` (Brian2 sorts by name).
 """
+import contextlib
+import contextvars
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import adapters
+
 __all__ = ["Quantity", "Table", "SpikeSource", "Neurons", "Connection", "Plastic", "Operation", "StateProbe",
-           "SpikeCount", "Run", "NetworkSpec", "simulate"]
+           "SpikeCount", "Run", "NetworkSpec", "simulate", "using_device", "structure_key"]
 
 
 @dataclass(frozen=True)
@@ -175,22 +179,91 @@ def _delay(delay):
     return None if delay is None else delay.to_brian()
 
 
+class _Clocks:
+    """One Clock per time step: every object stepping every ``dt`` shares a clock (each Clock adds per-step work
+    to Brian2's loop; the same schedule and results as one ``dt=`` per object). Names are fixed by order of first
+    use, so the generated code, and Brian2's cache of it, does not depend on other networks alive."""
+
+    def __init__(self, b2):
+        self.b2, self.by_step = b2, {}
+
+    def __call__(self, dt):
+        key = float(dt)
+        if key not in self.by_step:
+            name = "tn_clock" if not self.by_step else f"tn_clock_{len(self.by_step)}"
+            self.by_step[key] = self.b2.Clock(dt, name=name)
+        return self.by_step[key]
+
+
+def _table_capacity(table):
+    """Room for a program table in a standalone build: a power of two, so most new batches fit the same build."""
+    n = max(len(table.ops) + 1, len(table.constants), len(table.starts))
+    return 1 << (n - 1).bit_length()
+
+
+TABLE_MODEL = "ops : integer\nargs : integer\nconstants : 1\nstarts : integer"
+
+
+def _table_values(table, capacity):
+    """A program table's arrays, zero-padded to ``capacity``, by variable of the table group."""
+    arrays = table.namespace()
+    return {var: np.pad(arrays[f"_program_{var}"], (0, capacity - len(arrays[f"_program_{var}"])))
+            for var in ("ops", "args", "constants", "starts")}
+
+
+def _program_tables(spec, b2):
+    """Standalone devices: a parameter-only group per program table (set by ``run_args`` for each batch) and the
+    plastic specs whose programs read their table from it."""
+    from dataclasses import replace
+
+
+    groups, plastic = {}, []
+    for c in spec.plastic:
+        if c.program is None:
+            plastic.append(c)
+            continue
+        capacity = _table_capacity(c.program.table)
+        group = b2.NeuronGroup(capacity, TABLE_MODEL, name=f"{c.name}_table")
+        _set_values(group, _table_values(c.program.table, capacity))
+        arrays = {var: adapters.standalone_array(b2.get_device(), group, var)
+                  for var in ("ops", "args", "constants", "starts")}
+        groups[c.name] = group
+        plastic.append(replace(c, program=replace(c.program, arrays=arrays)))
+    return groups, replace(spec, plastic=tuple(plastic))
+
+
+def structure_key(spec):
+    """What a standalone build depends on: the spec with its program tables reduced to their capacities (the
+    tables themselves are run-time data)."""
+    import hashlib
+    import pickle
+    from dataclasses import replace
+
+    plastic = tuple(c if c.program is None else
+                    replace(c, program=replace(c.program, table=(_table_capacity(c.program.table),
+                                                                 c.program.table.n_inputs)))
+                    for c in spec.plastic)
+    return hashlib.sha256(pickle.dumps(replace(spec, plastic=plastic))).hexdigest()
+
+
 def _build(spec, b2):
     """The Brian2 objects of ``spec``, by name, and the operations among them (for pausing)."""
     from . import codegen
 
     dt, ns = spec.dt.to_brian(), _namespace(spec.namespace, b2)
+    clocks = _Clocks(b2)
+    clock = clocks(dt)
     objects, operations = {}, {}
     for s in spec.sources:
-        objects[s.name] = b2.SpikeGeneratorGroup(s.n, s.indices, s.steps * dt, dt=dt, name=s.name)
+        objects[s.name] = b2.SpikeGeneratorGroup(s.n, s.indices, s.steps * dt, clock=clock, name=s.name)
     for g in spec.neurons:
         refractory = False if g.refractory is None else g.refractory.to_brian()
         objects[g.name] = b2.NeuronGroup(g.n, g.model, threshold=g.threshold, reset=g.reset, refractory=refractory,
-                                         method=g.method, dt=dt, namespace=ns, name=g.name)
+                                         method=g.method, clock=clock, namespace=ns, name=g.name)
         _set_values(objects[g.name], g.values)
     for c in spec.connections:
         extra = {} if c.delay is None else {"delay": c.delay.to_brian()}
-        syn = b2.Synapses(objects[c.source], objects[c.target], c.model, on_pre=c.on_pre, dt=dt, namespace=ns,
+        syn = b2.Synapses(objects[c.source], objects[c.target], c.model, on_pre=c.on_pre, clock=clock, namespace=ns,
                           name=c.name, **extra)
         syn.connect(**c.connect)
         _set_values(syn, c.values)
@@ -199,7 +272,7 @@ def _build(spec, b2):
         extra = {k: v for k, v in (("method", c.method), ("delay", _delay(c.delay))) if v is not None}
         syn = codegen.synapses(c.rule, objects[c.source], objects[c.target], c.transmit, extra_model=c.extra_model,
                                transmit_last=c.transmit_last, program=c.program,
-                               namespace=ns if c.network_namespace else None, dt=dt, name=c.name,
+                               namespace=ns if c.network_namespace else None, clock=clock, clocks=clocks, name=c.name,
                                **extra)
         made = codegen.rule_operations(syn)
         if "periodic" in made:
@@ -210,45 +283,92 @@ def _build(spec, b2):
         _set_values(syn, c.values)
         objects[c.name] = syn
     for op in spec.operations:
-        every = None if op.every is None else op.every.to_brian()
-        operations[op.name] = objects[op.group].run_regularly(op.code, dt=every, when=op.when, order=op.order,
+        every = clock if op.every is None else clocks(op.every.to_brian())
+        operations[op.name] = objects[op.group].run_regularly(op.code, clock=every, when=op.when, order=op.order,
                                                               name=op.name)
     for probe in spec.probes:
         if isinstance(probe, SpikeCount):
             objects[probe.name] = b2.SpikeMonitor(objects[probe.group], record=False, name=probe.name)
         else:
-            every = None if probe.every is None else probe.every.to_brian()
+            every = clock if probe.every is None else clocks(probe.every.to_brian())
             objects[probe.name] = b2.StateMonitor(objects[probe.group], list(probe.variables), record=probe.record,
-                                                  dt=every, when=probe.when, order=probe.order, name=probe.name)
+                                                  clock=every, when=probe.when, order=probe.order, name=probe.name)
     return objects, operations
 
 
 def _recorded(spec, objects):
-    out = {f"{name}.{var}": np.asarray(getattr(objects[name], var)[:]) for name, var in spec.read}
+    out = {f"{name}.{var}": adapters.owned(getattr(objects[name], var)[:]) for name, var in spec.read}
     for probe in spec.probes:
         monitor = objects[probe.name]
         if isinstance(probe, SpikeCount):
-            out[probe.name] = {"count": np.asarray(monitor.count[:])}
+            out[probe.name] = {"count": adapters.owned(monitor.count[:])}
         else:
-            out[probe.name] = dict({v: np.asarray(getattr(monitor, v)) for v in probe.variables},
-                                   t=np.asarray(monitor.t_))
+            out[probe.name] = dict({v: adapters.owned(getattr(monitor, v)) for v in probe.variables},
+                                   t=adapters.owned(monitor.t_))
     return out
 
 
-def simulate(spec):
-    """Build ``spec`` (Cython target), run its runs in order and return the values of ``spec.read`` (key
-    ``"object.variable"``) and of every probe (key: its name; a dict of arrays, ``t`` in seconds)."""
+def _run_all(spec, b2, objects, operations):
+    net = b2.Network(*objects.values())
+    for run in spec.runs:
+        for name in run.paused:
+            operations[name].active = False
+        net.run(run.duration.to_brian(), namespace={})
+        for name in run.paused:
+            operations[name].active = True
+
+
+_DEVICE = contextvars.ContextVar("plastlab_tasknet_device", default="runtime")
+
+
+@contextlib.contextmanager
+def using_device(device):
+    """``simulate`` runs on ``device`` inside the body (this thread/context only; the previous device after)."""
+    from .device import check_device
+
+    token = _DEVICE.set(check_device(device or "runtime"))
+    try:
+        yield
+    finally:
+        _DEVICE.reset(token)
+
+
+def simulate(spec, device=None):
+    """Build ``spec``, run its runs in order and return the values of ``spec.read`` (key ``"object.variable"``)
+    and of every probe (key: its name; a dict of arrays, ``t`` in seconds).
+
+    ``device``: ``"runtime"`` (Cython target) or a standalone device (``brian/device.py``): built once per
+    structure (``structure_key``), then run with ``run_args`` carrying the program tables of each new batch.
+    ``None``: the device of the enclosing ``using_device`` (default ``"runtime"``)."""
     import brian2 as b2
+
+    device = _DEVICE.get() if device is None else device
 
     from .settings import brian_settings
 
-    with brian_settings(target="cython"):
-        objects, operations = _build(spec, b2)
-        net = b2.Network(*objects.values())
-        for run in spec.runs:
-            for name in run.paused:
-                operations[name].active = False
-            net.run(run.duration.to_brian(), namespace={})
-            for name in run.paused:
-                operations[name].active = True
-        return _recorded(spec, objects)
+    if device == "runtime":
+        with brian_settings(target="cython"):
+            objects, operations = _build(spec, b2)
+            _run_all(spec, b2, objects, operations)
+            return _recorded(spec, objects)
+    from . import device as devices
+
+    devices.check_device(device)
+
+    def build(dev):
+        tables, tabled = _program_tables(spec, b2)
+        objects, operations = _build(tabled, b2)
+        _run_all(tabled, b2, objects, operations)
+        return objects, {"tables": tables}
+
+    with brian_settings(target=None):
+        entry = devices.built(structure_key(spec), build, device)
+        tables = entry.extra["tables"]
+        run_args = {}
+        for c in spec.plastic:
+            if c.program is not None:
+                group = tables[c.name]
+                for var, values in _table_values(c.program.table, len(group)).items():
+                    run_args[getattr(group, var)] = values
+        entry.run(run_args)
+        return _recorded(spec, entry.objects)

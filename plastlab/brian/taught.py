@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .layer import NEURON_RESET, build_layer, reset_statement
+from .layer import NEURON_RESET, build_layer, reset_statement, schedule_columns, schedule_values, scheduled_group
 
 __all__ = ["TeachingSpec", "TaughtCopies", "scope"]
 
@@ -58,27 +58,100 @@ class TaughtCopies:
     of ``spec.slot`` ms, slot k of every copy at the same time. Build inside :func:`scope`.
     """
 
-    def __init__(self, rule, spec, copies, *, gain):
+    def __init__(self, rule, spec, copies, *, gain, schedule=None):
         import brian2 as b2
         from brian2 import ms
 
-        self.spec, self.copies = spec, copies
-        sizes = np.array([(n_in, len(g)) for n_in, g in copies])
-        self.in_offset = np.r_[0, np.cumsum(sizes[:, 0])]
-        self.out_offset = np.r_[0, np.cumsum(sizes[:, 1])]
-        self.w_offset = np.r_[0, np.cumsum(sizes[:, 0] * sizes[:, 1])]
+        self._plan(spec, copies)
         n_out = int(self.out_offset[-1])
         # named clocks: Brian2 would name a group's own clock after the ones still alive (another fitted
         # classifier), and the name is part of the generated code, so every fit would compile anew
         clock = b2.Clock(spec.dt * ms, name="plc_clock")
+        inputs = None
+        if schedule is not None:  # standalone (train_standalone): spikes from tables that run_args set
+            n_rows, in_columns, teacher_columns = schedule
+            row_steps = round(self.slot / spec.dt)
+            inputs, self.input_table = scheduled_group(int(self.in_offset[-1]), n_rows, row_steps, in_columns,
+                                                       name="plc_in", clock=clock)
         self.layer = layer = build_layer(
             rule, int(self.in_offset[-1]), n_out, tau_m=spec.tau_m, tau_syn=spec.tau_syn, t_ref=spec.t_ref,
             v_th=spec.v_th, gain=gain, inhibition=spec.inhibition, group_of=None, copies=copies, prefix="plc",
-            teacher_amp=spec.teacher_amp, suppress_amp=spec.suppress, clock=clock)
-        self.teacher = b2.SpikeGeneratorGroup(2 * n_out, np.array([], dtype=int), np.array([]) * ms, clock=clock,
-                                              name="plc_teacher")
-        self.slot = float(spec.slot)
+            teacher_amp=spec.teacher_amp, suppress_amp=spec.suppress, clock=clock, inputs=inputs)
+        if schedule is None:
+            self.teacher = b2.SpikeGeneratorGroup(2 * n_out, np.array([], dtype=int), np.array([]) * ms,
+                                                  clock=clock, name="plc_teacher")
+        else:
+            self.teacher, self.teacher_table = scheduled_group(2 * n_out, n_rows, row_steps, teacher_columns,
+                                                               name="plc_teacher", clock=clock)
         self.net = b2.Network(*layer.objects(), self.teacher, *self._teaching(clock, n_out), *self._resets())
+
+    def _plan(self, spec, copies):
+        """Where each copy's inputs, neurons and weights sit in the shared objects."""
+        self.spec, self.copies, self.slot = spec, copies, float(spec.slot)
+        sizes = np.array([(n_in, len(g)) for n_in, g in copies])
+        self.in_offset = np.r_[0, np.cumsum(sizes[:, 0])]
+        self.out_offset = np.r_[0, np.cumsum(sizes[:, 1])]
+        self.w_offset = np.r_[0, np.cumsum(sizes[:, 0] * sizes[:, 1])]
+
+    @classmethod
+    def train_standalone(cls, rule, spec, copies, *, gain, initial, epochs, device):
+        """Every epoch of a training on a standalone ``device`` in one program: the same spikes and weights as
+        ``present`` epoch after epoch on the runtime device (nothing may change between epochs, e.g. no
+        normalisation). ``initial``: each copy's first weights (fractions); ``epochs``: per epoch the arguments
+        ``(trains, orders, teach, delays)`` of ``present``. Built once per structure (copies, rule, settings,
+        number of slots) and run with ``run_args`` for new patterns and weights. Returns (per epoch ``present``'s
+        result, each copy's final weights as fractions, the transmit code)."""
+        from brian2 import ms
+
+        from . import device as devices
+        from .layer import _weight_unit, transmit_code, weight_bounds, weight_values
+
+        if not epochs:  # nothing to simulate: the first weights stay
+            return [], [np.ravel(f) for f in initial], transmit_code(rule, gain)
+        plan = cls.__new__(cls)
+        plan._plan(spec, copies)
+        n_slots = max((len(o) for _, orders, _, _ in epochs for o in orders), default=0)
+        row_steps = round(plan.slot / spec.dt)
+        dt_s = float(spec.dt * ms)
+        starts = [e * n_slots * row_steps * dt_s / float(ms) for e in range(len(epochs) + 1)]  # ms, as net.t
+        inputs, teacher = [], []
+        for (trains, orders, teach, delays), t0 in zip(epochs, starts):
+            a, b = plan._schedule(trains, orders, teach, delays, t0)
+            inputs.append(a)
+            teacher.append(b)
+        steps = lambda parts: (np.concatenate([np.asarray(p[0], dtype=np.int64) for p in parts]),  # noqa: E731
+                               np.round(np.concatenate([np.asarray(p[1], dtype=float) for p in parts]) / spec.dt)
+                               .astype(np.int64))
+        (in_idx, in_steps), (t_idx, t_steps) = steps(inputs), steps(teacher)
+        n_in, n_out, n_rows = int(plan.in_offset[-1]), int(plan.out_offset[-1]), max(len(epochs) * n_slots, 1)
+        in_columns = schedule_columns(in_idx, in_steps // row_steps, n_in)
+        teacher_columns = schedule_columns(t_idx, t_steps // row_steps, 2 * n_out)
+        rule_key = repr(rule.__getstate__()) if hasattr(rule, "__getstate__") else repr(rule)
+        key = ("taught", device, rule_key, spec, tuple((n, tuple(np.asarray(g).tolist())) for n, g in copies),
+               float(gain), n_rows, in_columns, teacher_columns)
+
+        def build(dev):
+            net = cls(rule, spec, copies, gain=gain, schedule=(n_rows, in_columns, teacher_columns))
+            net.layer.plastic.active, net.layer.static.active = True, False
+            net.net.run(n_rows * plan.slot * ms, namespace={})
+            return {"net": net}, {}
+
+        entry = devices.built(key, build, device)
+        net = entry.objects["net"]
+        layer = net.layer
+        frac = np.concatenate([np.ravel(f) for f in initial])
+        lo, hi = weight_bounds(rule)
+        weights = weight_values(rule, lo + (hi - lo) * frac)  # what set_fractions would set
+        entry.run({net.input_table: schedule_values(in_idx, in_steps, n_in, n_rows, row_steps, in_columns),
+                   net.teacher_table: schedule_values(t_idx, t_steps, 2 * n_out, n_rows, row_steps, teacher_columns),
+                   layer.plastic.w: weights * _weight_unit(rule), layer.static.w: frac})
+        si, st = np.asarray(layer.monitor.i), np.asarray(layer.monitor.t / ms)
+        results = []
+        for e, (_, orders, _, _) in enumerate(epochs):
+            mine = (st >= starts[e]) & (st < starts[e + 1])
+            results.append(plan._per_copy(si[mine], st[mine] - starts[e], orders, n_slots))
+        final = (layer.weights() - lo) / (hi - lo)
+        return results, [final[a:b] for a, b in zip(plan.w_offset[:-1], plan.w_offset[1:])], net.transmit
 
     def _teaching(self, clock, n_out):
         """Teacher sources 0..n_out-1 switch neuron k's teacher current on; sources n_out..2n_out-1 hold neuron k
@@ -158,29 +231,44 @@ class TaughtCopies:
         return self._per_copy(si, st, orders, n_slots)
 
     def _schedule(self, trains, orders, teach, delays, t0):
-        """(indices, times in ms) of the input spikes and of the teacher's spikes, every copy's slots in step."""
+        """(indices, times in ms) of the input spikes and of the teacher's spikes, every copy's slots in step
+        (copy by copy, in whole arrays; the order of the spikes is not theirs in time, SpikeGeneratorGroup and
+        ``schedule_values`` sort them)."""
         spec, slot, dt = self.spec, self.slot, self.spec.dt
         idx, times, t_idx, t_times = [np.array([], dtype=int)], [np.array([])], [np.array([], dtype=int)], []
         n_out = int(self.out_offset[-1])  # hold-down sources follow the n_out teacher sources
+        flat = {}  # per list of patterns (the members of one fit share theirs): spikes of all patterns end to end
         for c, (patterns, order) in enumerate(zip(trains, orders)):
-            group_of = self.copies[c][1]
-            for k, sample in enumerate(order):
-                ix, tt = patterns[sample]
-                start = t0 + k * slot
-                idx.append(np.asarray(ix, dtype=int) + self.in_offset[c])
-                times.append(start + np.minimum(np.round(tt / dt) * dt, slot - dt))  # inside the slot
-                if teach is None:
-                    continue
-                members = self.out_offset[c] + np.flatnonzero(group_of == teach[c][k])
-                others = self.out_offset[c] + np.flatnonzero(group_of != teach[c][k])
-                t_idx.append(members)
-                t_times.append(np.full(len(members), start + (tt.min() if len(tt) else 0.0) + delays[c]))
-                if spec.anti_teach:  # the other groups fire before the inputs: post-before-pre, depression
-                    t_idx.append(others)
-                    t_times.append(np.full(len(others), start))
-                elif spec.suppress > 0:
-                    t_idx.append(n_out + others)
-                    t_times.append(np.full(len(others), start))
+            if id(patterns) not in flat:
+                lens = np.array([len(ix) for ix, _ in patterns], dtype=np.int64)
+                tts = [np.asarray(tt, dtype=float) for _, tt in patterns]
+                all_tt = np.concatenate(tts) if tts else np.array([])
+                flat[id(patterns)] = (
+                    np.concatenate([np.asarray(ix, dtype=int) for ix, _ in patterns]) if patterns else
+                    np.array([], dtype=int), np.minimum(np.round(all_tt / dt) * dt, slot - dt),  # inside the slot
+                    lens, np.r_[0, np.cumsum(lens)[:-1]],
+                    np.array([tt.min() if len(tt) else 0.0 for tt in tts]))
+                flat[id(patterns)] += (patterns,)  # keeps the id valid while the dict lives
+            flat_ix, flat_tt, lens, offs, t_min, _ = flat[id(patterns)]
+            order = np.asarray(order, dtype=np.int64)
+            starts = t0 + np.arange(len(order)) * slot
+            n = lens[order]
+            pos = np.repeat(offs[order] - np.r_[0, np.cumsum(n)[:-1]], n) + np.arange(int(n.sum()))
+            idx.append(flat_ix[pos] + self.in_offset[c])
+            times.append(np.repeat(starts, n) + flat_tt[pos])
+            if teach is None:
+                continue
+            member = np.asarray(self.copies[c][1])[None, :] == np.asarray(teach[c])[:, None]  # (slot, neuron)
+            k, j = np.nonzero(member)
+            t_idx.append(self.out_offset[c] + j)
+            t_times.append(starts[k] + t_min[order][k] + delays[c])
+            k, j = np.nonzero(~member)
+            if spec.anti_teach:  # the other groups fire before the inputs: post-before-pre, depression
+                t_idx.append(self.out_offset[c] + j)
+                t_times.append(starts[k])
+            elif spec.suppress > 0:
+                t_idx.append(n_out + self.out_offset[c] + j)
+                t_times.append(starts[k])
         teacher_times = np.concatenate(t_times) if t_times else []
         return (np.concatenate(idx), np.concatenate(times)), (np.concatenate(t_idx), teacher_times)
 
@@ -199,3 +287,4 @@ class TaughtCopies:
             np.minimum.at(first, (k, j), when)
             results.append((first, counts))
         return results
+

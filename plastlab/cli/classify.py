@@ -30,7 +30,8 @@ def add_classify_commands(commands):
     cl.add_argument("--seed", type=int, default=0, help="random seed: folds, initial weights, order (default 0)")
     cl.add_argument("--out", metavar="DIR", default=None, help="write results.nc and figures here")
     cl.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
-                    help="classifier hyperparameter, e.g. --set n_fields=10 (repeatable)")
+                    help="classifier hyperparameter, e.g. --set n_fields=10, or a device non-ideality of the rule, "
+                         "e.g. --set device.levels=16 (keys: plastlab.rules.devices) (repeatable)")
     cl.add_argument("--tune", action="store_true",
                     help="nested CV: choose each fold's settings by an inner randomised search on its training part")
     cl.add_argument("--budget", type=int, default=None, metavar="N",
@@ -44,10 +45,11 @@ def add_classify_commands(commands):
 
     run = commands.add_parser(
         "run", help="run an experiment file (experiments/*.toml)",
-        description="Run an experiment file of one of four kinds: classification (rules x data sets x classic "
-                    "baselines on the same folds), cartpole (closed-loop control), superspike (spike-timing tasks) "
-                    "or disinhibitory (the dis-inhibitory microcircuit). The whole file is checked before "
-                    "anything runs. Prints a summary and writes results.nc and figures into --out.")
+        description="Run an experiment file of one of five kinds: classification (rules x data sets x classic "
+                    "baselines on the same folds), cartpole (closed-loop control), superspike (spike-timing tasks), "
+                    "disinhibitory (the dis-inhibitory microcircuit) or device_sweep (the classifier's F1 over a "
+                    "grid of device non-idealities). The whole file is checked before anything runs. Prints a "
+                    "summary and writes results.nc and figures into --out.")
     run.add_argument("file", metavar="FILE")
     run.add_argument("--out", metavar="DIR", default=None, help="output directory (default results/NAME)")
     run.add_argument("--seed", type=int, default=None, help="override the file's seed")
@@ -111,13 +113,19 @@ def parse_settings(items, option="--set"):
 
 def classify_command(args):
     from ..learn.model_selection import cross_validate
+    from ..rules.devices import split_device_settings
 
-    settings = parse_settings(args.settings)
+    settings, device = split_device_settings(parse_settings(args.settings))  # device.KEY: the rule's [device]
     if args.epochs is not None:
         settings["epochs"] = args.epochs
     from ..experiments.classification import prepare_classification, write_classification_outputs
 
-    X, y, name, rule, clf = prepare_classification(args.dataset, args.rule, args.folds, settings)
+    rule_arg = args.rule
+    if device:
+        from ..rules.files import load_rule
+
+        rule_arg = load_rule(args.rule, device=device)
+    X, y, name, rule, clf = prepare_classification(args.dataset, rule_arg, args.folds, settings)
     search = tuning_search(args, settings, y) if args.tune else None
     print(f"{name}: {X.shape[0]} samples, {X.shape[1]} features, {len(np.unique(y))} classes; rule {rule.name}; "
           f"{args.folds}-fold stratified, seed {args.seed}; " + (
@@ -171,12 +179,12 @@ def format_fold_table(ds, wall):
 
 def run_command(args):
     from ..experiments.registry import load_experiment, run_experiment
-    from ..store import check_writable_output
+    from ..outputs import claim
 
     exp = load_experiment(args.file)
     if args.seed is not None:
         exp.seed = args.seed
     out = Path(args.out) if args.out else Path("results") / exp.name
-    check_writable_output(out)
+    claim(out)
     run_experiment(exp, out, progress=not args.no_progress)
     return 0

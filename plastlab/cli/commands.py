@@ -5,6 +5,7 @@ Bad input (a PlastlabError) is one line on stderr and exit 2; an internal failur
 before any unfinished result is written; a closed pipe (``| head``) ends quietly.
 """
 import argparse
+import math
 import os
 import signal
 import sys
@@ -41,6 +42,7 @@ def main(argv=None):
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
     previous = interrupts.install([signal.SIGTERM])
+    unraisable, sys.unraisablehook = sys.unraisablehook, _quiet_unraisable
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -71,15 +73,19 @@ def main(argv=None):
         return 1
     finally:
         interrupts.restore(previous)
+        sys.unraisablehook = unraisable
+        if "plastlab.outputs" in sys.modules:  # the output directories this command locked
+            sys.modules["plastlab.outputs"].release()
         _flush_quietly()
 
 
+MAX_COUNT = 10**6  # folds, epochs, generations: beyond this a typo, not a plan
 MAX_SEED = 2**31 - 1  # seeds are offset per fold / instance / worker and must stay valid numpy seeds
 
 
 def check_common_options(args):
     """Options many commands share, checked before any work: seeds, worker counts, output paths."""
-    from ..store import check_writable_output
+    from .. import outputs
 
     seed = getattr(args, "seed", None)
     if seed is not None and not 0 <= seed <= MAX_SEED:
@@ -87,10 +93,24 @@ def check_common_options(args):
     workers = getattr(args, "workers", None)
     if workers is not None and workers < 0:
         raise PlastlabError(f"--workers must be 0 (this process) or more, got {workers}")
-    for option in ("out", "plot"):
+    for option, low in (("generations", 0), ("epochs", 1), ("folds", 2)):
         value = getattr(args, option, None)
-        if value is not None:
-            check_writable_output(value, directory=option == "out" and not getattr(args, "out_is_file", False))
+        if value is not None and not low <= value <= MAX_COUNT:
+            raise PlastlabError(f"--{option} must be between {low} and {MAX_COUNT}, got {value}")
+    if getattr(args, "scheduler", None) is not None and not args.scheduler.strip():
+        raise PlastlabError("--scheduler needs an address (tcp://HOST:PORT); leave it out for a local cluster")
+    if not getattr(args, "tune", True):
+        given = [f"--{o.replace('_', '-')}" for o in ("budget", "inner_folds") if getattr(args, o, None) is not None]
+        if given:
+            raise PlastlabError(f"{given[0]} only applies with --tune (the inner search); add --tune or leave it out")
+    if getattr(args, "plot", None) is not None:
+        outputs.check_output_path(args.plot, option="--plot", directory=False, suffixes=outputs.FIGURE_SUFFIXES)
+    if getattr(args, "out", None) is not None:
+        if getattr(args, "out_is_file", False):
+            outputs.check_output_path(args.out, option="--out", directory=False,
+                                      suffixes=getattr(args, "out_suffixes", (".nc",)))
+        elif getattr(args, "handler", None) is not evolve_command or getattr(args, "evaluate", None) is None:
+            outputs.claim(args.out)  # one run per directory: a second one with the same --out is refused
 
 
 def refuse_brian_preferences_here():
@@ -110,7 +130,20 @@ def _interrupts_stop_the_program():
     return interrupts.install([signal.SIGINT])
 
 
+def _quiet_unraisable(info):
+    """Errors in ``__del__`` of Dask objects (a Client to a scheduler that answered garbage, tasks cut short by
+    Ctrl-C) are reported once by the command itself; their "Exception ignored in ..." tracebacks are noise."""
+    module = getattr(type(info.object), "__module__", "") or getattr(info.object, "__module__", "") or ""
+    if str(module).startswith(("distributed", "tornado", "asyncio")) or isinstance(info.exc_value, KeyboardInterrupt):
+        return
+    sys.__unraisablehook__(info)
+
+
 def _interrupted(name, code):
+    import logging
+
+    for noisy in ("asyncio", "distributed", "tornado"):  # tasks of a Dask client cut short log as they are dropped
+        logging.getLogger(noisy).setLevel(logging.CRITICAL + 1)
     if "brian2" in sys.modules:  # objects dropped half-built would each log a warning at teardown
         from ..brian.adapters import quiet_console
 
@@ -184,17 +217,74 @@ def add_rules_commands(commands):
     window.add_argument("rule", metavar="NAME|FILE")
     window.add_argument("--dt-range", default="-100,100", metavar="LO,HI", help="Δt range in ms (default -100,100)")
     window.add_argument("--dt-step", type=float, default=1.0, metavar="MS", help="Δt step in ms (default 1)")
-    window.add_argument("--w0", default="0.2,0.5,0.8", help="initial weights, comma-separated (default 0.2,0.5,0.8)")
+    window.add_argument("--w0", default=None,
+                        help="initial weights, comma-separated, in the rule's weight unit or with units (0.5*nS) "
+                             "(default: 20, 50 and 80 %% of the way from the rule's w min to w max)")
     window.add_argument("--out", metavar="PATH.nc", help="write the Dataset here")
     window.add_argument("--plot", metavar="PATH.png", help="draw the window here")
     window.set_defaults(handler=rules_window, out_is_file=True)
+    from .fit import add_fit_command  # plastlab rules fit
+    add_fit_command(sub)
+    from .protocol import add_protocol_command  # plastlab rules protocol
+    add_protocol_command(sub, window=rules_window)
+
+
+MAX_WINDOW_PAIRS = 200_000  # (Δt, w0) pairs of one `rules window`: a few seconds of simulation
 
 
 def _numbers(text, option):
+    """Comma-separated finite numbers (at least one), or a one-line refusal naming the option."""
     try:
-        return [float(part) for part in text.split(",") if part.strip()]
+        values = [float(part) for part in text.split(",") if part.strip()]
     except ValueError:
         raise PlastlabError(f"{option} expects comma-separated numbers, got '{text}'") from None
+    if not values or not all(math.isfinite(v) for v in values):
+        raise PlastlabError(f"{option} expects comma-separated finite numbers, got '{text}'")
+    return values
+
+
+def _initial_weights(rule, text):
+    """--w0 as floats in SI units (what the protocol takes): plain numbers for a dimensionless weight, values with
+    units (0.5*nS) for a weight with a unit; without --w0, 20, 50 and 80 % of the way from w min to w max."""
+    import numpy as np
+    from brian2 import get_unit
+    from brian2.units.fundamentalunits import DIMENSIONLESS, get_dimensions
+
+    from ..rules import expressions as ex
+
+    lo, hi = (float(np.asarray(b / (get_unit(rule.weight.unit) if rule.weight.unit != DIMENSIONLESS else 1)))
+              for b in (rule.w_min, rule.w_max))
+    if text is None:
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            raise PlastlabError(f"rule '{rule.name}' has an unbounded weight range [{lo:g}, {hi:g}]: give --w0")
+        return [lo + f * (hi - lo) for f in (0.2, 0.5, 0.8)]
+    values = []
+    for part in [p for p in text.split(",") if p.strip()][:MAX_WINDOW_PAIRS + 1]:
+        try:
+            value = ex.evaluate(ex.parse_expression(part, {}, section="--w0"), {})
+        except PlastlabError as err:
+            raise PlastlabError(f"--w0: {err}") from None
+        if get_dimensions(value) not in (DIMENSIONLESS, rule.weight.unit):
+            raise PlastlabError(f"--w0 {part.strip()}: the weight of rule '{rule.name}' is in "
+                                f"{ex._show(rule.weight.unit)}")
+        if get_dimensions(value) == DIMENSIONLESS and rule.weight.unit != DIMENSIONLESS and value != 0:
+            raise PlastlabError(f"--w0 {part.strip()}: the weight of rule '{rule.name}' is in "
+                                f"{ex._show(rule.weight.unit)}: give the unit, e.g. --w0 {part.strip()}*"
+                                f"{_example_unit(rule)}")
+        number = float(np.asarray(value))
+        if not math.isfinite(number):
+            raise PlastlabError(f"--w0 expects finite weights, got '{part.strip()}'")
+        values.append(number)
+    if not values:
+        raise PlastlabError(f"--w0 expects comma-separated weights, got '{text}'")
+    return values
+
+
+def _example_unit(rule):
+    from brian2 import get_unit
+
+    return str(get_unit(rule.weight.unit)).split()[-1] if " " in str(get_unit(rule.weight.unit)) else \
+        repr(get_unit(rule.weight.unit))
 
 
 def rules_list(args):
@@ -208,6 +298,8 @@ def rules_list(args):
             print(f"{name:24s} {rule.form:10s} {rule.summary}  [{origin}]")
         except PlastlabError as err:
             print(f"{name:24s} {'INVALID':10s} {err}  [{origin}]")
+        except Exception as err:  # a file the checks did not foresee: listed as broken, the others still listed
+            print(f"{name:24s} {'INVALID':10s} {path}: cannot be loaded ({type(err).__name__}: {err})  [{origin}]")
 
 
 def rules_show(args):
@@ -242,11 +334,21 @@ def rules_check(args):
 def rules_window(args):
     from ..brian.protocols import pair_window, time_grid
     from ..plots import plot_window
+    from ..rules.files import load_rule
     from ..store import write_dataset
-    lo, hi = _numbers(args.dt_range, "--dt-range") + [None] * (2 - len(_numbers(args.dt_range, "--dt-range")))
-    if hi is None:
-        raise PlastlabError(f"--dt-range expects LO,HI in ms, got '{args.dt_range}'")
-    ds = pair_window(args.rule, time_grid(lo, hi, args.dt_step), _numbers(args.w0, "--w0"))
+
+    bounds = _numbers(args.dt_range, "--dt-range")
+    if len(bounds) != 2 or not bounds[0] < bounds[1]:
+        raise PlastlabError(f"--dt-range expects LO,HI in ms with LO < HI, got '{args.dt_range}'")
+    lo, hi = bounds
+    if not (math.isfinite(args.dt_step) and args.dt_step > 0):
+        raise PlastlabError(f"--dt-step must be a positive number of ms, got {args.dt_step}")
+    rule = load_rule(args.rule)
+    w0 = _initial_weights(rule, args.w0)
+    if (hi - lo) / args.dt_step * len(w0) > MAX_WINDOW_PAIRS:
+        raise PlastlabError(f"--dt-range / --dt-step give more than {MAX_WINDOW_PAIRS} spike pairs: use a larger "
+                            "--dt-step or fewer --w0 values")
+    ds = pair_window(rule, time_grid(lo, hi, args.dt_step), w0)
     if args.out:
         write_dataset(ds, args.out)
         print(f"wrote {args.out}")
@@ -277,6 +379,9 @@ def add_evolve_command(commands):
                        help="local Dask worker processes (default: all cores; 0: evaluate in this process)")
     where.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="use an existing Dask cluster")
     ev.add_argument("--out", metavar="DIR", help="results directory (default out/evolve-NAME-seedS)")
+    ev.add_argument("--device", choices=("runtime", "cpp_standalone", "cuda_standalone"),
+                    help="Brian2 device of the batched networks (default: the file's [evaluation] device, runtime); "
+                         "cpp_standalone builds each network once and reruns it with new candidates")
     again = ev.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.json")
     again.add_argument("--overwrite", action="store_true", help="replace the campaign already in DIR")
@@ -299,12 +404,14 @@ def evolve_command(args):
         print(f"instances: {args.instances}")
         if result["reason"]:
             print(f"failed: {result['reason']} (worst fitness)")
-        print("per_instance: " + " ".join(f"{value:.6g}" for value in result["per_instance"]))
+        if result["per_instance"]:  # a candidate refused before simulating has no scores per instance
+            print("per_instance: " + " ".join(f"{value:.6g}" for value in result["per_instance"]))
         print(f"fitness: {result['fitness']:.6g}")
         return 0
     camp, ds = campaign.run_campaign(args.campaign, generations=args.generations, seed=args.seed,
                                      workers=args.workers, scheduler=args.scheduler, out=args.out,
-                                     resume=args.resume, overwrite=args.overwrite, validate=not args.no_validate)
+                                     resume=args.resume, overwrite=args.overwrite, validate=not args.no_validate,
+                                     device=args.device)
     a = ds.attrs
     print(f"champion: {a['champion_expression']}")
     print(f"readable: {a['champion_readable']}")

@@ -12,7 +12,7 @@ def add_report_command(commands):
     rep.add_argument("results", nargs="+", metavar="DIR", help="result directories or .nc files")
     rep.add_argument("--out", required=True, metavar="PAGE.md", help="the Markdown page to write")
     rep.add_argument("--title", default="Reproductions", help="the page's title (default: Reproductions)")
-    rep.set_defaults(handler=report_command, out_is_file=True)
+    rep.set_defaults(handler=report_command, out_is_file=True, out_suffixes=(".md",))
 
 
 def report_command(args):

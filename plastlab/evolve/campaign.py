@@ -20,7 +20,7 @@ import sympy as sp
 from deap import tools
 
 from .. import interrupts
-from ..config import NAME_PATTERN, Param, validate
+from ..config import NAME_PATTERN, Param, parse_json, parse_toml, validate
 from ..errors import ConfigError, PlastlabError, RuleError
 from ..store import atomic_write_text
 from . import gp
@@ -28,50 +28,66 @@ from .evaluate import Evaluator, connect, evaluate_task  # noqa: F401 (connect: 
 from .rng import SearchRandom
 from .tasks import get_family
 
+MAX_POPULATION = 100_000  # mu, lambda, initial: beyond this one generation would not fit in memory
+MAX_HEIGHT = 17  # tree heights (DEAP's own static limit in its examples)
+MAX_GENERATIONS = 1_000_000
+MAX_INSTANCES = 10_000  # training / validation instances
+MAX_SEED = 2**31 - 1  # the GP seed: offset per worker and generation, it must stay a valid numpy seed
+# instance seeds name task instances (the authors' are STREAM*1000 + trial, e.g. 11214247000); families draw from
+# numpy Generators seeded with them (any non-negative integer) or from RandomState(STREAM)
+MAX_INSTANCE_SEED = 10**15
 VARIATION_ROUNDS = 16  # rounds of λ offspring a generation may take to find new_per_generation new expressions
 GP_SCHEMA = {
-    "mu": Param(int, 16, low=1, doc="parents kept (mu + lambda, elitist)"),
-    "lambda": Param(int, 32, low=1, doc="offspring per generation"),
-    "initial": Param(int, 0, low=0, doc="size of the random initial population (at least mu)"),
-    "tournament": Param(int, 3, low=1),
-    "new_per_generation": Param(int, 0, low=0, doc="vary until this many never-evaluated expressions"),
+    "mu": Param(int, 16, low=1, high=MAX_POPULATION, doc="parents kept (mu + lambda, elitist)"),
+    "lambda": Param(int, 32, low=1, high=MAX_POPULATION, doc="offspring per generation"),
+    "initial": Param(int, 0, low=0, high=MAX_POPULATION, doc="size of the random initial population (at least mu)"),
+    "tournament": Param(int, 3, low=1, high=MAX_POPULATION),
+    "new_per_generation": Param(int, 0, low=0, high=MAX_POPULATION,
+                                doc="vary until this many never-evaluated expressions"),
     "escalate_after": Param(int, 0, low=0, high=VARIATION_ROUNDS - 1,
                             doc="0: off; n: once n rounds of variation leave new_per_generation unmet, each "
                                 "further round r mutates every offspring r - n more times (escalating variation)"),
     "cxpb": Param(float, 0.4, low=0.0, high=1.0),
     "mutpb": Param(float, 0.5, low=0.0, high=1.0),
-    "init_min_depth": Param(int, 1, low=0),
-    "init_max_depth": Param(int, 3, low=0),
-    "mutation_max_depth": Param(int, 2, low=0),
-    "max_height": Param(int, 5, low=1),
+    "init_min_depth": Param(int, 1, low=0, high=MAX_HEIGHT),
+    "init_max_depth": Param(int, 3, low=0, high=MAX_HEIGHT),
+    "mutation_max_depth": Param(int, 2, low=0, high=MAX_HEIGHT),
+    "max_height": Param(int, 5, low=1, high=MAX_HEIGHT),
     "max_size": Param(int, 21, low=3, high=200, doc="nodes of a tree (3: one operator and two leaves)"),
-    "constants": Param(list, [1], item=Param(float)),
+    "constants": Param(list, [1], high=100, item=Param(float, low=-1e6, high=1e6)),
     "operators": Param(list, ["add", "sub", "mul", "div"], low=1, item=Param(str, choices=tuple(gp.SYMBOLIC))),
 }
 GP_DEFAULTS = {key: param.default for key, param in GP_SCHEMA.items()}
 CAMPAIGN_SCHEMA = {
     "name": Param(str, "", pattern=f"({NAME_PATTERN})?",
                   doc="a plain name of letters, digits, '_', '.', '-': it names the output folder and champions"),
-    "family": Param(str, choices=("error", "reward", "correlation")),
-    "seed": Param(int, 1),
-    "generations": Param(int, 10, low=0),
+    "family": Param(str, choices=("error", "reward", "correlation", "fit")),
+    "seed": Param(int, 1, low=0, high=MAX_SEED),
+    "generations": Param(int, 10, low=0, high=MAX_GENERATIONS),
 }
 INSTANCES_SCHEMA = {
-    "train_seeds": Param(list, list(range(1000, 1015)), low=1, item=Param(int)),
-    "validation_seeds": Param(list, list(range(5000, 5015)), low=1, item=Param(int)),
+    "train_seeds": Param(list, list(range(1000, 1015)), low=1, high=MAX_INSTANCES,
+                         item=Param(int, low=0, high=MAX_INSTANCE_SEED)),
+    "validation_seeds": Param(list, list(range(5000, 5015)), low=1, high=MAX_INSTANCES,
+                              item=Param(int, low=0, high=MAX_INSTANCE_SEED)),
 }
 EVALUATION_SCHEMA = {
-    "batch_size": Param(int, 64, low=1),
+    "batch_size": Param(int, 64, low=1, high=MAX_POPULATION),
     "hurdle_instances": Param(int, 0, low=0, doc="0: no hurdle; else a new candidate is first scored on this many "
                                                  "training instances (the first ones)"),
     "hurdle_fraction": Param(float, 0.5, low=0.0, high=1.0, strict=True,
                              doc="... and goes on to all instances only if its first score is within this best "
                                  "fraction of all first scores so far"),
+    "device": Param(str, "runtime", choices=("runtime", "cpp_standalone", "cuda_standalone"),
+                    doc="Brian2 device of the batched networks: runtime, or cpp_standalone (one C++ build per batch "
+                        "size and instance set, cached on disk; identical results), cuda_standalone (Brian2CUDA)"),
 }
 # the paper's operator sets and constants (hal-cgp runs of Jordan et al. 2021): defaults of a campaign file's [gp]
 PAPER_GP = {"error": {"operators": ["add", "sub", "mul", "div"], "constants": [1]},
             "reward": {"operators": ["add", "sub", "mul", "div"], "constants": [0.1, 1, 10]},
-            "correlation": {"operators": ["add", "sub", "mul", "div", "pow"], "constants": [0.1, 1, 10]}}
+            "correlation": {"operators": ["add", "sub", "mul", "div", "pow"], "constants": [0.1, 1, 10]},
+            # not a paper's task: symbolic fits of measured windows (tasks/fit.py), scored in closed form
+            "fit": {"operators": ["add", "sub", "mul", "div", "exp"], "constants": [-1, 1, 2]}}
 SECTIONS = {"campaign": Param(dict), "gp": Param(dict, {}), "family": Param(dict, {}),
             "instances": Param(dict, {}), "evaluation": Param(dict, {})}
 CHECKPOINT = "checkpoint.json"
@@ -86,7 +102,7 @@ def load_campaign(path):
     if not path.is_file():
         raise ConfigError("no such campaign file", file=path)
     try:
-        data = tomllib.loads(path.read_text())
+        data = parse_toml(path.read_text(encoding="utf-8"), file=path)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise ConfigError(f"not valid TOML: {err}", file=path) from None
     data = validate(data, SECTIONS, file=path)
@@ -105,6 +121,9 @@ def load_campaign(path):
     evaluation = validate(data["evaluation"], EVALUATION_SCHEMA, file=path, section="evaluation")
     spec["batch_size"] = evaluation["batch_size"]
     spec["hurdle"] = {"instances": evaluation["hurdle_instances"], "fraction": evaluation["hurdle_fraction"]}
+    from ..brian.device import check_device
+
+    spec["device"] = check_device(evaluation["device"], file=path, section="evaluation")
     if spec["hurdle"]["instances"] >= len(spec["train_seeds"]):
         raise ConfigError(f"hurdle_instances ({spec['hurdle']['instances']}) must be fewer than the "
                           f"{len(spec['train_seeds'])} training instances (0 turns hurdles off)",
@@ -128,7 +147,7 @@ def read_checkpoint(path, expected_spec_digest):
     if not path.is_file():
         raise ConfigError("--resume: no checkpoint here", file=path)
     try:
-        state = json.loads(path.read_text(encoding="utf-8"))
+        state = parse_json(path.read_text(encoding="utf-8"), file=path, what="damaged checkpoint")
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ConfigError(f"damaged checkpoint (not readable JSON: {err})", file=path) from None
     if not isinstance(state, dict):
@@ -141,18 +160,67 @@ def read_checkpoint(path, expected_spec_digest):
                           file=path)
     if state["digest"] != expected_spec_digest:
         raise ConfigError("--resume: this checkpoint was written by a different campaign or seed", file=path)
+    check_checkpoint_meaning(state, path)
     return state
 
 
+def check_checkpoint_meaning(state, path):
+    """What a checkpoint says must hang together, whatever its digest (recomputed by hand, it proves nothing):
+    a generation index >= 0 that is the last one of its history (one record per generation, 0, 1, ..., in
+    order), evaluations made in those generations, consistent cache counts, a non-empty population of names.
+    The population's order against its fitness is checked once fitness is known (``Campaign._restore``)."""
+    def fail(message):
+        raise ConfigError(f"damaged checkpoint: {message}", file=path)
+
+    generation, history = state["generation"], state["history"]
+    if generation < 0:
+        fail(f"generation {generation} is negative")
+    if len(history) != generation + 1:
+        fail(f"generation {generation} but a history of {len(history)} generation(s)")
+    recorded = [h.get("generation") if isinstance(h, dict) else None for h in history]
+    if recorded != list(range(generation + 1)):
+        fail("the history's generations are not 0, 1, ... in order")
+    made = [e.get("generation") if isinstance(e, dict) else None for e in state["evaluations"]]
+    if any(not isinstance(g, int) or not 0 <= g <= generation for g in made) or made != sorted(made):
+        fail(f"evaluations must come from generations 0..{generation}, in order")
+    counts = state["cache_counts"]
+    if len(counts) != 2 or not all(isinstance(c, int) and c >= 0 for c in counts) or counts[0] > counts[1]:
+        fail("cache_counts must be [hits, lookups] with 0 <= hits <= lookups")
+    population = state["population"]
+    if not population or not all(isinstance(ind, list) and ind and all(isinstance(n, str) for n in ind)
+                                 for ind in population):
+        fail("the population must be a non-empty list of trees (lists of primitive names)")
+
+
+def check_population_order(population, mu, path):
+    """The parents as selection leaves them (``gp.select_distinct``): mu of them, distinct expressions best first
+    (duplicates only after them). A population reordered by hand would make a worse candidate the parent of
+    choice; refused."""
+    if len(population) != mu:
+        raise ConfigError(f"damaged checkpoint: {len(population)} parents, but mu = {mu}", file=path)
+    seen, firsts = set(), []
+    for ind in population:
+        if ind.key not in seen:
+            seen.add(ind.key)
+            firsts.append(ind.fitness.values[0])
+    if any(later > earlier for earlier, later in zip(firsts, firsts[1:])):
+        raise ConfigError("damaged checkpoint: the population is not ordered best first (edited by hand?)",
+                          file=path)
+
+
 DIGEST_OMITTED_WHEN_OFF = {"escalate_after": 0}  # [gp] options added later: off, they leave the digest as it was
+FAMILY_DIGEST_OMITTED_WHEN_OFF = {"rate_per_neuron": False}  # [family] options added later, likewise
 
 
 def spec_digest(spec):
     """Identifies what a checkpoint was computed with (everything except the generation budget). A later [gp]
     option at its "off" value is left out, so checkpoints written before it existed can still be resumed."""
-    core = {k: v for k, v in spec.items() if k not in ("generations", "source")}
+    core = {k: v for k, v in spec.items() if k not in ("generations", "source", "device")}  # devices agree
     if "gp" in core:
         core["gp"] = {k: v for k, v in core["gp"].items() if DIGEST_OMITTED_WHEN_OFF.get(k, object()) != v}
+    if "family_params" in core:
+        core["family_params"] = {k: v for k, v in core["family_params"].items()
+                                 if FAMILY_DIGEST_OMITTED_WHEN_OFF.get(k, object()) != v}
     return hashlib.sha256(json.dumps(core, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -317,6 +385,7 @@ class Campaign:
         except (KeyError, TypeError, ValueError, IndexError) as err:
             raise ConfigError(f"damaged checkpoint: population does not match its cache ({err})",
                               file=self.out / CHECKPOINT) from None
+        check_population_order(self.population, self.spec["gp"]["mu"], self.out / CHECKPOINT)
         self.hall_of_fame.update(self.population)  # selection is elitist: the best ever is among the parents
 
     def canonical_key(self, ind):
@@ -520,15 +589,20 @@ def write_champion(campaign, champ):
 
 
 def run_campaign(path, *, generations=None, seed=None, workers=None, scheduler=None, out=None, resume=False,
-                 validate=True, progress=True, overwrite=False):
-    """The ``plastlab evolve`` entry point. Returns (campaign, dataset)."""
+                 validate=True, progress=True, overwrite=False, device=None):
+    """The ``plastlab evolve`` entry point (``device`` overrides the file's ``[evaluation] device``). Returns
+    (campaign, dataset)."""
     spec = load_campaign(path)
+    if device is not None:
+        from ..brian.device import check_device
+
+        spec["device"] = check_device(device, section="--device")
     if seed is not None:
         spec["seed"] = int(seed)
     out = Path(out) if out else Path("out") / f"evolve-{spec['name']}-seed{spec['seed']}"
     check_output_directory(out, spec, resume=resume, overwrite=overwrite)
     evaluator = Evaluator(spec["family"], spec["train_seeds"], spec["family_params"], spec["batch_size"],
-                          workers=workers, scheduler=scheduler)
+                          workers=workers, scheduler=scheduler, device=spec["device"])
     try:
         camp = Campaign(spec, out, generations=generations, evaluator=evaluator, progress=progress)
         camp.run(resume=resume)
@@ -544,6 +618,9 @@ def run_campaign(path, *, generations=None, seed=None, workers=None, scheduler=N
 def check_output_directory(out, spec, *, resume, overwrite):
     """Before any evaluation: an existing campaign is continued only with --resume (its checkpoint checked
     first) and replaced only with --overwrite; anything else would lose its checkpoint."""
+    from .. import outputs
+
+    outputs.claim(out)  # first: two campaigns in one directory would overwrite each other's checkpoints
     checkpoint = out / CHECKPOINT
     if resume:
         read_checkpoint(checkpoint, spec_digest(spec))

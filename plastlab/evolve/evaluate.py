@@ -5,8 +5,11 @@ Dask draws from Python's global ``random`` (it samples long lists when it sizes 
 starts); every call here leaves ``random`` as it found it, so the search's stream is the same with 0, 1 or n
 workers.
 """
+import contextlib
+import logging
 import math
 import os
+import signal
 import threading
 import time
 
@@ -20,11 +23,52 @@ from .rng import unchanged
 from .tasks import get_family
 
 
-def evaluate_task(family_name, exprs, seeds, params):
+def _keep_sigint_ignored():
+    """Brian2's import wraps the SIGINT handler it finds; found SIG_IGN (a Dask worker started with Ctrl-C
+    ignored, see ``_workers_ignore_sigint``), its wrapper calls SIG_IGN as a function and dies with a traceback
+    at Ctrl-C. Where that is what Brian2 wrapped, SIGINT is ignored again, as intended."""
+    handler = signal.getsignal(signal.SIGINT)
+    if getattr(handler, "previous_handler", None) is signal.SIG_IGN \
+            and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+_keep_sigint_ignored()
+
+
+@contextlib.contextmanager
+def _workers_ignore_sigint():
+    """Worker processes started meanwhile inherit SIGINT ignored (the terminal sends Ctrl-C to the whole process
+    group; the campaign's process stops them as it stops)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def _candidates_may_diverge():
+    """A candidate rule that drives a membrane potential to NaN is scored as failed (worst fitness, reason
+    recorded); Brian2's warning about it would be noise in every campaign, so it is held back while a batch runs."""
+    logger = logging.getLogger("brian2.groups.group.invalid_values")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def evaluate_task(family_name, exprs, seeds, params, device="runtime"):
     """Runs on a worker: one Brian2 network for the batch. Returns results with the batch's wall time."""
     family = get_family(family_name)
     start = time.perf_counter()
-    results = family.evaluate_batch(exprs, seeds, params)
+    with _candidates_may_diverge():
+        results = family.evaluate_batch(exprs, seeds, params, device=device)
     seconds = (time.perf_counter() - start) / max(1, len(exprs))
     for r in results:
         r["seconds"] = seconds
@@ -72,8 +116,9 @@ def connect(address, timeout=SCHEDULER_TIMEOUT):
 class Evaluator:
     """Maps batches of expressions to results: in this process (workers=0) or through a Dask client."""
 
-    def __init__(self, family_name, seeds, params, batch_size=64, workers=None, scheduler=None):
+    def __init__(self, family_name, seeds, params, batch_size=64, workers=None, scheduler=None, device="runtime"):
         self.family_name, self.seeds, self.params, self.batch_size = family_name, seeds, params, batch_size
+        self.device = device
         self.client = self.cluster = None
         self.n_workers = 1
         with unchanged():  # Dask draws from the global random as it starts
@@ -87,8 +132,9 @@ class Evaluator:
             from dask.distributed import Client, LocalCluster
 
             n = workers or os.cpu_count() or 1
-            self.cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                        dashboard_address=None, silence_logs=50)
+            with _workers_ignore_sigint():  # Ctrl-C stops the campaign (this process), not each worker with a trace
+                self.cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                            dashboard_address=None, silence_logs=50)
             self.client = Client(self.cluster, set_as_default=False)
             self.n_workers = n
 
@@ -110,11 +156,11 @@ class Evaluator:
         if self.client is None:
             out = []
             for batch in batches:
-                out.extend(evaluate_task(self.family_name, batch, seeds, self.params))
+                out.extend(evaluate_task(self.family_name, batch, seeds, self.params, self.device))
             return out
         if self.client.scheduler_info()["workers"]:
             self.n_workers = len(self.client.scheduler_info()["workers"])
-        futures = [self.client.submit(evaluate_task, self.family_name, batch, seeds, self.params,
+        futures = [self.client.submit(evaluate_task, self.family_name, batch, seeds, self.params, self.device,
                                       pure=False, retries=3) for batch in batches]
         out = []
         for result in self.client.gather(futures):
@@ -122,8 +168,19 @@ class Evaluator:
         return out
 
     def close(self):
-        with unchanged():
-            if self.client is not None:
-                self.client.close()
-            if self.cluster is not None:
-                self.cluster.close()
+        """Client and cluster closed; tasks that Ctrl-C cut short are dropped without asyncio's "Task exception
+        was never retrieved" traceback (the command says once that it was interrupted)."""
+        asyncio_log = logging.getLogger("asyncio")
+        level = asyncio_log.level
+        asyncio_log.setLevel(logging.CRITICAL + 1)
+        try:
+            with unchanged():
+                if self.client is not None:
+                    self.client.close()
+                if self.cluster is not None:
+                    self.cluster.close()
+        finally:
+            import gc
+
+            gc.collect()  # the dropped tasks report here, while asyncio is quiet
+            asyncio_log.setLevel(level)

@@ -13,6 +13,7 @@ it is never silently replaced. pow is C's pow on doubles (``_sym_pow``): a negat
 exponent gives NaN during the simulation and therefore the worst fitness; constant exponents beyond
 ``MAX_EXPONENT`` in magnitude are not simulated (worst fitness).
 """
+import math
 import operator
 import random
 
@@ -69,13 +70,26 @@ def _sym_pow(a, b):
     return sp.Pow(a, b)
 
 
+MAX_EXP_ARGUMENT = 700.0  # exp of a larger number overflows a double: such a constant exp is NaN (worst fitness)
+
+
+def _sym_exp(a):
+    """exp, unary (families scored in closed form only, e.g. ``fit``: the Brian2 program evaluator has no exp,
+    so another family scores a candidate using it as outside its operators)."""
+    if a.is_Number and a > MAX_EXP_ARGUMENT:
+        return sp.nan
+    return sp.exp(a)
+
+
 def _functions(*parts):
     return Functions(parts)
 
 
 SYMBOLIC = {"add": _sym_add, "sub": _sym_sub, "mul": _sym_mul, "div": _sym_div, "pow": _sym_pow,
-            "functions": lambda *parts: sp.Tuple(*parts)}
-NUMERIC = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": protected_div, "pow": operator.pow}
+            "exp": _sym_exp, "functions": lambda *parts: sp.Tuple(*parts)}
+NUMERIC = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": protected_div, "pow": operator.pow,
+           "exp": math.exp}
+ARITY = {"exp": 1}  # operators taking one argument; the others take two
 
 
 def constant_name(value):
@@ -96,7 +110,7 @@ def make_pset(inputs, constants=(1,), operators=("add", "sub", "mul", "div"), ou
     if outputs > 1:
         pset.addPrimitive(_functions, [float] * outputs, Functions, name="functions")
     for name in operators:
-        pset.addPrimitive(NUMERIC[name], [float, float], float, name=name)
+        pset.addPrimitive(NUMERIC[name], [float] * ARITY.get(name, 2), float, name=name)
     for value in constants:
         pset.addTerminal(float(value), float, name=constant_name(value))
     pset.renameArguments(**{f"ARG{k}": name for k, name in enumerate(inputs)})

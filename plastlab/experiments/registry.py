@@ -10,13 +10,13 @@ import importlib
 import tomllib
 from pathlib import Path
 
-from ..config import NAME_PATTERN, Param, validate
+from ..config import NAME_PATTERN, Param, parse_toml, validate
 from .common import Experiment, fail
 
 __all__ = ["KINDS", "load_experiment", "run_experiment", "Experiment"]
 
 KINDS = {"classification": "classification", "cartpole": "cartpole", "superspike": "superspike",
-         "disinhibitory": "disinhibitory"}
+         "disinhibitory": "disinhibitory", "device_sweep": "device_sweep"}
 COMMON_HEAD = {
     "kind": Param(str, choices=tuple(KINDS)),
     "name": Param(str, None, nullable=True, pattern=NAME_PATTERN,
@@ -36,7 +36,7 @@ def load_experiment(path):
     if not path.is_file():
         raise fail(path, "no such experiment file")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = parse_toml(path.read_text(encoding="utf-8"), file=path)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise fail(path, f"not valid TOML: {exc}") from None
     head = data.get("experiment")

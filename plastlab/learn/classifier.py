@@ -43,7 +43,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..brian.layer import FrozenCopies, check_rule, initial_fractions
 from ..brian.taught import TaughtCopies, TeachingSpec, scope
-from ..config import validate
+from ..config import check_times, validate
 from ..errors import ConfigError
 from .classifier_params import (
     CALIBRATION,
@@ -68,7 +68,7 @@ def _plain(value):
 def resolve_settings(params, *, where="classifier"):
     """The classifier's settings: its parameters checked against PARAMS, None filled from the protocol."""
     table = {k: _plain(v) for k, v in params.items() if k in PARAMS}
-    checked = validate(table, PARAMS, section=where)
+    checked = check_times(validate(table, PARAMS, section=where), PARAMS, section=where)
     base = PROTOCOLS[checked["protocol"]]
     settings = {k: (base[k] if v is None and k in base else v) for k, v in checked.items()}
     if settings["teacher_delay"] is None:
@@ -82,6 +82,13 @@ def resolve_settings(params, *, where="classifier"):
     if settings["teacher_duration"] < 2 * settings["dt"] - 1e-12:  # it flows from the step after the teacher spike
         raise ConfigError(f"teacher_duration ({settings['teacher_duration']} ms) must be at least 2 dt "
                           f"({2 * settings['dt']} ms), or the teacher current never flows", section=where)
+    if settings["device"] != "runtime":
+        from ..brian.device import check_device
+
+        check_device(settings["device"], section=where)
+        if not settings["reset"] or settings["normalize"]:  # both need Python between the runs of a fit
+            raise ConfigError(f"device '{settings['device']}' needs reset = true and normalize = false (one program "
+                              "runs every epoch; use device 'runtime')", section=where, key="device")
     return settings
 
 
@@ -150,9 +157,16 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
         samples leave every output neuron silent. Uses the training data only.
     target : {"cython", "numpy"}
         Brian2's code-generation target for this classifier's network.
+    device : {"runtime", "cpp_standalone", "cuda_standalone"}
+        Brian2's device. ``"cpp_standalone"``: each network (training: all epochs in one C++ program; predicting
+        and calibrating: the frozen copies) is built once per structure and run again with new patterns and
+        weights (``run_args``), the same predictions as ``"runtime"``; builds are cached on disk by content
+        (:mod:`plastlab.brian.device`). Needs ``reset`` and no ``normalize``. ``"cuda_standalone"`` where
+        Brian2CUDA is installed.
     random_state : int, RandomState or None
     progress : bool
-        Show a tqdm bar over epochs.
+        Show tqdm bars over epochs (with the frozen network's training accuracy, teacher silent), calibration
+        and prediction.
     """
 
     def __init__(self, rule="nc_memristor", *, protocol="plastlab", encoding="latency", n_fields=None, sigma=None,
@@ -160,7 +174,8 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
                  neurons_per_class=1, members=None, w_init=None, w_spread=None, gain=None, tau_m=6.0, tau_syn=None,
                  t_ref=None, v_th=8.0, teacher_amp=None, teacher_delay=None, teacher_duration=None, suppress=None,
                  anti_teach=False, inhibition=5.0, decoding="first_spike", t_gap=None, dt=None, normalize=False,
-                 reset=None, plasticity=True, calibrate=None, target="cython", random_state=None, progress=False):
+                 reset=None, plasticity=True, calibrate=None, target="cython", device="runtime", random_state=None,
+                 progress=False):
         self.rule = rule
         self.protocol = protocol
         self.encoding = encoding
@@ -195,6 +210,7 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
         self.plasticity = plasticity
         self.calibrate = calibrate
         self.target = target
+        self.device = device
         self.random_state = random_state
         self.progress = progress
 
@@ -268,7 +284,8 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
     def _frozen_key(self):
         """What frozen networks run side by side in one FrozenCopies network must share."""
         s = self.settings_
-        return tuple(s[k] for k in ("dt", "tau_m", "tau_syn", "t_ref", "v_th", "inhibition", "t_encode", "t_gap")) + (
+        return tuple(s[k] for k in ("dt", "tau_m", "tau_syn", "t_ref", "v_th", "inhibition", "t_encode", "t_gap",
+                                    "device")) + (
             s["gain"] / self.n_features_in_,)
 
     def _trains(self, X, random_state=None):
@@ -321,7 +338,7 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
     def predict_details(self, X):
         """Predictions plus what the network did: dict with ``first_spike`` (ms, inf = silent) and ``counts``
         per sample and output neuron, ``input_spikes`` per sample and the number of ``silent`` samples."""
-        pred, info = predict_many([self], [X])[0]
+        pred, info = predict_many([self], [X], progress=self.progress)[0]
         self._warn_silent(info["silent"] / max(len(pred), 1), "test")
         return pred, info
 
@@ -350,7 +367,7 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
 # others (encoder, teacher delay, initial weights, decoding, calibration, seed) may differ from copy to copy.
 NETWORK_SETTINGS = ("dt", "tau_m", "tau_syn", "t_ref", "v_th", "teacher_amp", "teacher_duration", "suppress",
                     "anti_teach", "inhibition", "gain", "t_encode", "t_gap", "reset", "epochs", "plasticity",
-                    "normalize", "neurons_per_class", "target")
+                    "normalize", "neurons_per_class", "target", "device")
 
 
 @dataclass
@@ -394,10 +411,21 @@ def _fit_side_by_side(jobs, progress):
         job.est.train_output_spikes_, job.est.train_accuracy_ = np.zeros(epochs), np.zeros(epochs)
     owner = [job for job in jobs for _ in range(job.est.settings_["members"])]  # the job of each copy
     t_start = time.perf_counter()
+    copies, gain, initial = [c for j in jobs for c in j.est._copies()], s["gain"] / lead.n_features_in_, \
+        [w for j in jobs for w in j.initial]
+    standalone = s["device"] != "runtime"  # every epoch in one program: the epochs' patterns drawn first
+    plan = []
+
+    def score(ep, orders, responses):
+        for job, order, (first, counts) in zip(owner, orders, responses):
+            share = 1.0 / job.est.settings_["members"]  # the members' mean
+            job.est.train_accuracy_[ep] += share * np.mean(job.est._decode(first, counts, True) == job.y[order])
+            job.est.train_output_spikes_[ep] += share * counts.sum(axis=1).mean()
+
     with lead._brian(jobs[0].seed):
-        net = TaughtCopies(lead.rule_, lead._teaching(), [c for j in jobs for c in j.est._copies()],
-                           gain=s["gain"] / lead.n_features_in_)
-        net.set_fractions([w for j in jobs for w in j.initial])
+        if not standalone:
+            net = TaughtCopies(lead.rule_, lead._teaching(), copies, gain=gain)
+            net.set_fractions(initial)
         bar = None
         if progress:
             from tqdm.auto import tqdm
@@ -408,37 +436,77 @@ def _fit_side_by_side(jobs, progress):
                 if s["encoding"] == "poisson":  # fresh Poisson spikes every epoch, reproducible by seed
                     job.trains = job.est._trains(job.X, random_state=job.rng)
             orders = [job.rng.permutation(len(job.X)) for job in owner]  # each member its own order
-            responses = net.present([j.trains for j in owner], orders, teach=[j.y[o] for j, o in zip(owner, orders)],
-                                    delays=[j.est.settings_["teacher_delay"] for j in owner])
-            for job, order, (first, counts) in zip(owner, orders, responses):
-                share = 1.0 / job.est.settings_["members"]  # the members' mean
-                job.est.train_accuracy_[ep] += share * np.mean(job.est._decode(first, counts, True) == job.y[order])
-                job.est.train_output_spikes_[ep] += share * counts.sum(axis=1).mean()
+            args = ([j.trains for j in owner], orders, [j.y[o] for j, o in zip(owner, orders)],
+                    [j.est.settings_["teacher_delay"] for j in owner])
+            if standalone:
+                plan.append(args)
+                continue
+            score(ep, orders, net.present(*args))
             if s["normalize"]:
                 net.normalize()
             if bar is not None:
-                bar.set_postfix(train_acc=f"{np.mean([j.est.train_accuracy_[ep] for j in jobs]):.3f}")
+                if s["reset"]:  # taught, train_accuracy_ is ~1 by construction: show the frozen network's instead
+                    bar.set_postfix(train_acc=f"{_frozen_accuracy(jobs, net.fractions()):.3f}")
                 bar.update(1)
+        if standalone:
+            results, final, transmit = TaughtCopies.train_standalone(
+                lead.rule_, lead._teaching(), copies, gain=gain, initial=initial, epochs=plan, device=s["device"])
+            for ep, (args, responses) in enumerate(zip(plan, results)):
+                score(ep, args[1], responses)
+                if bar is not None:
+                    bar.update(1)
+        else:
+            final, transmit = net.fractions(), net.transmit
         if bar is not None:
             bar.close()
-        weights = iter(net.fractions())
+        weights = iter(final)
         for job in jobs:
             est = job.est
             est.weights_ = np.hstack([next(weights).reshape(n_in, len(group_of)) for n_in, group_of in est._copies()])
-            est.simulated_seconds_ = epochs * len(job.X) * net.slot / 1000.0
-            est.transmit_ = net.transmit
-            if len(jobs) == 1:
+            est.simulated_seconds_ = epochs * len(job.X) * float(s["t_encode"] + s["t_gap"]) / 1000.0
+            est.transmit_ = transmit
+            if len(jobs) == 1 and not standalone:
                 est._network = net
         # frozen passes over the training data: how many samples leave the trained network silent, and
         # (calibrate) the readout gain that suits the learned weights best on the training data
-        _calibrate([j.est for j in jobs], [j.est._trains(j.X) for j in jobs], [j.y for j in jobs])
+        _calibrate([j.est for j in jobs], [j.est._trains(j.X) for j in jobs], [j.y for j in jobs], progress=progress)
     wall = time.perf_counter() - t_start
     for job in jobs:
         job.est.fit_seconds_ = wall  # of the whole side-by-side fit
         job.est._warn_silent(job.est.train_silent_fraction_, "training")
 
 
-def frozen_responses(estimators, trains, factors):
+def _frozen_accuracy(jobs, fractions):
+    """Mean training accuracy of the fits' current weights (``fractions``, per copy) with plasticity off, the
+    teacher silent and the readout gain unscaled: the progress bar's train_acc. One ``FrozenCopies`` run of its
+    own (no random numbers, nothing the fit reads), so the fit it watches is the same with the bar on or off
+    (tested)."""
+    lead = jobs[0].est
+    s = lead.settings_
+    copies = FrozenCopies(slot=s["t_encode"] + s["t_gap"], dt=s["dt"], gain=s["gain"] / lead.n_features_in_,
+                          neuron={k: s[k] for k in ("tau_m", "tau_syn", "t_ref", "v_th")},
+                          inhibition=s["inhibition"], prefix="plc_copies")  # the same code as predicting
+    fractions = iter(fractions)
+    requests = [(np.reshape(next(fractions), (n_in, len(group_of))), group_of, job.trains, 1.0)
+                for job in jobs for n_in, group_of in job.est._copies()]
+    responses = iter(copies.responses(requests))
+    accuracy = []
+    for job in jobs:
+        first, counts = _members_side_by_side([next(responses) for _ in range(job.est.settings_["members"])])
+        accuracy.append(np.mean(job.est._decode(first, counts) == job.y))
+    return float(np.mean(accuracy))
+
+
+def _bar(progress, total, desc):
+    """A tqdm bar over a phase (calibrating, predicting) when ``progress``, else None."""
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, leave=False)
+
+
+def frozen_responses(estimators, trains, factors, bar=None):
     """First-spike times and spike counts of fitted classifiers' frozen networks for the patterns ``trains[e]`` of
     each estimator e, every member m's readout gain times ``factors[e][m]`` (a number: the same for all), its
     neurons' columns side by side. Classifiers that reset at every pattern run side by side, one ``FrozenCopies``
@@ -452,15 +520,18 @@ def frozen_responses(estimators, trains, factors):
         gain_of = factors[e][est.member_of_]  # each neuron's readout factor: its member's
         runs = {f: est._responses_in_turn(trains[e], float(f)) for f in np.unique(gain_of)}
         out[e] = tuple(sum(np.where(gain_of == f, run[k], 0) for f, run in runs.items()) for k in (0, 1))
+        if bar is not None:
+            bar.update(len(trains[e]) * est.settings_["members"])
     for members in groups.values():
         lead = estimators[members[0]]
         s = lead.settings_
         copies = FrozenCopies(slot=s["t_encode"] + s["t_gap"], dt=s["dt"], gain=s["gain"] / lead.n_features_in_,
                               neuron={k: s[k] for k in ("tau_m", "tau_syn", "t_ref", "v_th")},
-                              inhibition=s["inhibition"], prefix="plc_copies")
+                              inhibition=s["inhibition"], prefix="plc_copies", device=s["device"])
         layers = [(e, w, group_of, f) for e in members for w, (_, group_of), f in
                   zip(estimators[e]._member_weights(), estimators[e]._copies(), factors[e])]
-        responses = iter(copies.responses([(w, group_of, trains[e], f) for e, w, group_of, f in layers]))
+        responses = iter(copies.responses([(w, group_of, trains[e], f) for e, w, group_of, f in layers],
+                                          done=None if bar is None else bar.update))
         for e in members:  # the layers come estimator by estimator, member by member
             out[e] = _members_side_by_side([next(responses) for _ in range(estimators[e].settings_["members"])])
     return out
@@ -471,13 +542,15 @@ def _members_side_by_side(responses):
     return tuple(np.hstack(part) for part in zip(*responses))
 
 
-def _calibrate(estimators, trains, ys):
+def _calibrate(estimators, trains, ys, progress=False):
     """Each member's readout gain factor (of CALIBRATION, or 1 without ``calibrate``): the member's best training
     accuracy among the factors tried in order while more than 5 % of the training samples leave it silent. Sets
     ``readout_scale_`` (per member) and ``train_silent_fraction_`` (samples no member answers); all estimators'
-    factors run side by side."""
+    factors run side by side. ``progress``: a bar over the factors tried."""
     best = [[(-1.0, 1.0, None)] * est.settings_["members"] for est in estimators]
     pending = [(e, m) for e, est in enumerate(estimators) for m in range(est.settings_["members"])]
+    bar = _bar(progress, len(CALIBRATION) if any(est.settings_["calibrate"] for est in estimators) else 1,
+               "calibrating" if len(estimators) == 1 else f"calibrating ({len(estimators)} fits)")
     for n, factor in enumerate(CALIBRATION):
         pending = [(e, m) for e, m in pending if n == 0 or estimators[e].settings_["calibrate"]]
         if not pending:
@@ -485,6 +558,8 @@ def _calibrate(estimators, trains, ys):
         asked = sorted({e for e, _ in pending})
         responses = dict(zip(asked, frozen_responses([estimators[e] for e in asked], [trains[e] for e in asked],
                                                      [factor] * len(asked))))
+        if bar is not None:
+            bar.update(1)
         for e, m in list(pending):
             est = estimators[e]
             first, counts = (part[:, est.member_of_ == m] for part in responses[e])
@@ -494,21 +569,28 @@ def _calibrate(estimators, trains, ys):
                 best[e][m] = (accuracy, factor, silent)
             if silent.sum() <= 0.05 * len(trains[e]):
                 pending.remove((e, m))
+    if bar is not None:
+        bar.close()
     for est, chosen in zip(estimators, best):
         est.readout_scale_ = np.array([factor for _, factor, _ in chosen])
         est.train_silent_fraction_ = float(np.mean(np.logical_and.reduce([silent for *_, silent in chosen])))
 
 
-def predict_many(estimators, Xs):
-    """(predictions, details) of fitted classifiers, each on its own data, their frozen networks side by side."""
+def predict_many(estimators, Xs, *, progress=False):
+    """(predictions, details) of fitted classifiers, each on its own data, their frozen networks side by side;
+    ``progress``: a bar over the patterns shown."""
     trains = []
     for est, X in zip(estimators, Xs, strict=True):
         check_is_fitted(est, "weights_")
         trains.append(est._trains(validate_data(est, X, dtype=np.float64, reset=False)))
     if not estimators:
         return []
+    total = sum(len(t) * est.settings_["members"] for est, t in zip(estimators, trains))
+    bar = _bar(progress, total, "predicting" if len(estimators) == 1 else f"predicting ({len(estimators)} fits)")
     with estimators[0]._brian():
-        responses = frozen_responses(estimators, trains, [est.readout_scale_ for est in estimators])
+        responses = frozen_responses(estimators, trains, [est.readout_scale_ for est in estimators], bar=bar)
+    if bar is not None:
+        bar.close()
     results = []
     for est, (first, counts), patterns in zip(estimators, responses, trains):
         pred, info = est._details(first, counts, patterns)

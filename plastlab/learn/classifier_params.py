@@ -97,6 +97,9 @@ PARAMS = {
         doc="after training, scale the readout gain by the factor of CALIBRATION best on the training data"),
     "target": _p(str, choices=("cython", "numpy"), default="cython",
         doc="Brian2's code-generation target for this classifier's network"),
+    "device": Param(str, "runtime", choices=("runtime", "cpp_standalone", "cuda_standalone"),
+        doc="Brian2 device: runtime (from Python), cpp_standalone (one C++ program per network structure, "
+            "rerun with new data; needs reset and no normalize), cuda_standalone (Brian2CUDA)"),
 }
 PROTOCOLS = {
     "plastlab": dict(
@@ -105,12 +108,12 @@ PROTOCOLS = {
         w_spread=0.1, gain=60.0, tau_m=6.0, tau_syn=5.0, t_ref=30.0, v_th=8.0, teacher_amp=30.0,
         teacher_delay=None, teacher_duration=5.0, suppress=100.0, anti_teach=False, inhibition=5.0,
         decoding="first_spike", t_gap=10.0, dt=0.5, normalize=False, reset=True, plasticity=True, calibrate=True,
-        target="cython"),
+        target="cython", device="runtime"),
     "sboev": dict(
         encoding="latency", n_fields=40, sigma=math.sqrt(0.005), t_encode=5.6, drop_late=None, scaling="none",
         sample_norm="l2", max_rate=200.0, epochs=5, neurons_per_class=1, members=1, w_init=1.0,
         w_spread=0.0, gain=24.0, tau_m=6.0, tau_syn=2.0, t_ref=19.0, v_th=8.0, teacher_amp=1000.0,
         teacher_delay=0.0, teacher_duration=0.2, suppress=0.0, anti_teach=False, inhibition=5.0,
         decoding="first_spike", t_gap=19.4, dt=0.1, normalize=False, reset=False, plasticity=True, calibrate=False,
-        target="cython"),
+        target="cython", device="runtime"),
 }

@@ -92,7 +92,8 @@ def inner_search(estimator, X, y, splits, search, *, seed, progress=False):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SilentOutputWarning)
         fit_many(estimators, data, progress=progress)
-        for (k, j, f, test), (pred, _) in zip(inner, predict_many(estimators, [X[te] for *_, te in inner])):
+        predictions = predict_many(estimators, [X[te] for *_, te in inner], progress=progress)
+        for (k, j, f, test), (pred, _) in zip(inner, predictions):
             scores[k][j, f] = f1_score(y[test], pred, average="micro")
     return [cands[int(np.argmax(score.mean(axis=1)))] for cands, score in zip(candidates, scores)]
 
@@ -135,7 +136,7 @@ def cross_validate(estimator, X, y, *, folds=5, seed=0, progress=False, dataset=
         warnings.simplefilter("ignore", SilentOutputWarning)  # recorded per fold below instead
         fit_many(estimators, [(X[tr], y[tr]) for tr, _ in splits], progress=progress)  # all folds side by side
         t1 = time.perf_counter()
-        predictions = predict_many(estimators, [X[te] for _, te in splits])
+        predictions = predict_many(estimators, [X[te] for _, te in splits], progress=progress)
         predict_seconds = time.perf_counter() - t1
     rows = [_fold_row(y, np.unique(y), te, est, pred, info, predict_seconds)
             for (_, te), est, (pred, info) in zip(splits, estimators, predictions)]

@@ -8,6 +8,7 @@ import keyword
 
 import numpy as np
 import sympy as sp
+from brian2.units import second
 from brian2.units.fundamentalunits import DIMENSIONLESS, DimensionMismatchError
 
 from ..errors import RuleError
@@ -16,6 +17,7 @@ from . import expressions as ex
 __all__ = ["CHECKS", "RESERVED", "check_new_name", "check_all"]
 
 MIN_INTERVAL_SECONDS = 1e-6  # a [periodic] interval below a microsecond would run the update every step forever
+MAX_TIME_SECONDS = 1e4  # a time constant or interval past ~3 hours of simulated time is a typo, not a model
 
 
 def _brian_names():
@@ -57,6 +59,27 @@ def check_names(parts):
             if name in seen:
                 raise RuleError(f"duplicate name '{name}' (also in [{seen[name]}])", section=section, term=name)
             seen[name] = section
+            if section in ("state", "traces") and _sympy_name(name):
+                raise RuleError(f"'{name}' is a SymPy name ({_sympy_name(name)}), which Brian2's integration of "
+                                "synaptic variables would read as that instead of a variable", section=section,
+                                term=name)
+    for name, spec in parts.inputs.items():  # the neuron variable an input reads is a name in Brian2's model too
+        variable = getattr(spec, "variable", None)
+        if variable is not None and spec.source != "modulator" and variable != name:
+            try:
+                check_new_name(variable, "inputs")
+            except RuleError as err:
+                raise RuleError(f"input '{name}': variable {err.message}", section="inputs", term=variable) from None
+
+
+def _sympy_name(name):
+    """What SymPy makes of ``name`` when it is not a plain symbol (``Min``, ``beta``, ``S``), else ''."""
+    try:
+        value = sp.sympify(name)
+    except (sp.SympifyError, SyntaxError, TypeError, ValueError, AttributeError):
+        return "not a symbol"
+    # a symbol, or a SymPy constant (I, E) Brian2 copes with; a class, function or module (Min, beta, S) it does not
+    return "" if isinstance(value, sp.Basic) else f"SymPy's '{name}'"
 
 
 def check_known_symbols(parts):
@@ -66,6 +89,23 @@ def check_known_symbols(parts):
         unknown = sorted(s.name for s in item.expr.free_symbols if s.name not in allowed)
         if unknown:
             raise RuleError(f"unknown symbol '{unknown[0]}'", section=item.section, term=unknown[0])
+
+
+def check_finite_constants(parts):
+    """``inf`` bounds a weight, in ``[weight]`` or as a bound of ``clip`` (``clip(x, 0, inf)``: one-sided); anywhere
+    else (``w + inf``, a rate) it makes every value infinite, silently."""
+    for item in parts.expressions():
+        if item.section != "weight" and _without_clip_bounds(item.expr).has(sp.oo, -sp.oo, sp.zoo, sp.nan):
+            raise RuleError("inf (or an infinite constant) is allowed in weight bounds only", section=item.section,
+                            term=item.what)
+
+
+def _without_clip_bounds(expr):
+    """``expr`` with every infinite bound of a ``clip`` replaced by 0 (its argument is kept)."""
+    def finite_bounds(e):
+        return ex.clip(e.args[0], *(sp.Integer(0) if b.has(sp.oo, -sp.oo) else b for b in e.args[1:]))
+
+    return expr.replace(lambda e: isinstance(e, ex.clip), finite_bounds)
 
 
 def check_dimensions(parts):
@@ -129,6 +169,37 @@ def check_traces_decay(parts):
                                 "slope: a negative time constant?)", section="traces", term=name)
 
 
+def check_time_constants(parts):
+    """A parameter that is a time and divides (``-x/tau``, ``exp(-delta_t/tau)``) is a time constant: its size lies
+    between 1 microsecond and 1e4 seconds (``tau = "1e-300*ms"`` would otherwise pass and saturate everything),
+    and it is positive except in a [window] shape, where a signed scale (``tanh(delta_t/tau)``) is a fit's choice."""
+    dims = parts.dimensions()
+    uses = [(item.section, item.what, item.expr) for item in parts.expressions()]
+    uses += [("parameters", name, expr) for name, expr in parts.parameter_expressions.items()]
+    for section, what, expr in uses:
+        for power in expr.atoms(sp.Pow):
+            if not power.exp.is_negative:
+                continue
+            for symbol in sorted(power.base.free_symbols, key=lambda s: s.name):
+                name = symbol.name
+                if name not in parts.parameters or dims.get(name) != second.dim:
+                    continue
+                seconds = float(np.asarray(parts.parameters[name] / ex.UNITS["second"]))
+                size_ok = MIN_INTERVAL_SECONDS <= abs(seconds) <= MAX_TIME_SECONDS
+                if not size_ok or (seconds < 0 and section != "window"):
+                    raise RuleError(f"time constant '{name}' = {seconds:g} s (divides in [{section}] "
+                                    f"'{what}') must be {'a positive time ' if section != 'window' else ''}between "
+                                    "1 microsecond and 1e4 seconds in size", section="parameters", term=name)
+
+
+def _check_time_range(value, section, term, what):
+    """An interval between 1 microsecond and 1e4 seconds."""
+    seconds = float(np.asarray(value / ex.UNITS["second"])) if np.ndim(value) == 0 else np.nan
+    if not MIN_INTERVAL_SECONDS <= seconds <= MAX_TIME_SECONDS:
+        raise RuleError(f"{what} must be a positive time between 1 microsecond and 1e4 seconds, got {seconds:g} s",
+                        section=section, term=term)
+
+
 def check_form(parts):
     """A rule is a window rule or a trace/continuous rule, and it changes w somehow."""
     if parts.window is not None and (parts.traces or parts.on_pre or parts.on_post or parts.dw_dt is not None):
@@ -143,9 +214,12 @@ def check_form(parts):
 
 
 def check_window_interval(parts):
+    """max_interval is a positive time made of parameters (a negative one would silently zero the window)."""
     if parts.window is not None and parts.window.max_interval is not None:
         if not _only_parameters(parts.window.max_interval, parts):
             raise RuleError("max_interval may use parameters only", section="window", term="max_interval")
+        value = ex.evaluate(parts.window.max_interval, parts.parameters)
+        _check_time_range(value, "window", "max_interval", "max_interval")
 
 
 def check_periodic_interval(parts):
@@ -155,9 +229,9 @@ def check_periodic_interval(parts):
     interval = parts.periodic.interval
     ok = _only_parameters(interval, parts)
     seconds = float(ex.evaluate(interval, parts.parameters) / ex.UNITS["second"]) if ok else np.nan
-    if not ok or not seconds >= MIN_INTERVAL_SECONDS:
-        raise RuleError("interval must be a positive time of at least 1 microsecond, made of parameters and units",
-                        section="periodic", term="interval")
+    if not ok or not MIN_INTERVAL_SECONDS <= seconds <= MAX_TIME_SECONDS:
+        raise RuleError("interval must be a positive time of at least 1 microsecond and at most 1e4 seconds, made of "
+                        "parameters and units", section="periodic", term="interval")
 
 
 def check_event_driven_traces(parts):
@@ -169,9 +243,9 @@ def check_event_driven_traces(parts):
 
 
 DECLARATION_CHECKS = (check_names,)
-CHECKS = (check_known_symbols, check_dimensions, check_statement_targets, check_bounds,
-          check_no_division_by_zero, check_traces_decay, check_form, check_window_interval, check_periodic_interval,
-          check_event_driven_traces)
+CHECKS = (check_known_symbols, check_finite_constants, check_dimensions, check_statement_targets, check_bounds,
+          check_no_division_by_zero, check_traces_decay, check_time_constants, check_form, check_window_interval,
+          check_periodic_interval, check_event_driven_traces)
 
 
 def check_declarations(declared):

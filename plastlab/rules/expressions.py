@@ -13,15 +13,19 @@ import re
 import brian2
 import numpy as np
 import sympy as sp
-from brian2.units.fundamentalunits import DIMENSIONLESS, Quantity, get_dimensions
+from brian2.units.fundamentalunits import DIMENSIONLESS, DimensionMismatchError, Quantity, get_dimensions
 from sympy.printing.str import StrPrinter
 
 from ..errors import RuleError
 
 MAX_LENGTH = 2000
 MAX_DEPTH = 40
+MAX_CALL_DEPTH = 6  # nested function calls a rule may write: Brian2's dimension parser is ~4x slower per level
+MAX_CODE_CALL_DEPTH = 8  # ... and generated Brian2 code may hold (codegen wraps a rule's terms in clip, int)
+MAX_CODE_LENGTH = 20_000  # characters of one generated Brian2 expression (minimum/maximum print as arithmetic)
 MAX_EXPONENT = 64
 MAX_DECIMAL_EXPONENT = 300
+MAX_MAGNITUDE = 1e300  # a constant larger than this overflows float64 arithmetic at the first step
 
 _UNIT_NAMES = """
 second ms msecond us usecond nsecond Hz hertz kHz volt mV mvolt uvolt amp mA uA nA pA namp pamp
@@ -109,10 +113,69 @@ def parse_expression(text, symbols, *, section=None, allow_units=True, evaluate=
     except (SyntaxError, ValueError, RecursionError, MemoryError) as err:
         raise RuleError(f"cannot parse expression: {getattr(err, 'msg', err)}", section=section,
                         term=text[:80]) from None
+    calls = _call_depth(tree.body)
+    if calls > MAX_CALL_DEPTH:
+        raise RuleError(f"function calls nested {calls} deep, more than {MAX_CALL_DEPTH}", section=section,
+                        term=text[:40] + "...")
     try:
-        return _Builder(symbols, section, text, allow_units, evaluate).build(tree.body)
+        expr = _Builder(symbols, section, text, allow_units, evaluate).build(tree.body)
     except RecursionError:
         raise RuleError("expression nested too deeply", section=section, term=text[:40] + "...") from None
+    _check_magnitudes(expr, section, text)
+    return expr
+
+
+def _call_depth(node):
+    """How deeply function calls nest in a parsed expression (``clip(clip(x, 0, 1), 0, 1)``: 2)."""
+    inner = max((_call_depth(child) for child in ast.iter_child_nodes(node)), default=0)
+    return inner + isinstance(node, ast.Call)
+
+
+def _check_magnitudes(expr, section, text):
+    """Constants (as written or as SymPy folded them: ``1e308*1e10``) must be finite in float64."""
+    for number in expr.atoms(sp.Number):
+        if number.is_finite and abs(float(number)) > MAX_MAGNITUDE:
+            raise RuleError(f"constant {sp.N(number, 3)} is larger than {MAX_MAGNITUDE:g} (infinite in the "
+                            "simulation)", section=section, term=text[:80])
+
+
+def evaluate_unit(text, *, section=None, term=None):
+    """A unit written as text ("nS", "mV/ms", "1") as a Brian2 quantity: a positive, finite scale of units.
+
+    RuleError for anything else: ``0*ms`` (no unit: every value would be 0), ``exp(ms)``, ``1/0``, ``-1*mV``."""
+    try:
+        value = evaluate(parse_expression(text, {}, section=section), {})
+        magnitude = float(np.asarray(value))
+    except RuleError as err:
+        raise RuleError(f"unit: {err.message}", section=section, term=term or text) from None
+    except (DimensionMismatchError, KeyError, TypeError, ValueError, ZeroDivisionError, OverflowError) as err:
+        raise RuleError(f"unit '{text}' is not a unit ({err})", section=section, term=term or text) from None
+    if not (math.isfinite(magnitude) and magnitude > 0):
+        raise RuleError(f"unit '{text}' is not a unit: it must be a positive finite scale such as nS, mV/ms or 1",
+                        section=section, term=term or text)
+    return value
+
+
+def check_code(code, *, section=None):
+    """Generated Brian2 code, before Brian2 parses it: Brian2's dimension parser takes time exponential in how
+    deeply calls nest, so code past the lab's limits is refused here instead of hanging there."""
+    depth = deepest = 0
+    stack = []
+    for k, char in enumerate(code):
+        if char == "(":
+            call = k > 0 and (code[k - 1].isalnum() or code[k - 1] == "_")
+            stack.append(call)
+            depth += call
+            deepest = max(deepest, depth)
+        elif char == ")" and stack:
+            depth -= stack.pop()
+    if deepest > MAX_CODE_CALL_DEPTH:
+        raise RuleError(f"the generated Brian2 code nests function calls {deepest} deep, more than "
+                        f"{MAX_CODE_CALL_DEPTH}", section=section, term=code[:60] + "...")
+    if len(code) > MAX_CODE_LENGTH:
+        raise RuleError(f"the generated Brian2 code is {len(code)} characters long, more than {MAX_CODE_LENGTH} "
+                        "(nested minimum/maximum?)", section=section, term=code[:60] + "...")
+    return code
 
 
 def _nesting(text):
@@ -127,6 +190,9 @@ def _number(value, section, term):
     if isinstance(value, bool):
         raise RuleError("booleans are not numbers here", section=section, term=term)
     if isinstance(value, int):
+        if abs(value) > MAX_MAGNITUDE:
+            raise RuleError(f"integer of {len(str(abs(value)))} digits is larger than {MAX_MAGNITUDE:g}",
+                            section=section, term=term[:40])
         return sp.Integer(value)
     if not math.isfinite(value):
         raise RuleError("NaN or infinite number", section=section, term=term)
@@ -388,7 +454,8 @@ def evaluate(expr, values):
     if isinstance(expr, sp.Not):
         return np.logical_not(args[0])
     if expr.func in _NUMERIC:
-        return _NUMERIC[expr.func](*args)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # inf / NaN: refused by the caller
+            return _NUMERIC[expr.func](*args)
     raise KeyError(f"cannot evaluate {expr.func}")
 
 
@@ -474,8 +541,9 @@ class BrianPrinter(StrPrinter):
 
 
 def to_code(expr, rename=None):
-    """Brian2 code for a SymPy expression, with symbols renamed (e.g. an input 'v_student' -> 'v_post')."""
-    return BrianPrinter(rename).doprint(expr)
+    """Brian2 code for a SymPy expression, with symbols renamed (e.g. an input 'v_student' -> 'v_post'); refused
+    (RuleError) past the limits Brian2 can parse in reasonable time (:func:`check_code`)."""
+    return check_code(BrianPrinter(rename).doprint(expr))
 
 
 def to_latex(expr):

@@ -6,17 +6,17 @@ package data so that a plain ``pip install .`` has it). A file's ``[rule] name``
 rule is found by the name it shows.
 """
 import os
-import tomllib
 from importlib import resources
 from pathlib import Path
 
-from ..errors import RuleError
+from ..config import parse_toml
+from ..errors import ConfigError, RuleError
 from .rule import Rule
 
 __all__ = ["rule_from_toml", "load_rule", "available_rules", "rule_paths", "find_rule_file", "rule_origins"]
 
 SECTIONS = ("rule", "parameters", "weight", "inputs", "state", "traces", "on_pre", "on_post", "continuous",
-            "periodic", "window")
+            "periodic", "window", "device", "pairing", "metadata")  # [metadata]: provenance (a fit's), not read
 MAX_FILE_BYTES = 1_000_000
 
 
@@ -24,9 +24,9 @@ def rule_from_toml(text, *, source=None):
     """Build a Rule from the text of a rule file."""
     where = str(source) if source else None
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise RuleError(f"not valid TOML: {err}", file=where) from None
+        data = parse_toml(text)
+    except ConfigError as err:  # nesting bounded, then tomllib
+        raise RuleError(err.message, file=where) from None
     unknown = sorted(set(data) - set(SECTIONS))
     if unknown:
         raise RuleError(f"unknown section '{unknown[0]}' (known: {', '.join(sorted(SECTIONS))})", file=where,
@@ -51,7 +51,8 @@ def rule_from_toml(text, *, source=None):
                 parameters=data.get("parameters"), weight=data.get("weight"), inputs=data.get("inputs"),
                 state=data.get("state"), periodic=data.get("periodic"), traces=data.get("traces"),
                 on_pre=data.get("on_pre", ()), on_post=data.get("on_post", ()), dw_dt=continuous.get("dw_dt"),
-                window=data.get("window"), source=source)
+                window=data.get("window"), source=source, device=data.get("device"),
+                pairing=data.get("pairing"))
 
 
 def library_dir():
@@ -95,8 +96,11 @@ def available_rules():
     return list(rule_origins())
 
 
-def load_rule(name_or_path):
-    """A Rule from a rule name (looked up in rule_paths()), a path to a TOML rule file, or a Rule."""
+def load_rule(name_or_path, *, device=None):
+    """A Rule from a rule name (looked up in rule_paths()), a path to a TOML rule file, or a Rule; ``device`` (a
+    table, :mod:`plastlab.rules.devices`) changes keys of the rule's ``[device]`` non-idealities."""
+    if device:
+        return load_rule(name_or_path).with_device(**device)
     if isinstance(name_or_path, Rule):
         return name_or_path
     if not isinstance(name_or_path, (str, os.PathLike)):

@@ -19,6 +19,7 @@ from brian2.units.fundamentalunits import DIMENSIONLESS, DimensionMismatchError,
 from ..errors import RuleError
 from . import checks
 from . import expressions as ex
+from .statements import Statement
 
 __all__ = ["Rule", "Trace", "Statement", "Input", "Window", "Periodic", "Weight", "Parts", "build_parts"]
 
@@ -39,24 +40,6 @@ class Trace:
     rate: sp.Expr
     unit: object = DIMENSIONLESS
     clock_driven: bool = False
-
-
-@dataclass(frozen=True)
-class Statement:
-    """One update ``target op expr`` executed on a spike (op is one of = += -= *= /=)."""
-
-    target: str
-    op: str
-    expr: sp.Expr
-
-    def new_value(self):
-        """The target's value after the statement, as an expression of the old one."""
-        old = sp.Symbol(self.target)
-        return {"=": self.expr, "+=": old + self.expr, "-=": old - self.expr, "*=": old * self.expr,
-                "/=": old / self.expr}[self.op]
-
-    def __str__(self):
-        return f"{self.target} {self.op} {self.expr}"
 
 
 @dataclass(frozen=True)
@@ -133,6 +116,8 @@ class Parts:
     periodic: object
     window: object
     declared_event_driven: frozenset = frozenset()
+    device: object = None  # plastlab.rules.devices.Device: the device's non-idealities, or None
+    pairing: object = None  # plastlab.rules.pairing.Pairing: scheme, coincident spikes, dendritic delay
 
     def dimensions(self):
         dims = {n: get_dimensions(v) for n, v in self.parameters.items()}
@@ -179,7 +164,8 @@ def _scope(parts, *, window):
 # --- parse ------------------------------------------------------------------------------------------------
 
 def build_parts(name, *, summary="", citation="", parameters=None, weight=None, inputs=None, state=None,
-                traces=None, on_pre=(), on_post=(), dw_dt=None, periodic=None, window=None, source=None):
+                traces=None, on_pre=(), on_post=(), dw_dt=None, periodic=None, window=None, source=None,
+                device=None, pairing=None):
     """Parse every section into frozen parts, run the checks, decide which traces Brian2 integrates each step."""
     where = str(source) if source else None
     try:
@@ -200,7 +186,12 @@ def build_parts(name, *, summary="", citation="", parameters=None, weight=None, 
             periodic=parse_periodic(periodic, declared), window=parse_window(window, declared),
             declared_event_driven=frozenset(n for n, kind in declared.kinds.items() if kind == "event"))
         parts = replace(parts, traces=MappingProxyType(integration_kinds(parts, declared.kinds)))
-        return checks.check_all(parts)
+        from .devices import check_device, parse_device
+        from .pairing import check_pairing, parse_pairing
+
+        parts = replace(parts, device=parse_device(device), pairing=parse_pairing(pairing, declared))
+        check_pairing(parts)
+        return check_device(checks.check_all(parts))
     except RuleError as err:
         raise err.located(file=where) from None
 
@@ -270,7 +261,7 @@ def parse_unit(text, section, term):
     """A unit written as text ("nS", "1") or given as a Brian2 unit/dimension, as a dimension."""
     if not isinstance(text, str):
         return get_dimensions(text)
-    unit = ex.evaluate(ex.parse_expression(text, {}, section=section), {})
+    unit = ex.evaluate_unit(text, section=section, term=term)
     return get_dimensions(unit)
 
 
@@ -453,10 +444,11 @@ class Rule:
     __slots__ = ("_parts", "_spec")
 
     def __init__(self, name, *, summary="", citation="", parameters=None, weight=None, inputs=None, state=None,
-                 traces=None, on_pre=(), on_post=(), dw_dt=None, periodic=None, window=None, source=None):
+                 traces=None, on_pre=(), on_post=(), dw_dt=None, periodic=None, window=None, source=None,
+                 device=None, pairing=None):
         spec = dict(summary=summary, citation=citation, parameters=dict(parameters or {}), weight=weight,
                     inputs=inputs, state=state, traces=traces, on_pre=on_pre, on_post=on_post, dw_dt=dw_dt,
-                    periodic=periodic, window=window, source=source)
+                    periodic=periodic, window=window, source=source, device=device, pairing=pairing)
         object.__setattr__(self, "_parts", build_parts(name, **spec))
         object.__setattr__(self, "_spec", MappingProxyType(spec))
 
@@ -515,6 +507,22 @@ class Rule:
             raise RuleError(f"rule '{self.name}' has no parameter '{unknown[0]}'",
                             file=str(self.source) if self.source else None, section="parameters", term=unknown[0])
         return Rule(self.name, **dict(self._spec, parameters={**self._spec["parameters"], **values}))
+
+    def with_device(self, device=None, **values):
+        """The same rule on a non-ideal device (:mod:`plastlab.rules.devices`): ``device`` (a table or a Device)
+        replaces the rule's ``[device]``; keyword values change single keys of it (``with_device(levels=16)``)."""
+        from .devices import merge_device
+
+        base = self.device if device is None else device
+        return Rule(self.name, **dict(self._spec, device=merge_device(base, values)))
+
+    def with_pairing(self, **values):
+        """The same rule with keys of its ``[pairing]`` changed (scheme, coincident, delay:
+        :mod:`plastlab.rules.pairing`), e.g. ``with_pairing(scheme="nearest_symmetric")``."""
+        base = self.pairing
+        table = {"scheme": base.scheme, "coincident": base.coincident, "delay": base.delay}
+        return Rule(self.name, **dict(self._spec, pairing={k: v for k, v in {**table, **values}.items()
+                                                           if v is not None}))
 
     def __repr__(self):
         return f"<Rule {self.name} ({self.form}): {self.summary}>"

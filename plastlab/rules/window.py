@@ -82,6 +82,11 @@ def window_curve(rule, delta_t, w0):
 
 
 def _at_zero(rule, values):
+    if rule.pairing is not None and not rule.pairing.is_default:  # its order within a step (rules/pairing.py)
+        from .protocols import replay
+
+        w = np.asarray(values["w"], dtype=float)
+        return np.vectorize(lambda w0: replay(rule, [0.01], [0.01], w0) - w0)(w)
     both = _pair(rule, ("on_pre", "on_post"), sp.Integer(0))
     return np.asarray(ex.evaluate(both, values) if both.free_symbols else float(both)) + 0 * values["w"]
 

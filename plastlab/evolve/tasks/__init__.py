@@ -9,13 +9,15 @@ from ...errors import PlastlabError
 from .base import TaskFamily, rule_from_document
 from .correlation import CorrelationFamily
 from .error import ErrorFamily
+from .fit import FitFamily
 from .reward import RewardFamily
 
-__all__ = ["FAMILIES", "TaskFamily", "get_family", "rule_from_document", "error", "reward", "correlation"]
+__all__ = ["FAMILIES", "TaskFamily", "get_family", "rule_from_document", "error", "reward", "correlation", "fit"]
 
 # the family objects, under the names of the files that define them
 error, reward, correlation = ErrorFamily(), RewardFamily(), CorrelationFamily()
-_BY_NAME = {family.NAME: family for family in (error, reward, correlation)}
+fit = FitFamily()  # symbolic fits of measured windows, scored in closed form (no Brian2 network)
+_BY_NAME = {family.NAME: family for family in (error, reward, correlation, fit)}
 FAMILIES = tuple(_BY_NAME)
 
 

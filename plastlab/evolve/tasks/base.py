@@ -25,10 +25,11 @@ import numpy as np
 import sympy as sp
 import tomli_w
 
-from ...config import validate
+from ...config import check_times, validate
 from . import programs
 
-DIVISION_BY_ZERO = "division by zero (or NaN) in the rule during the simulation"
+DIVISION_BY_ZERO = ("the rule's value became infinite or NaN during the simulation (an overflow, a division by "
+                    "zero or a value outside a function's domain)")
 
 
 def failure(reason):
@@ -81,6 +82,24 @@ def renamed(doc, names):
         return pattern.sub(lambda m: names[m.group(1)], item) if isinstance(item, str) else item
 
     return rename(doc)
+
+
+def padded(table, n, size):
+    """The program table of ``n`` candidates with copies of the first candidate's programs (F per candidate)
+    appended up to ``size`` candidates: candidates are independent in a batch, the first n results do not change."""
+    from ...brian.programs import ProgramTable
+
+    if size <= n:
+        return table
+    per = len(table) // n
+    first = table.starts[per] - table.starts[0]
+    copies = np.arange(1, size - n + 1)
+    ops = slice(table.starts[0], table.starts[per])
+    starts = [table.starts] + [table.starts[-1] + first * (k - 1) + (table.starts[1:per + 1] - table.starts[0])
+                               for k in copies]
+    return ProgramTable(np.concatenate([table.ops] + [table.ops[ops]] * len(copies)),
+                        np.concatenate([table.args] + [table.args[ops]] * len(copies)), table.constants,
+                        np.concatenate(starts).astype(np.int32), table.n_inputs)
 
 
 class Check(NamedTuple):
@@ -151,8 +170,11 @@ class TaskFamily:
         return tuple(sp.Symbol(n, real=True) for n in self.INPUTS)
 
     def params_with_defaults(self, params=None, *, file=None):
-        """``params`` checked against ``SCHEMA`` with the defaults filled in (ConfigError naming the key)."""
-        return validate(dict(params or {}), self.SCHEMA, file=file, section="family")
+        """``params`` checked against ``SCHEMA`` with the defaults filled in (ConfigError naming the key); times
+        (keys documented in s or ms) also within ``config.TIME_RANGE_SECONDS``."""
+        out = validate(dict(params or {}), self.SCHEMA, file=file, section="family")
+        check_times(out, self.SCHEMA, file=file, section="family")
+        return out
 
     # --- plasticities: candidates as data, or one rule file -----------------------------------------------
 
@@ -207,17 +229,25 @@ class TaskFamily:
         """(fitness, per-instance values) from one candidate's per-instance outcomes."""
         raise NotImplementedError
 
-    def evaluate_batch(self, exprs, seeds, params=None):
+    def evaluate_batch(self, exprs, seeds, params=None, device="runtime"):
         """Fitness of every expression in ``exprs`` (SymPy in INPUTS names, Tuples for OUTPUTS) on the instances
         ``seeds``: one dict ``{fitness, reason, per_instance}`` per expression, all in one compiled network.
-        ``reason`` is "" for a normal evaluation, otherwise why the worst fitness was given."""
+        ``reason`` is "" for a normal evaluation, otherwise why the worst fitness was given. ``device``:
+        ``"runtime"`` or ``"cpp_standalone"`` (built once per batch size and instance set, then run with new
+        programs as data; identical results), ``"cuda_standalone"`` where Brian2CUDA imports."""
+        from ...brian.tasknets import using_device
+
         p = self.params_with_defaults(params)
         insts = self.instances(p, seeds)
 
         def simulate(table, n):
+            if device != "runtime":  # one build serves every batch of up to a power of two candidates
+                size = 1 << max(0, n - 1).bit_length()
+                return self.outcomes(self.run(p, insts, self.program_plasticity(p, padded(table, n, size), size)))[:n]
             return self.outcomes(self.run(p, insts, self.program_plasticity(p, table, n)))
 
-        return programs.evaluate_candidates(exprs, self.symbols(), simulate, self.score)
+        with using_device(device):
+            return programs.evaluate_candidates(exprs, self.symbols(), simulate, self.score)
 
     def evaluate_rule(self, rule, seeds, params=None):
         """The task network with the plastic synapses compiled from ``rule`` (a Rule) through brian/codegen: the

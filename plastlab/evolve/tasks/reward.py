@@ -69,6 +69,10 @@ _SCHEMA = {
     "w_sd": Param(float, 1000.0, low=0.0, doc="pA"),
     "eta": Param(float, 10.0, doc="pA per unit f"),
     "dt": Param(float, 0.5, low=0.0, strict=True, doc="ms; paper 0.01 (departure for speed)"),
+    "rate_per_neuron": Param(bool, False, doc="the eligibility's expected rate K*rho_syn*exp((u - theta)/delta_syn) "
+                             "computed once per neuron and step (the neuron's expected_rate, read by its synapses) "
+                             "instead of once per synapse; same arithmetic, not guaranteed to the bit "
+                             "(docs/performance.md)"),
 }
 
 TRIAL_OPERATIONS = ("trial_end", "syn_periodic", "rest", "rest_traces")  # no trial has ended at t = 0
@@ -81,7 +85,7 @@ class RewardFamily(TaskFamily):
     INPUTS = ("reward", "eligibility")
     SCHEMA = _SCHEMA
     SCORED = "total_R"
-    OFFER = Offer(network="the reward task", pre={"sbar"}, post={"v"}, modulators={"reward"},
+    OFFER = Offer(network="the reward task", pre={"sbar"}, post={"v", "expected_rate"}, modulators={"reward"},
                   forms=("periodic", "trace", "continuous"))
     CHECKS = (Check(("w",), np.isnan, "simulation produced NaN"),
               Check(("w",), np.isinf, "simulation overflowed to inf"))
@@ -107,17 +111,22 @@ class RewardFamily(TaskFamily):
                       "rho_syn": f"{p['rho_syn']!r}*Hz", "delta_syn": repr(p["delta_syn"]),
                       "theta": repr(p["theta"]), "trial": f"{p['trial']!r}*ms"}
         f = with_nonce(parameters, f, nonce)
+        inputs = {"pre_trace": {"source": "pre", "variable": "sbar", "unit": "1"},
+                  "v": {"source": "post", "variable": "v", "unit": "1"},
+                  "reward": {"source": "modulator", "unit": "1"}}
+        rate = "-eligibility/tau_M - K*rho_syn*exp((v - theta)/delta_syn)*pre_trace"
+        if p["rate_per_neuron"]:  # the same term, computed by the neuron (network(): expected_rate)
+            inputs = {"pre_trace": inputs["pre_trace"], "reward": inputs["reward"],
+                      "expected_rate": {"source": "post", "variable": "expected_rate", "unit": "Hz"}}
+            rate = "-eligibility/tau_M - expected_rate*pre_trace"
+            for unused in ("rho_syn", "delta_syn", "theta"):
+                del parameters[unused]
         return {
             "rule": evolved_rule_header("reward", name, summary),
             "parameters": parameters,
             "weight": {"unit": "1", "min": "-inf", "max": "inf"},
-            "inputs": {
-                "pre_trace": {"source": "pre", "variable": "sbar", "unit": "1"},
-                "v": {"source": "post", "variable": "v", "unit": "1"},
-                "reward": {"source": "modulator", "unit": "1"},
-            },
-            "traces": {"eligibility": {"rate": "-eligibility/tau_M - K*rho_syn*exp((v - theta)/delta_syn)*pre_trace",
-                                       "unit": "1", "kind": "clock"}},
+            "inputs": inputs,
+            "traces": {"eligibility": {"rate": rate, "unit": "1", "kind": "clock"}},
             "on_post": {"statements": ["eligibility += K*pre_trace"]},
             "periodic": {"interval": "trial", "statements": [f"w += eta*({f})", "eligibility = 0"]},
         }
@@ -170,7 +179,8 @@ class RewardFamily(TaskFamily):
               "label": Table(labels, T), "T": T}
         model = "\n".join(["dv/dt = (E_L - v + R_m*Isyn)/tau_m : 1 (unless refractory)", "Isyn : 1",
                            "inst : integer (constant)", "nspk : 1", "R : 1", "total_R : 1", "n_act : 1",
-                           "cand : integer (constant)" if batched else ""])
+                           "cand : integer (constant)" if batched else "",
+                           "expected_rate : Hz" if p["rate_per_neuron"] else ""])
         values = {"v": p["E_L"], "inst": np.tile(np.arange(M), C)}  # neuron n = c*M + k
         if batched:
             values["cand"] = np.repeat(np.arange(C), M)
@@ -194,6 +204,12 @@ class RewardFamily(TaskFamily):
             # every trial starts from rest (after the trial's update): potential, refractoriness, PSP traces
             Operation("rest", "neurons", "v = E_L\nlastspike = -1e4*second\nnot_refractory = True", every=T, order=3),
             Operation("rest_traces", "traces", "x = 0\nsbar = 0", every=T, order=3)]
+        if p["rate_per_neuron"]:
+            # every step in the groups slot, after the neurons' update and before the synapses' (ties in a slot go
+            # by name: neurons_stateupdater < post_expected_rate < syn_stateupdater), so it reads the v that the
+            # synapses read otherwise
+            operations.append(Operation("post_expected_rate", "neurons",
+                                        "expected_rate = K*rho_syn*exp((v - theta)/delta_syn)", when="groups"))
         paused = list(TRIAL_OPERATIONS)
         if not batched:  # the rule file's reward is a modulator: a copy of the neuron's R before the update
             operations.append(Operation("deliver_reward", "syn", "reward = R_post", every=T, order=1))
