@@ -332,6 +332,8 @@ def _versions(attrs):
         versions = json.loads(attrs.get("package_versions", "{}"))
     except (TypeError, ValueError):
         versions = {}
+    if not versions:  # results that carry each package's version as an attr of its own
+        versions = {k: attrs[k] for k in ("plastlab", "brian2", "numpy") if k in attrs}
     if "python" in attrs:
         versions = {"python": attrs["python"], **versions}
     return versions

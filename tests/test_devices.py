@@ -134,7 +134,7 @@ def test_read_noise_changes_what_is_transmitted_not_the_weight(nc):
             syn.connect(j="i")
             syn.w = 0.5
             b2.Network(pre, post, syn).run(3 * ms)
-            return np.asarray(post.v[:]), np.asarray(syn.w[:])
+            return np.array(post.v[:]), np.array(syn.w[:])  # copies: Brian2 2.10 views die with the objects
 
     v, w = transmitted(nc.with_device(read_noise=0.1))
     v0, w0 = transmitted(nc)

@@ -53,7 +53,7 @@ def _cython_values(table, index, xs, ys):
         group.run_regularly("f = rule_program(p, x, y)\nbad = rule_isnan(f)", name="probe")
         net = b2.Network(group)
         net.run(b2.defaultclock.dt, namespace={})
-        return np.asarray(group.f[:]), np.asarray(group.bad[:]), len(cython_extension_manager._code_cache)
+        return np.array(group.f[:]), np.array(group.bad[:]), len(cython_extension_manager._code_cache)
 
 
 def test_cython_equals_numpy_and_a_new_table_is_data_not_code():

@@ -16,7 +16,7 @@ HERE = Path(__file__).resolve().parents[1]
 GENERATED = HERE / "generated"
 RESULTS = HERE / "results"
 # the result folders the reproduction page reports, in this order (each holds results.nc or campaign.nc)
-REPORTED = ["quick", "error-seed5"]
+REPORTED = ["quick", "error-seed5", "device_sweep_levels", "device_sweep_c2c"]
 TABLE_PACKAGES = ("plastlab.learn", "plastlab.evolve", "plastlab.experiments", "plastlab.brian")
 
 

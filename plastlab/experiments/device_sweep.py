@@ -104,7 +104,7 @@ def run(exp, out, *, progress=True):
     from ..brian.layer import check_rule
     from ..datasets import load_dataset
     from ..learn.model_selection import cross_validate
-    from ..store import package_versions, write_dataset
+    from ..store import provenance, write_dataset
     from .classification import make_classifier
 
     sweep, fixed, repeats = exp.config["sweep"], exp.config["device"], exp.config["repeats"]
@@ -138,7 +138,7 @@ def run(exp, out, *, progress=True):
     ds.attrs.update(kind="device_sweep", experiment=exp.name, seed=exp.seed, folds=exp.folds, repeats=repeats,
                     swept=",".join(keys), fixed_device=str(fixed), classifier=str(exp.classifier),
                     drop=exp.config["drop"], wall_seconds=time.perf_counter() - t0, experiment_file=str(exp.path),
-                    **package_versions())
+                    **provenance())
     for (dataset, rule, key), (ideal, value) in thresholds(ds).items():  # the answer, for readers of the file
         ds.attrs[f"ideal_f1_{dataset}_{rule}"] = ideal
         ds.attrs[f"threshold_{key}_{dataset}_{rule}"] = math.nan if value is None else float(value)
