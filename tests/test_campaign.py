@@ -133,6 +133,7 @@ def test_validation_passes_its_instances_and_leaves_the_evaluator_alone(referenc
     assert report["equivalence_r2"] == pytest.approx(ds.attrs["equivalence_r2"], nan_ok=True)
 
 
+@pytest.mark.slow
 def test_campaign_on_an_external_dask_cluster(tmp_path, reference, cluster):
     _, _, ref = reference
     address, procs = cluster
@@ -225,7 +226,7 @@ def three_generations(tmp_path_factory):
     return path, ref
 
 
-@pytest.mark.parametrize("stop", ["SIGKILL", "SIGINT"])
+@pytest.mark.parametrize("stop", [pytest.param("SIGKILL", marks=pytest.mark.slow), "SIGINT"])
 def test_stopped_mid_generation_then_resume_is_identical(tmp_path, three_generations, stop):
     """SIGKILL (nothing runs) or Ctrl-C (plastlab stops, says so, exits 130): either way the checkpoint stays the
     last complete generation, no result file appears, and --resume reproduces the uninterrupted history."""
@@ -296,6 +297,7 @@ def test_evaluate_prints_fitness_last_and_refuses_code(tmp_path, capsys):
             campaign.evaluate_expression(path, hostile)
 
 
+@pytest.mark.slow
 def test_correlation_campaign_evolves_function_pairs(tmp_path):
     from evolve_helpers import tiny_correlation_campaign
 

@@ -130,6 +130,7 @@ def test_linear_threshold_is_linearised_around_the_minibatch_inhibition():
     assert np.ptp(circuit.inhibition[0]) > 0  # one linearisation point per neuron
 
 
+@pytest.mark.slow
 def test_learning_reduces_the_loss_and_is_reproducible():
     rng = np.random.default_rng(3)
     X = rng.uniform(0, 1, (8, 3))
@@ -302,6 +303,7 @@ class _RecordingCircuit(DisinhibitoryCircuit):
         return out
 
 
+@pytest.mark.slow
 def test_classification_over_seeds_with_early_stopping_writes_results(tmp_path, monkeypatch):
     import xarray as xr
 

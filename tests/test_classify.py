@@ -108,6 +108,7 @@ def test_members_are_layers_of_their_own_whose_mean_first_spike_decides():
     assert side_by_side[1][:, 4:].sum() > side_by_side[1][:, :2].sum()  # the gain of 5 makes more spikes
 
 
+@pytest.mark.slow
 def test_fits_side_by_side_learn_what_each_learns_alone():
     """fit_many trains several classifiers as copies in one network (one per shared gain here): other encoders,
     teacher delays, seeds and data sizes, and still each copy's weights and predictions are its own."""
@@ -139,6 +140,7 @@ def test_sklearn_contract_clone_pipeline_cross_val_score():
     assert scores.shape == (2,) and np.all(scores >= 0.75)
 
 
+@pytest.mark.slow
 def test_grid_search_over_rule_and_encoder_settings():
     X, y = blobs(16)
     base = SpikingClassifier(rule="nc_memristor", random_state=0, **dict(FAST, epochs=3))

@@ -6,6 +6,7 @@ from plastlab.errors import ConfigError, RuleError
 from plastlab.learn.cartpole import train_cartpole
 
 
+@pytest.mark.slow
 def test_few_episodes_dataset_and_reproducible(tmp_path):
     from plastlab.plots import plot_learning_curve
 

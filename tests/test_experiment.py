@@ -216,6 +216,7 @@ def test_nested_cv_end_to_end(tmp_path):
     assert "Nadeau-Bengio" in table and "| nc_memristor | logistic_regression |" in table
 
 
+@pytest.mark.slow
 def test_nested_side_by_side_chooses_and_scores_like_randomized_search_cv(tmp_path):
     """The nested CV fits a stage's fits side by side; each outer fold's choice and score are RandomizedSearchCV's."""
     from sklearn.base import clone

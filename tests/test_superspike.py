@@ -42,6 +42,7 @@ def test_superspike_needs_an_error_signal_in_the_postsynaptic_neurons():
         synapses(load_rule("superspike"), group, group)
 
 
+@pytest.mark.slow
 def test_short_session_reduces_loss_is_reproducible_and_leaves_brian2_settings_alone():
     from brian2 import defaultclock, prefs
     target, dt = prefs.codegen.target, defaultclock.dt
