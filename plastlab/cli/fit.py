@@ -39,7 +39,6 @@ def add_fit_command(sub):
 
 def fit_command(args):
     from ..errors import ConfigError
-    from ..rules.checks import check_new_name
     from ..rules.files import load_rule
     from ..rules.fit import check_fit, fit_rule, fitted_document, free_parameters, parse_bounds, read_measurements
 
@@ -54,13 +53,7 @@ def fit_command(args):
     if args.starts < 1:
         raise ConfigError(f"must be >= 1, got {args.starts}", key="--starts")
     check_fit(rule, data, names, bounds)
-    out = Path(args.out_rule) if args.out_rule else None
-    if out is not None:
-        if out.suffix != ".toml":
-            raise ConfigError(f"the fitted rule file must end in .toml, got '{out}'", key="--out")
-        check_new_name(out.stem, "rule")
-        if not out.parent.is_dir():
-            raise ConfigError(f"no directory '{out.parent}'", key="--out")
+    out = _out_rule(args)
     if args.plot and not Path(args.plot).parent.is_dir():
         raise ConfigError(f"no directory '{Path(args.plot).parent}'", key="--plot")
     result = fit_rule(rule, data, params=names, bounds=bounds, starts=args.starts, seed=args.seed)
