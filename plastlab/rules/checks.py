@@ -73,13 +73,13 @@ def check_names(parts):
 
 
 def _sympy_name(name):
-    """What SymPy makes of ``name`` when it is not a plain symbol (``Min``, ``beta``, ``S``), else ''."""
-    try:
-        value = sp.sympify(name)
-    except (sp.SympifyError, SyntaxError, TypeError, ValueError, AttributeError):
+    """What SymPy makes of ``name`` when it is not a plain symbol (``Min``, ``beta``, ``S``), else ''. The name is
+    looked up in SymPy's namespace (what its parser would resolve it to), never parsed: file text does not go to
+    ``sympify``. A SymPy constant (I, E) Brian2 copes with; a class, function or module (Min, beta, S) it does not."""
+    if not name.isidentifier():
         return "not a symbol"
-    # a symbol, or a SymPy constant (I, E) Brian2 copes with; a class, function or module (Min, beta, S) it does not
-    return "" if isinstance(value, sp.Basic) else f"SymPy's '{name}'"
+    value = getattr(sp, name) if name in sp.__all__ else None  # the names ``from sympy import *`` gives its parser
+    return "" if value is None or isinstance(value, sp.Basic) else f"SymPy's '{name}'"
 
 
 def check_known_symbols(parts):
