@@ -285,9 +285,7 @@ def frequency(rule, rho=(0.1, 10, 20, 40, 50), delta_t=(10, -10), pairings=60, w
     """Δw after ``pairings`` pre-post pairs at rho Hz with Δt ms (Sjöström et al. 2001) -> dw over (rho, delta_t)."""
     from ..rules.protocols import frequency_schedule
 
-    rule = load_rule(rule)
-    w0 = np.atleast_1d(default_w0(rule) if w0 is None else w0).astype(float)
-    _check_within_bounds(rule, w0)
+    rule, w0 = _rule_and_w0(rule, w0)
     schedule = frequency_schedule(rho, delta_t, pairings)
     rho_v, dt_v = sorted({k[0] for k in schedule}), list(dict.fromkeys(k[1] for k in schedule))
     shape = (len(rho_v), len(dt_v), len(w0))
@@ -303,13 +301,19 @@ def frequency(rule, rho=(0.1, 10, 20, 40, 50), delta_t=(10, -10), pairings=60, w
                              dt=f"{step * 1e3:g} ms")
 
 
+def _rule_and_w0(rule, w0):
+    """The loaded rule and the initial weights of a pairing protocol (default: ``default_w0``), within its bounds."""
+    rule = load_rule(rule)
+    w0 = np.atleast_1d(default_w0(rule) if w0 is None else w0).astype(float)
+    _check_within_bounds(rule, w0)
+    return rule, w0
+
+
 def triplet(rule, triplets=None, repetitions=60, rate=1.0, w0=None):
     """Δw after ``repetitions`` pre-post-pre / post-pre-post triplets at ``rate`` Hz -> dw over ``triplet``."""
     from ..rules.protocols import TRIPLETS, triplet_schedule
 
-    rule = load_rule(rule)
-    w0 = np.atleast_1d(default_w0(rule) if w0 is None else w0).astype(float)
-    _check_within_bounds(rule, w0)
+    rule, w0 = _rule_and_w0(rule, w0)
     schedule = triplet_schedule(TRIPLETS if triplets is None else triplets, repetitions, rate)
     dw, step = _simulate(rule, schedule, w0)
     keys = list(schedule)
@@ -325,9 +329,7 @@ def quadruplet(rule, T=None, repetitions=60, rate=1.0, w0=None):
     """Δw after ``repetitions`` quadruplets (a post-pre and a pre-post pair, ±5 ms, centres T ms apart)."""
     from ..rules.protocols import QUADRUPLET_T, quadruplet_schedule
 
-    rule = load_rule(rule)
-    w0 = np.atleast_1d(default_w0(rule) if w0 is None else w0).astype(float)
-    _check_within_bounds(rule, w0)
+    rule, w0 = _rule_and_w0(rule, w0)
     schedule = quadruplet_schedule(QUADRUPLET_T if T is None else T, repetitions, rate)
     dw, step = _simulate(rule, schedule, w0)
     coords = {"T": ("T", list(schedule), {"units": "ms", "long_name": "interval between the pairs' centres"}),
