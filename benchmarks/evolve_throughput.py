@@ -12,8 +12,14 @@ With --profile, one batch is also run in this process with Brian2's profiler on,
 simulation time goes (per Brian2 code object) next to the time spent outside the simulation (network
 construction, compilation look-ups, SymPy).
 
-    PYTHONPATH=. nice python benchmarks/evolve_throughput.py --family error [--candidates 64] [--naive 4]
-        [--workers 2] [--seed 0] [--profile]
+    PYTHONPATH=. nice python benchmarks/evolve_throughput.py --family error [--candidates N] [--naive 4]
+        [--workers 2] [--seed 0] [--device cpp_standalone] [--profile]
+
+By default the timed batch is the campaign file's own generation: ``new_per_generation`` distinct candidates
+(``--naive`` of them also timed the naive way), split over the workers as a campaign splits them. A first batch of
+as many other candidates warms every worker: Cython's cache, or with ``--device cpp_standalone`` the standalone
+build of that batch structure (built once, or copied from the disk cache), so the timed batch is new data for
+networks already built, as in every generation of a campaign after the first.
 
 Prints both rates and, last, ``ratio: X``.
 """
@@ -30,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from plastlab.evolve import campaign, gp  # noqa: E402
 from plastlab.evolve.tasks import get_family, programs  # noqa: E402
 
-DEFAULTS = {"error": (64, 4), "reward": (16, 2), "correlation": (16, 2)}  # (batched, naive) candidates
+NAIVE = {"error": 4, "reward": 2, "correlation": 2}  # candidates timed the naive way
 
 
 def distinct_candidates(family, spec, n, seed):
@@ -73,27 +79,34 @@ def profile_one_batch(family, exprs, seeds, params):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--family", choices=tuple(DEFAULTS), default="error")
-    ap.add_argument("--candidates", type=int, help="distinct candidates for the batched rate")
+    ap.add_argument("--family", choices=tuple(NAIVE), default="error")
+    ap.add_argument("--candidates", type=int,
+                    help="distinct candidates for the batched rate besides the naive ones (default: the campaign "
+                         "file's new_per_generation minus --naive, so one generation is timed)")
     ap.add_argument("--naive", type=int, help="distinct candidates for the naive rate")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--batch-size", type=int, default=None, help="default: the campaign file's")
+    ap.add_argument("--device", default="runtime", choices=("runtime", "cpp_standalone"),
+                    help="Brian2 device of the batched networks (the naive way always runs on runtime)")
     ap.add_argument("--profile", action="store_true")
     args = ap.parse_args(argv)
-    n_batched, n_naive = (args.candidates or DEFAULTS[args.family][0]), (args.naive or DEFAULTS[args.family][1])
     spec = campaign.load_campaign(Path(__file__).resolve().parents[1] / "evolve" / f"{args.family}.toml")
+    n_naive = args.naive or NAIVE[args.family]
+    n_batched = args.candidates or max(1, spec["gp"]["new_per_generation"] - n_naive)
     family = get_family(args.family)
     params, seeds = spec["family_params"], spec["train_seeds"]
-    print(f"{args.family} family: {len(seeds)} instances, parameters {params}")
-    cands = distinct_candidates(family, spec, n_batched + 2 * args.workers + n_naive, args.seed)
-    warm, cands, naive = (cands[:2 * args.workers], cands[2 * args.workers:2 * args.workers + n_batched],
-                          cands[-n_naive:])
+    print(f"{args.family} family: {len(seeds)} instances, parameters {params}, device {args.device}")
+    n_timed = n_batched + n_naive
+    pool = distinct_candidates(family, spec, 2 * n_timed + 1, args.seed)
+    warm, cands, naive = pool[:n_timed], pool[n_timed:n_timed + n_batched], pool[n_timed + n_batched:-1]
 
     evaluator = campaign.Evaluator(args.family, seeds, params, args.batch_size or spec["batch_size"],
-                                   workers=args.workers)
+                                   workers=args.workers, device=args.device)
     try:
-        evaluator(warm)  # every worker loads (or, on a fresh machine, compiles) the network code once
+        start = time.perf_counter()
+        evaluator(warm)  # the same batch structure: every worker compiles or loads its network code once
+        print(f"warm-up batch of {len(warm)} other candidates: {time.perf_counter() - start:.1f} s")
         t0 = time.perf_counter()
         batched = evaluator(cands + naive)
         t_batched = time.perf_counter() - t0
@@ -104,6 +117,7 @@ def main(argv=None):
           f"{rate_batched:.3f} evaluations/s")
 
     nonce = f"{os.getpid()}{time.time_ns() % 10**9}"
+    family.evaluate_naive(pool[-1], seeds, params, nonce=nonce + "0")  # untimed: Brian2's first-use compilations
     t0 = time.perf_counter()
     naive_results = [family.evaluate_naive(expr, seeds, params, nonce=nonce) for expr in naive]
     t_naive = time.perf_counter() - t0

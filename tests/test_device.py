@@ -25,7 +25,8 @@ def test_error_family_on_cpp_standalone_is_identical_and_one_build_serves_new_ca
 
     v, u, s = error.symbols()
     first = [s * (v - u), error.baselines()["delta_rule"], s / (v + 70)]  # the last divides by zero
-    second = [2 * s * (u - v), s * u - v, v * v * s]
+    # larger programs than the first batch's (more than the next power of two of operations): still one build
+    second = [2 * s * (u - v), s * u - v, v * v * s * (u - v) * (s + u) * (v + s * u) * (u * u + s * v) / (v - 3)]
     devices.clear_builds()
     got = [error.evaluate_batch(batch, [11, 12], TINY, device="cpp_standalone") for batch in (first, second)]
     assert len(devices._BUILT) == 1 and next(iter(devices._BUILT.values())).runs == 2  # 3 candidates pad to 4

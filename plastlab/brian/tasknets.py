@@ -195,9 +195,15 @@ class _Clocks:
         return self.by_step[key]
 
 
+MIN_TABLE_CAPACITY = 4096  # a campaign's batch (64 candidates of up to ~60 operations) fits one build
+
+
 def _table_capacity(table):
-    """Room for a program table in a standalone build: a power of two, so most new batches fit the same build."""
-    n = max(len(table.ops) + 1, len(table.constants), len(table.starts))
+    """Room for a program table in a standalone build: at least ``MIN_TABLE_CAPACITY``, else a power of two, so
+    the batches of a campaign, whose candidates' sizes vary, fit one build (a new capacity is a new compilation;
+    with plain powers of two a campaign's batches of 24 error candidates crossed 256 and 512 operations, and each
+    crossing compiled again: 5-50 s). Padding is inert: a program reads only its own entries."""
+    n = max(len(table.ops) + 1, len(table.constants), len(table.starts), MIN_TABLE_CAPACITY)
     return 1 << (n - 1).bit_length()
 
 
