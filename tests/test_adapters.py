@@ -207,3 +207,28 @@ def test_order_warning_is_dropped_only_for_random_devices_and_only_inside_plastl
     finally:
         logger.removeHandler(listener)
     assert not logger.filters
+
+
+def test_one_interpreter_under_two_names_is_one_cython_cache_key(tmp_path, monkeypatch):
+    """Brian2 keys its Cython cache on sys.executable: inside plastlab's settings, ``bin/python`` and
+    ``bin/python3`` (links to one interpreter, as ``python -m plastlab`` and the ``plastlab`` command's shebang)
+    are one name; outside, sys.executable is as it was. (Compiling under both names would cost a compilation
+    per run of this test: Brian2's use of the name is checked in its source instead.)"""
+    import inspect
+    import sys
+
+    from brian2.codegen.runtime.cython_rt.extension_manager import CythonExtensionManager
+
+    assert "sys.executable," in inspect.getsource(CythonExtensionManager.create_extension)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python3.x").symlink_to(sys.executable)  # out of the directory: where the names meet
+    (bin_dir / "python").symlink_to("python3.x")
+    (bin_dir / "python3").symlink_to("python")
+    seen = []
+    for name in ("python", "python3", "python3.x"):
+        monkeypatch.setattr(sys, "executable", str(bin_dir / name))
+        with brian_settings(target="cython", dt=1 * ms):
+            seen.append(sys.executable)
+        assert sys.executable == str(bin_dir / name)  # restored
+    assert seen == [str(bin_dir / "python3.x")] * 3

@@ -6,13 +6,15 @@ cache — is reached only through the functions below. Each one names the Brian2
 and has a test in ``tests/test_adapters.py`` that fails if a release changes what it relies on. Supported:
 brian2 2.9 (Python 3.11) to 2.11 (Python ≥ 3.12).
 """
+import contextlib
 import logging
 import os
 import re
+import sys
 
 __all__ = ["SUPPORTED_BRIAN2", "set_state_update_running", "set_state_update_active", "compiling_module",
            "cython_module_cached", "CYTHON_LOGGER", "console_handler", "quiet_console", "standalone_array",
-           "standalone_compile"]
+           "standalone_compile", "one_cython_cache_per_interpreter"]
 
 SUPPORTED_BRIAN2 = ("2.9", "2.10", "2.11")
 
@@ -59,6 +61,38 @@ def cython_module_cached(module):
     from brian2.codegen.runtime.cython_rt.extension_manager import cython_extension_manager, get_cython_cache_dir
 
     return os.path.isfile(os.path.join(get_cython_cache_dir(), module + cython_extension_manager.so_ext))
+
+
+def interpreter_path(path):
+    """``path`` with its symbolic links followed while they stay in the same directory: ``bin/python`` and
+    ``bin/python3`` name ``bin/python3.11``. A link out of the directory (a virtual environment's ``python`` to
+    its base interpreter) is not followed: the environment is a different one."""
+    seen = set()
+    path = os.path.abspath(path)
+    while os.path.islink(path) and path not in seen:
+        seen.add(path)
+        target = os.path.abspath(os.path.join(os.path.dirname(path), os.readlink(path)))
+        if os.path.dirname(target) != os.path.dirname(path):
+            break
+        path = target
+    return path
+
+
+@contextlib.contextmanager
+def one_cython_cache_per_interpreter():
+    """Inside, ``sys.executable`` is :func:`interpreter_path` of itself; restored on exit.
+
+    Brian2 (2.9–2.11, ``cython_rt/extension_manager.py``) keys its Cython cache on the code, the Python and
+    Cython versions, the compilers -- and ``sys.executable``, the path the interpreter was started by. The
+    ``plastlab`` command (its shebang names ``python3.11``) and ``python -m plastlab`` (``python``, a link to
+    it) would compile every network twice; with one name for one interpreter they share the cache."""
+    saved = sys.executable
+    if saved:
+        sys.executable = interpreter_path(saved)
+    try:
+        yield
+    finally:
+        sys.executable = saved
 
 
 def console_handler():

@@ -59,7 +59,9 @@ def brian_settings(*, target=DEFAULT_TARGET, dt=None, seed=None, quiet=True):
     exit (``gc.unfreeze``) — only if no one else has frozen objects, so an outer freeze is left alone (Python
     3.12's interpreter starts with objects frozen: there the saving is not taken). Collecting first matters:
     Brian2 numbers auto-named objects such as a group's clock after the ones still alive, the number ends up in
-    the generated code, and dead networks kept alive would mean new code to compile.
+    the generated code, and dead networks kept alive would mean new code to compile. Inside, ``sys.executable``
+    names the interpreter by one path (``adapters.one_cython_cache_per_interpreter``), so ``plastlab`` and
+    ``python -m plastlab`` share Brian2's Cython cache.
     """
     import brian2 as b2
 
@@ -89,7 +91,8 @@ def brian_settings(*, target=DEFAULT_TARGET, dt=None, seed=None, quiet=True):
         if quiet and handler is not None:
             handler.setLevel(logging.WARNING)  # Brian2's INFO lines (method choice, ...) are noise to our users
         b2.prefs.core.stop_on_keyboard_interrupt = False  # Ctrl-C must stop the work, not cut a run short
-        yield
+        with adapters.one_cython_cache_per_interpreter():
+            yield
     finally:
         b2.prefs.codegen.target = saved_target
         b2.defaultclock.dt_ = saved_dt
@@ -101,3 +104,4 @@ def brian_settings(*, target=DEFAULT_TARGET, dt=None, seed=None, quiet=True):
         order_log.removeFilter(order_filter)
         if freeze:
             gc.unfreeze()
+
