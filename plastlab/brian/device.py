@@ -25,7 +25,7 @@ from collections import OrderedDict
 
 from ..errors import ConfigError
 
-__all__ = ["DEVICES", "DEFAULT_DEVICE", "check_device", "standalone_scope", "Built", "built", "cache_dir",
+__all__ = ["DEVICES", "DEFAULT_DEVICE", "check_device", "standalone_scope", "Built", "built", "ready", "cache_dir",
            "clear_builds"]
 
 DEVICES = ("runtime", "cpp_standalone", "cuda_standalone")
@@ -170,6 +170,14 @@ class Built:
 
 
 _BUILT = OrderedDict()
+
+
+def ready(key):
+    """The :class:`Built` network of structure ``key`` if this process has it ready to run, else None."""
+    if key in _BUILT:
+        _BUILT.move_to_end(key)
+        return _BUILT[key]
+    return None
 
 
 def built(key, build, name="cpp_standalone"):

@@ -367,14 +367,17 @@ def simulate(spec, device=None):
         _run_all(tabled, b2, objects, operations)
         return objects, {"tables": tables}
 
-    with brian_settings(target=None):
-        entry = devices.built(structure_key(spec), build, device)
-        tables = entry.extra["tables"]
-        run_args = {}
-        for c in spec.plastic:
-            if c.program is not None:
-                group = tables[c.name]
-                for var, values in _table_values(c.program.table, len(group)).items():
-                    run_args[getattr(group, var)] = values
-        entry.run(run_args)
-        return _recorded(spec, entry.objects)
+    key = structure_key(spec)
+    entry = devices.ready(key)
+    if entry is None:  # building needs the settings (and their garbage collection); a built program only runs
+        with brian_settings(target=None):
+            entry = devices.built(key, build, device)
+    tables = entry.extra["tables"]
+    run_args = {}
+    for c in spec.plastic:
+        if c.program is not None:
+            group = tables[c.name]
+            for var, values in _table_values(c.program.table, len(group)).items():
+                run_args[getattr(group, var)] = values
+    entry.run(run_args)
+    return _recorded(spec, entry.objects)
