@@ -314,6 +314,12 @@ def test_correlation_campaign_evolves_function_pairs(tmp_path):
     check = subprocess.run([sys.executable, "-m", "plastlab.cli", "rules", "check", str(champion)], env=ENV,
                            cwd=ROOT, capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
+    # the champion is a rule like any other: its window (default weights in [0, 1]) is simulated, or, if its
+    # updates are undefined everywhere, refused in one line -- never an internal error
+    window = subprocess.run([sys.executable, "-m", "plastlab.cli", "rules", "window", str(champion), "--dt-range",
+                             "-20,20", "--dt-step", "10"], env=ENV, cwd=ROOT, capture_output=True, text=True)
+    assert window.returncode == 0 or (window.returncode == 2 and "no finite weight change" in window.stderr), \
+        window.stderr
     one = subprocess.run([sys.executable, "-m", "plastlab.cli", "evolve", str(path), "--evaluate",
                           "trace - 0.15; trace"], env=ENV, cwd=ROOT, capture_output=True, text=True)
     assert one.returncode == 0 and one.stdout.strip().splitlines()[-1].startswith("fitness: "), one.stderr

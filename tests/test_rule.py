@@ -221,3 +221,31 @@ def test_a_rule_is_immutable_and_pickles():
         rule.summary = "changed"
     again = pickle.loads(pickle.dumps(rule))
     assert again.equations_text() == rule.equations_text() and again.parameters == rule.parameters
+
+
+def test_weight_clip_false_keeps_the_statements_bounds_and_the_nominal_range():
+    """[weight] clip = false: the statements bound w as written (an evolved correlation champion's one-sided
+    clipping); min and max stay the nominal range (initial weights, a layer's scaling, the protocols' defaults)."""
+    from plastlab.brian.codegen import generate
+
+    text = GOOD.replace('"w = clip(w + x, 0, 1)"', '"w = clip(w + x, -inf, 1)"')
+    clipped, as_written = rule_from_toml(text), rule_from_toml(text + '\n[weight]\nclip = false\n')
+    assert clipped.weight.clip and not as_written.weight.clip
+    assert (as_written.w_min, as_written.w_max) == (0, 1)
+    assert "clip(clip(" in generate(clipped).on_post
+    assert generate(as_written).on_post == "w = clip(w + x, (-inf), 1)"
+    with pytest.raises(RuleError, match="clip must be true"):
+        rule_from_toml(text + '\n[weight]\nclip = "no"\n')
+    window = "[rule]\nname = 'win'\n[weight]\nclip = false\n[window]\npotentiation = '0.01'\ndepression = '-0.01'\n"
+    with pytest.raises(RuleError, match="clip = false is for rules whose statements change w"):
+        rule_from_toml(window)
+
+
+def test_an_input_says_what_it_is_in_one_line():
+    head = GOOD + '\n[inputs.v_teacher]\nsource = "post"\nvariable = "v_target"\n'
+    rule = rule_from_toml(head + 'description = "a teacher potential"\n')
+    assert rule.inputs["v_teacher"].description == "a teacher potential"
+    assert rule_from_toml(head).inputs["v_teacher"].description == ""
+    for bad in ('description = 3\n', 'description = "two\\nlines"\n', f'description = "{"x" * 201}"\n'):
+        with pytest.raises(RuleError, match="must be one line of text"):
+            rule_from_toml(head + bad)

@@ -77,7 +77,7 @@ def transmission(rule, transmit=None):
     return "" if t is None else f"{t.target} {t.op} {ex.to_code(t.expr)}"
 
 
-def generate(rule, transmit=None, *, lastspike=(True, True), transmit_last=False, rewrite=None):
+def generate(rule, transmit=None, *, lastspike=(True, True), transmit_last=False, rewrite=None, learning_rate=None):
     """Brian2 code for ``rule``. ``transmit`` (e.g. ``"ge_post += w"``; default: the rule's ``[weight]
     transmit``) runs first on each presynaptic spike, or after the rule's presynaptic statements with
     ``transmit_last`` (NEST's STDP synapses transmit the weight their presynaptic update has just changed).
@@ -85,6 +85,8 @@ def generate(rule, transmit=None, *, lastspike=(True, True), transmit_last=False
     ``lastspike`` says whether the (pre, post) groups have a ``lastspike`` variable (groups created with a
     ``refractory`` argument do); window rules fall back to per-synapse spike times where they do not.
     ``rewrite`` (SymPy -> SymPy) is applied to every expression before printing (``program_code``).
+    ``learning_rate`` names a variable that multiplies every change the rule makes to ``w`` (the step before the
+    clip to the bounds; ``dw/dt``); None (the default) prints the rule exactly as without it.
     """
     rename = _renames(rule)
     rewrite = rewrite or (lambda expr: expr)
@@ -93,7 +95,8 @@ def generate(rule, transmit=None, *, lastspike=(True, True), transmit_last=False
     if rule.dw_dt is None:
         model.append(f"w : {_unit_name(rule.weight.unit)}")
     else:
-        model.append(f"dw/dt = {code(rule.dw_dt)} : {_unit_name(rule.weight.unit)} (clock-driven)")
+        rate = rule.dw_dt if learning_rate is None else sp.Symbol(learning_rate) * rule.dw_dt
+        model.append(f"dw/dt = {code(rate)} : {_unit_name(rule.weight.unit)} (clock-driven)")
     for trace in rule.traces.values():
         kind = "clock-driven" if trace.clock_driven else "event-driven"
         model.append(f"d{trace.name}/dt = {code(trace.rate)} : {_unit_name(trace.unit)} ({kind})")
@@ -105,21 +108,23 @@ def generate(rule, transmit=None, *, lastspike=(True, True), transmit_last=False
     pathways = ()
     if rule.window is not None:
         nest = pairing.coincident(rule) == "nest"  # per-synapse spike times, marked after the post pathway
-        extra_model, pre_window, post_window = _window_code(rule, code, rename, (False, False) if nest else lastspike)
+        extra_model, pre_window, post_window = _window_code(rule, code, rename, (False, False) if nest else lastspike,
+                                                        learning_rate)
         model += extra_model
         on_pre += pre_window[:1] if nest else pre_window
         on_post += post_window[:1] if nest else post_window
         pathways = pairing.brian_pathways(rule, on_pre, on_post, pre_window[1:], post_window[1:])
     elif not pairing.is_default(rule):  # plastlab.rules.pairing: scheme and order of the pathways
-        blocks = {p.name: [_statement_code(rule, s, code) for s in p.statements] for p in pairing.rule_pathways(rule)}
+        blocks = {p.name: [_statement_code(rule, s, code, learning_rate) for s in p.statements]
+                  for p in pairing.rule_pathways(rule)}
         model += [f"{name} : {_unit_name(unit)}" for name, unit in pairing.extra_state(rule).items()]
         on_pre += blocks["pre"]
         on_post += blocks["post"]
         pathways = pairing.brian_pathways(rule, on_pre, on_post, blocks.get("pre_after", ()),
                                           blocks.get("post_after", ()))
     else:
-        on_pre += [_statement_code(rule, s, code) for s in rule.on_pre]
-        on_post += [_statement_code(rule, s, code) for s in rule.on_post]
+        on_pre += [_statement_code(rule, s, code, learning_rate) for s in rule.on_pre]
+        on_post += [_statement_code(rule, s, code, learning_rate) for s in rule.on_post]
     if transmit and transmit_last:
         on_pre.append(transmit)
     bounded = rule.weight.min != -sp.oo or rule.weight.max != sp.oo
@@ -127,7 +132,7 @@ def generate(rule, transmit=None, *, lastspike=(True, True), transmit_last=False
                       if rule.dw_dt is not None and bounded else None)
     periodic = interval = None
     if rule.periodic is not None:
-        periodic = "\n".join(_statement_code(rule, s, code) for s in rule.periodic.statements)
+        periodic = "\n".join(_statement_code(rule, s, code, learning_rate) for s in rule.periodic.statements)
         interval = ex.evaluate(rule.periodic.interval, rule.parameters)
     after = dict(p[::2] for p in pathways)
     extra = (pairing.brian_pathways(rule, on_pre, on_post, *(after.get(n, "").splitlines()
@@ -138,8 +143,9 @@ def generate(rule, transmit=None, *, lastspike=(True, True), transmit_last=False
                      extra, pairing.post_delay(rule))
 
 
-def _statement_code(rule, statement, code):
-    """One update; a weight update is clipped to the weight bounds unless it already clips to exactly them."""
+def _statement_code(rule, statement, code, learning_rate=None):
+    """One update; a weight update is clipped to the weight bounds unless it already clips to exactly them.
+    With ``learning_rate`` (a variable name) the weight's step is multiplied by it before the clip."""
     if statement.target != "w":
         if statement.expr.is_zero and statement.op in ("=", "+=", "-="):  # Brian2 wants 0 with the target's unit
             unit = _unit_name({**rule.state, **{n: tr.unit for n, tr in rule.traces.items()}}[statement.target])
@@ -148,15 +154,19 @@ def _statement_code(rule, statement, code):
     value = statement.new_value()
     lo, hi = rule.weight.min, rule.weight.max
     already = isinstance(value, ex.clip) and value.args[1:] == (lo, hi)
+    if learning_rate is not None:  # w + factor * (the rule's new value - w), clipped as the rule's own value is
+        w = sp.Symbol("w")
+        value, statement = w + sp.Symbol(learning_rate) * ((value.args[0] if already else value) - w), None
+        already = False
     if _device_updates(rule):  # the device takes the step the rule asks for (its own clip to the bounds removed)
         return device_update(rule, code((value.args[0] if already else value) - sp.Symbol("w")), code)
-    if already or (lo == -sp.oo and hi == sp.oo):
-        return (f"w = {code(_dimensional_zero(rule, value))}" if statement.op == "="
+    if already or not rule.weight.clip or (lo == -sp.oo and hi == sp.oo):  # [weight] clip = false: as written
+        return (f"w = {code(_dimensional_zero(rule, value))}" if statement is None or statement.op == "="
                 else f"w {statement.op} {code(statement.expr)}")
     return f"w = {code(_dimensional_zero(rule, ex.clip(value, lo, hi)))}"
 
 
-def _window_code(rule, code, rename, lastspike):
+def _window_code(rule, code, rename, lastspike, learning_rate=None):
     """Nearest-neighbour pairing: at a post spike Δt = t - last pre spike, at a pre spike Δt = last post - t.
 
     Groups without ``lastspike`` (e.g. SpikeGeneratorGroup) get per-synapse spike times plus a flag that says
@@ -179,6 +189,8 @@ def _window_code(rule, code, rename, lastspike):
         bounded = f"clip({delta}, -{interval}, {interval})"  # keeps F finite where the guard is 0
         change = ex.to_code(branch, dict(rename, delta_t=bounded))
         guard = f"int({since} > 0*second) * int({since} < {interval}){seen[other]}"
+        if learning_rate is not None:
+            guard = f"{learning_rate} * {guard}"
         if _device_updates(rule):
             return device_update(rule, f"{guard} * ({change})", code)
         return f"w = clip(w + {guard} * ({change}), {lo}, {hi})"
@@ -274,7 +286,7 @@ def has_lastspike(group):
 
 
 def synapses(rule, source, target, transmit=None, *, extra_model="", namespace=None, parameters=None,
-             transmit_last=False, program=None, clocks=None, **kwargs):
+             transmit_last=False, program=None, clocks=None, learning_rate=None, **kwargs):
     """A ``brian2.Synapses`` from ``source`` to ``target`` running ``rule`` (not yet connected).
 
     ``transmit`` is the effect of a presynaptic spike on the target (``"ge_post += w"``; default: the rule's
@@ -286,9 +298,14 @@ def synapses(rule, source, target, transmit=None, *, extra_model="", namespace=N
     shared clock instead of one of their own. ``parameters`` sets rule parameters on purpose (e.g. a circuit's
     per-layer learning rate); ``namespace`` holds the network's own names, which must not clash with the rule's
     parameters (a silent replacement would change the rule). Pre/postsynaptic inputs of the rule must exist in the
-    groups.
+    groups. ``learning_rate`` names a shared synaptic variable (1 at first) that multiplies every change the rule
+    makes to ``w``, for a network that scales learning at run time; None (the default): the rule's own code.
     """
     _check_inputs(rule, source, target)
+    if learning_rate is not None and learning_rate in {*rule.parameters, *rule.state, *rule.traces, *rule.inputs,
+                                                        "w"}:
+        raise RuleError(f"rule '{rule.name}' has a name '{learning_rate}', which this network needs for its "
+                        "learning rate", term=learning_rate)
     unknown = sorted(set(parameters or {}) - set(rule.parameters))
     if unknown:
         raise RuleError(f"rule '{rule.name}' has no parameter '{unknown[0]}' for this network to set",
@@ -299,19 +316,24 @@ def synapses(rule, source, target, transmit=None, *, extra_model="", namespace=N
         raise RuleError(f"rule '{rule.name}' has a parameter '{clash[0]}', a name this network defines itself; "
                         "rename the parameter", section="parameters", term=clash[0])
     lastspike = (has_lastspike(source), has_lastspike(target))
-    brian = (generate(rule, transmit, lastspike=lastspike, transmit_last=transmit_last) if program is None else
-             program_code(rule, program, transmit, lastspike=lastspike, transmit_last=transmit_last))
+    brian = (generate(rule, transmit, lastspike=lastspike, transmit_last=transmit_last, learning_rate=learning_rate)
+             if program is None else program_code(rule, program, transmit, lastspike=lastspike,
+                                                  transmit_last=transmit_last, learning_rate=learning_rate))
     if transmit is None and not transmission(rule) and not extra_model:
         warnings.warn(f"synapses of rule '{rule.name}' have no transmission: w learns but never drives "
                       f"{getattr(target, 'name', 'the target')} (pass transmit=, e.g. 'v_post += w', or declare "
                       "[weight] transmit in the rule)", NoTransmissionWarning, stacklevel=2)
     names = dict(brian.namespace, **(namespace or {}), **(parameters or {}))
     model = brian.model + ("\n" + extra_model if extra_model else "")
+    if learning_rate is not None:
+        model += f"\n{learning_rate} : 1 (shared)"
     if brian.pathways or brian.post_delay is not None:  # the rule's [pairing]: order of pathways, delay
         syn = pairing.paired_synapses(brian, source, target, model, names, kwargs)
     else:
         syn = Synapses(source, target, model=model, on_pre=brian.on_pre or None,
                        on_post=brian.on_post or None, namespace=names, **kwargs)
+    if learning_rate is not None:  # shared: can be set before connect(), not through setattr
+        syn.variables[learning_rate].set_value(1.0)
     operations = {}
     if brian.clip_each_step:
         operations["clip"] = syn.run_regularly(brian.clip_each_step, when="end", name=f"{syn.name}_clip")
@@ -378,7 +400,7 @@ def comparison_bounds(expr):
     return expr.replace(one_sided, bound)
 
 
-def program_code(rule, program, transmit=None, *, lastspike=(True, True), transmit_last=False):
+def program_code(rule, program, transmit=None, *, lastspike=(True, True), transmit_last=False, learning_rate=None):
     """Brian2 code for a rule whose candidate parts are placeholders (state variables of the rule) that compiled
     programs compute (``programs.ProgramCalls``): the rule's own statements, generated as ``generate`` does, each
     block with ``placeholder = rule_program(index, inputs...)`` before its first use. One compiled network then
@@ -389,7 +411,7 @@ def program_code(rule, program, transmit=None, *, lastspike=(True, True), transm
         raise RuleError(f"rule '{rule.name}': a window rule cannot take its candidate as program data")
     modulators = program.modulators or {}
     brian = generate(rule, transmit, lastspike=lastspike, transmit_last=transmit_last,
-                     rewrite=comparison_bounds if program.comparison_bounds else None)
+                     rewrite=comparison_bounds if program.comparison_bounds else None, learning_rate=learning_rate)
     dropped = set(program.calls) | set(modulators)
     model = [line for line in brian.model.splitlines() if line.split(":")[0].strip() not in dropped]
     if program.nan_counter and not program.nan_counter.endswith(("_pre", "_post")):  # a synaptic counter

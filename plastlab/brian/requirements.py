@@ -39,18 +39,26 @@ def require(rule, offer):
     if not offer.state and (rule.state or rule.periodic is not None):
         raise RuleError(f"rule '{rule.name}' has [state]/[periodic] updates, which {offer.network} does not drive",
                         **where, section="state" if rule.state else "periodic")
-    for name, spec in rule.inputs.items():
+    # third factors first: a missing reward or error signal says more about the rule than a neuron variable
+    for name, spec in sorted(rule.inputs.items(), key=lambda item: item[1].source != "modulator"):
+        described = getattr(spec, "description", "")
         if spec.source == "modulator":
             if name not in offer.modulators:
                 offered = ", ".join(sorted(offer.modulators)) or "none"
-                raise RuleError(f"rule '{rule.name}' needs the third factor '{name}', which {offer.network} does not "
-                                f"provide (third factors offered: {offered})", **where, section="inputs", term=name)
+                what = f"{described} '{name}' (a third factor)" if described else f"the third factor '{name}'"
+                raise RuleError(f"rule '{rule.name}' needs {what}, which {offer.network} does not provide (third "
+                                f"factors offered: {offered})", **where, section="inputs", term=name)
             continue
         offered = offer.pre if spec.source == "pre" else offer.post
         if spec.variable not in offered:
+            provides = f"{spec.source} {', '.join(sorted(offered))}" if offered else "nothing"
+            if described:
+                raise RuleError(f"rule '{rule.name}' needs {described} '{name}' ({spec.source}synaptic variable "
+                                f"'{spec.variable}'), which {offer.network} does not provide (it offers {provides})",
+                                **where, section="inputs", term=name)
             raise RuleError(f"rule '{rule.name}' reads its input '{name}' from the {spec.source}synaptic variable "
-                            f"'{spec.variable}', which {offer.network} does not provide (it offers {spec.source} "
-                            f"{', '.join(sorted(offered)) or 'nothing'})", **where, section="inputs", term=name)
+                            f"'{spec.variable}', which {offer.network} does not provide (it offers {provides})",
+                            **where, section="inputs", term=name)
     for name in offer.parameters:
         if name not in rule.parameters:
             raise RuleError(f"rule '{rule.name}' has no parameter '{name}', which {offer.network} sets",

@@ -103,6 +103,9 @@ def check_common_options(args):
         given = [f"--{o.replace('_', '-')}" for o in ("budget", "inner_folds") if getattr(args, o, None) is not None]
         if given:
             raise PlastlabError(f"{given[0]} only applies with --tune (the inner search); add --tune or leave it out")
+    if getattr(args, "rule_out", None) is not None and getattr(args, "evaluate", None) is None:
+        raise PlastlabError("--rule-out only applies with --evaluate (a campaign writes its champion to "
+                            "DIR/champions/)")
     if getattr(args, "plot", None) is not None:
         outputs.check_output_path(args.plot, option="--plot", directory=False, suffixes=outputs.FIGURE_SUFFIXES)
     if getattr(args, "out", None) is not None:
@@ -310,7 +313,8 @@ def rules_show(args):
     print("Parameters:")
     for name, value in rule.parameters.items():
         print(f"  {name:14s} = {value}")
-    print(f"  weight w in [{rule.w_min}, {rule.w_max}]")
+    print(f"  weight w in [{rule.w_min}, {rule.w_max}]" + ("" if rule.weight.clip else
+          " (its nominal range; not clipped to it: the statements bound w as written, [weight] clip = false)"))
     for name, i in rule.inputs.items():
         print(f"  input {name} from {i.source}" + (f" variable {i.variable}" if i.source != "modulator" else ""))
     print("\nEquations:\n" + _indent(rule.equations_text()))
@@ -336,6 +340,7 @@ def rules_window(args):
     from ..plots import plot_window
     from ..rules.files import load_rule
     from ..store import write_dataset
+    from .protocol import require_protocol_inputs
 
     bounds = _numbers(args.dt_range, "--dt-range")
     if len(bounds) != 2 or not bounds[0] < bounds[1]:
@@ -343,24 +348,58 @@ def rules_window(args):
     lo, hi = bounds
     if not (math.isfinite(args.dt_step) and args.dt_step > 0):
         raise PlastlabError(f"--dt-step must be a positive number of ms, got {args.dt_step}")
-    rule = load_rule(args.rule)
+    rule = require_protocol_inputs(load_rule(args.rule))  # a teacher potential, a reward: refused before simulating
     w0 = _initial_weights(rule, args.w0)
     if (hi - lo) / args.dt_step * len(w0) > MAX_WINDOW_PAIRS:
         raise PlastlabError(f"--dt-range / --dt-step give more than {MAX_WINDOW_PAIRS} spike pairs: use a larger "
                             "--dt-step or fewer --w0 values")
-    ds = pair_window(rule, time_grid(lo, hi, args.dt_step), w0)
+    import numpy as np
+
+    with np.errstate(all="ignore"):  # a rule undefined somewhere gives NaN there: counted below, not warned per pair
+        ds = pair_window(rule, time_grid(lo, hi, args.dt_step), w0)
+    undefined = window_summary(rule, ds)  # before anything is written: a window with no finite value is refused
     if args.out:
         write_dataset(ds, args.out)
         print(f"wrote {args.out}")
     if args.plot:
         plot_window(ds, args.plot)
         print(f"wrote {args.plot}")
-    peak = ds.dw.isel(ds.dw.argmax(...))
-    trough = ds.dw.isel(ds.dw.argmin(...))
-    print(f"max dw {float(peak):+.4g} at delta_t {float(peak.delta_t):g} ms, w0 {float(peak.w0):g}; "
-          f"min dw {float(trough):+.4g} at delta_t {float(trough.delta_t):g} ms, w0 {float(trough.w0):g}")
+    for line in undefined:
+        print(line)
+
+
+def window_summary(rule, ds):
+    """The window's extremes as lines (printed after the files are written); a window whose every value is NaN
+    or infinite is refused (PlastlabError naming the rule), one that is NaN somewhere says where."""
+    import numpy as np
+
+    dw = ds.dw.values
+    finite = np.isfinite(dw)
+    pairs = dw.size
+    if not finite.any():
+        example = "NaN" if np.isnan(dw).all() else "not finite"
+        raise PlastlabError(f"rule '{rule.name}' gives no finite weight change for any of the {pairs} spike pairs "
+                            f"(dw is {example} everywhere: its updates are undefined for these weights, e.g. a "
+                            "division by zero or a power of a negative number)")
+    masked = ds.dw.where(finite)
+    peak = masked.isel(masked.argmax(...))
+    trough = masked.isel(masked.argmin(...))
+    lines = [f"max dw {float(peak):+.4g} at delta_t {float(peak.delta_t):g} ms, w0 {float(peak.w0):g}; "
+             f"min dw {float(trough):+.4g} at delta_t {float(trough.delta_t):g} ms, w0 {float(trough.w0):g}"]
+    if float(peak) == 0 and float(trough) == 0:
+        lines.append(f"flat: dw = 0 for every {'finite ' if not finite.all() else ''}spike pair (rule '{rule.name}' "
+                     "does not change w in this protocol)")
+    if not finite.all():
+        k, m = np.argwhere(~finite)[0]
+        lines.append(f"dw is not finite (NaN or inf) for {int((~finite).sum())} of {pairs} spike pairs, e.g. at "
+                     f"delta_t {float(ds.delta_t[k]):g} ms, w0 {float(ds.w0[m]):g}: the rule's updates are undefined "
+                     "there (they are kept as NaN in the Dataset)")
     if "dw_analytic" in ds:
-        print(f"max |simulated - closed form| = {float(abs(ds.dw - ds.dw_analytic).max()):.3g}")
+        both = finite & np.isfinite(ds.dw_analytic.values)
+        gap = float(np.abs(dw - ds.dw_analytic.values)[both].max()) if both.any() else float("nan")
+        lines.append(f"max |simulated - closed form| = {gap:.3g}"
+                     + ("" if both.all() or not both.any() else " (where both are finite)"))
+    return lines
 
 
 # --- plastlab evolve ... -------------------------------------------------------------------------------------
@@ -392,14 +431,19 @@ def add_evolve_command(commands):
                          "per_instance and fitness; for the correlation family two expressions: \"F_FAC; F_DEP\"")
     ev.add_argument("--instances", choices=("train", "validation"), default="train",
                     help="with --evaluate: score on the training (default) or the validation instances")
+    ev.add_argument("--rule-out", metavar="F.toml",
+                    help="with --evaluate: also write the expression's rule file (the document a champion would be; "
+                         "its rule name is the file's stem), checked before scoring")
     ev.set_defaults(handler=evolve_command)
 
 
 def evolve_command(args):
+    from .. import experiments  # noqa: F401 (registers the task families composed above the evolve floor)
     from ..evolve import campaign
 
     if args.evaluate is not None:
-        expr, result = campaign.evaluate_expression(args.campaign, args.evaluate, instances=args.instances)
+        expr, result = campaign.evaluate_expression(args.campaign, args.evaluate, instances=args.instances,
+                                                    rule_out=args.rule_out)
         print(f"expression: {expr}")
         print(f"instances: {args.instances}")
         if result["reason"]:
@@ -407,6 +451,8 @@ def evolve_command(args):
         if result["per_instance"]:  # a candidate refused before simulating has no scores per instance
             print("per_instance: " + " ".join(f"{value:.6g}" for value in result["per_instance"]))
         print(f"fitness: {result['fitness']:.6g}")
+        if result.get("rule_file"):
+            print(f"wrote {result['rule_file']}")
         return 0
     camp, ds = campaign.run_campaign(args.campaign, generations=args.generations, seed=args.seed,
                                      workers=args.workers, scheduler=args.scheduler, out=args.out,

@@ -6,6 +6,18 @@ from ..errors import PlastlabError
 PROTOCOLS = ("window", "frequency", "triplet", "quadruplet", "rates", "weight")
 
 
+PAIR_PROTOCOL = "a pairing protocol (plastlab rules window, rules protocol)"
+
+
+def require_protocol_inputs(rule):
+    """The pairing protocols drive two spiking neurons and nothing else: a rule that reads an input (a teacher
+    potential, a reward) is refused with the requirement check's line, before anything is simulated. (In Python,
+    ``plastlab.brian.protocols.pair_window(rule, ..., inputs={...})`` holds inputs constant.)"""
+    from ..brian.requirements import Offer, require
+
+    return require(rule, Offer(network=PAIR_PROTOCOL))
+
+
 def add_protocol_command(sub, window):
     """``window``: the handler of ``rules window``, which ``rules protocol RULE window`` is."""
     p = sub.add_parser("protocol", help="run a characterisation protocol (window, frequency, triplet, quadruplet, "
@@ -88,13 +100,16 @@ def rules_protocol(args):
     from ..rules.files import load_rule
     from ..store import write_dataset
 
-    rule = load_rule(args.rule)
+    rule = require_protocol_inputs(load_rule(args.rule))  # a teacher potential, a reward: refused before simulating
     if args.w0 is not None:
         w0 = _numbers(args.w0, "--w0")
         options["w0"] = w0[0] if args.protocol == "rates" else w0
     run = {"frequency": P.frequency, "triplet": P.triplet, "quadruplet": P.quadruplet, "rates": P.rates,
            "weight": P.weight_dependence}[args.protocol]
-    ds = run(rule, **options)
+    import numpy as np
+
+    with np.errstate(all="ignore"):  # an undefined update gives NaN (shown in the table), not a warning per pair
+        ds = run(rule, **options)
     if args.out:
         write_dataset(ds, args.out)
         print(f"wrote {args.out}")

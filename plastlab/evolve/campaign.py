@@ -61,7 +61,8 @@ GP_DEFAULTS = {key: param.default for key, param in GP_SCHEMA.items()}
 CAMPAIGN_SCHEMA = {
     "name": Param(str, "", pattern=f"({NAME_PATTERN})?",
                   doc="a plain name of letters, digits, '_', '.', '-': it names the output folder and champions"),
-    "family": Param(str, choices=("error", "reward", "correlation", "fit")),
+    "family": Param(str, doc="a task family: error, reward, correlation, fit, or one registered from above "
+                             "(classification)"),
     "seed": Param(int, 1, low=0, high=MAX_SEED),
     "generations": Param(int, 10, low=0, high=MAX_GENERATIONS),
 }
@@ -107,10 +108,14 @@ def load_campaign(path):
         raise ConfigError(f"not valid TOML: {err}", file=path) from None
     data = validate(data, SECTIONS, file=path)
     head = validate(data["campaign"], CAMPAIGN_SCHEMA, file=path, section="campaign")
-    family = get_family(head["family"])
+    try:
+        family = get_family(head["family"])
+    except PlastlabError as err:
+        raise ConfigError(str(err), file=path, section="campaign", key="family") from None
     spec = {"name": head["name"] or path.stem, "family": head["family"], "seed": head["seed"],
             "generations": head["generations"], "source": str(path)}
-    spec["gp"] = validate({**PAPER_GP[head["family"]], **data["gp"]}, GP_SCHEMA, file=path, section="gp")
+    gp_defaults = PAPER_GP.get(head["family"], getattr(family, "GP_DEFAULTS", {}))
+    spec["gp"] = validate({**gp_defaults, **data["gp"]}, GP_SCHEMA, file=path, section="gp")
     g = spec["gp"]
     if not g["init_min_depth"] <= g["init_max_depth"] <= g["max_height"]:
         raise ConfigError("needs init_min_depth <= init_max_depth <= max_height (no tree could be grown)",
@@ -576,15 +581,47 @@ def train_baselines(campaign, validation):
 
 
 def write_champion(campaign, champ):
-    import tomli_w
-
     expr = campaign.champion_expression()
     name = f"evolved_{campaign.spec['name']}_seed{campaign.spec['seed']}"
     summary = (f"Evolved by plastlab evolve ({campaign.spec['family']} family, seed {campaign.spec['seed']}, "
                f"{campaign.generation} generations): {champ['readable']}; training fitness {champ['fitness']:.6g}")
-    doc = campaign.family.rule_document(expr, name, summary, campaign.spec["family_params"])
-    path = campaign.out / "champions" / f"{name}.toml"
-    atomic_write_text(path, tomli_w.dumps(doc))
+    return write_rule_file(campaign.family, expr, campaign.out / "champions" / f"{name}.toml", summary,
+                           campaign.spec["family_params"])
+
+
+def rule_document(family, expr, name, summary, params):
+    """The rule file of ``expr`` (the family's ``rule_document``: an ordinary rule, no batched-network
+    placeholders), checked as ``plastlab rules check`` would check the file (RuleError otherwise)."""
+    import tomli_w
+
+    from ..rules.files import rule_from_toml
+
+    doc = family.rule_document(expr, name, summary, params)
+    rule_from_toml(tomli_w.dumps(doc), source=f"{name}.toml")
+    return doc
+
+
+def write_rule_file(family, expr, path, summary, params):
+    """``expr`` as the rule file ``path`` (its name is the file's stem), written atomically; returns the path."""
+    import tomli_w
+
+    path = Path(path)
+    atomic_write_text(path, tomli_w.dumps(rule_document(family, expr, path.stem, summary, params)))
+    return path
+
+
+def check_rule_out(path):
+    """``--rule-out F.toml``, checked before anything is scored: a .toml path that can be written whose stem is a
+    valid rule name (rules are found by file name). Returns the Path."""
+    from .. import outputs
+    from ..rules.checks import check_new_name
+
+    path = outputs.check_output_path(path, option="--rule-out", directory=False, suffixes=(".toml",))
+    try:
+        check_new_name(path.stem, "rule")
+    except RuleError as err:
+        raise ConfigError(f"'{path.name}' cannot name a rule: {err.message} (the file name is the rule's name)",
+                          key="--rule-out") from None
     return path
 
 
@@ -657,12 +694,14 @@ def _validation_report(camp, evaluator):
     return out
 
 
-def evaluate_expression(path, text, *, instances="train"):
+def evaluate_expression(path, text, *, instances="train", rule_out=None):
     """``plastlab evolve FILE --evaluate EXPR``: one expression on the campaign's training (or validation)
     instances. Names the family does not have, or the wrong number of functions, are refused (PlastlabError
-    naming the family's inputs) before anything is simulated."""
-    from ..rules.expressions import parse_expression
+    naming the family's inputs) before anything is simulated. ``rule_out`` (a .toml path, checked first): the
+    expression's rule file, the document a champion would be, written after scoring (``result["rule_file"]``)."""
+    from ..rules.expressions import canonical, parse_expression
 
+    rule_out = None if rule_out is None else check_rule_out(rule_out)
     spec = load_campaign(path)
     family = get_family(spec["family"])
     symbols = dict(zip(family.INPUTS, family.symbols()))
@@ -680,10 +719,23 @@ def evaluate_expression(path, text, *, instances="train"):
         raise PlastlabError(f"--evaluate: {err.message} (in '{err.term}'); the {spec['family']} family's inputs "
                             f"are {inputs}") from None
     expr = sp.Tuple(*parts) if outputs else parts[0]
+    written = None
+    if rule_out is not None:  # the document is built (and checked) before scoring: a refusal costs no simulation
+        written = canonical(expr)
+        if written is sp.nan:
+            raise PlastlabError(f"--rule-out: '{text}' is not finite (it divides by zero): no rule file to write")
+        rule_document(family, written, rule_out.stem, "", spec["family_params"])
     seeds = spec["train_seeds"] if instances == "train" else spec["validation_seeds"]
     print(f"evaluating on {len(seeds)} {instances} instances of the {spec['family']} family "
           f"(one Brian2 network; the first run compiles it) ...", file=sys.stderr, flush=True)
     result = evaluate_task(spec["family"], [expr], seeds, spec["family_params"])[0]
+    if rule_out is not None:
+        fitness = f"{result['fitness']:.6g}" + (f" ({result['reason']})" if result["reason"] else "")
+        summary = (f"Scored by plastlab evolve --evaluate ({spec['family']} family, campaign {spec['name']}, "
+                   f"{len(seeds)} {instances} instances): {gp.readable(written)}"
+                   f"; fitness {fitness}")
+        result = dict(result, rule_file=str(write_rule_file(family, written, rule_out, summary,
+                                                            spec["family_params"])))
     return expr, result
 
 

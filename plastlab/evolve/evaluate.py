@@ -20,7 +20,7 @@ import brian2  # noqa: F401
 
 from ..errors import ConfigError
 from .rng import unchanged
-from .tasks import get_family
+from .tasks import FAMILIES, get_family
 
 
 def _keep_sigint_ignored():
@@ -63,9 +63,11 @@ def _candidates_may_diverge():
         logger.setLevel(level)
 
 
-def evaluate_task(family_name, exprs, seeds, params, device="runtime"):
-    """Runs on a worker: one Brian2 network for the batch. Returns results with the batch's wall time."""
-    family = get_family(family_name)
+def evaluate_task(family, exprs, seeds, params, device="runtime"):
+    """Runs on a worker: one Brian2 network for the batch. Returns results with the batch's wall time.
+    ``family``: a family's name, or the family object itself (families registered from a higher floor, which a
+    worker process has not imported: unpickling the object imports its module)."""
+    family = get_family(family) if isinstance(family, str) else family
     start = time.perf_counter()
     with _candidates_may_diverge():
         results = family.evaluate_batch(exprs, seeds, params, device=device)
@@ -118,6 +120,7 @@ class Evaluator:
 
     def __init__(self, family_name, seeds, params, batch_size=64, workers=None, scheduler=None, device="runtime"):
         self.family_name, self.seeds, self.params, self.batch_size = family_name, seeds, params, batch_size
+        self.task = family_name if family_name in FAMILIES else get_family(family_name)  # what workers receive
         self.device = device
         self.client = self.cluster = None
         self.n_workers = 1
@@ -156,11 +159,11 @@ class Evaluator:
         if self.client is None:
             out = []
             for batch in batches:
-                out.extend(evaluate_task(self.family_name, batch, seeds, self.params, self.device))
+                out.extend(evaluate_task(self.task, batch, seeds, self.params, self.device))
             return out
         if self.client.scheduler_info()["workers"]:
             self.n_workers = len(self.client.scheduler_info()["workers"])
-        futures = [self.client.submit(evaluate_task, self.family_name, batch, seeds, self.params, self.device,
+        futures = [self.client.submit(evaluate_task, self.task, batch, seeds, self.params, self.device,
                                       pure=False, retries=3) for batch in batches]
         out = []
         for result in self.client.gather(futures):

@@ -242,10 +242,24 @@ def check_event_driven_traces(parts):
                             "or a clock-driven equation reads it", section="traces", term=name)
 
 
+def check_weight_clip(parts):
+    """``[weight] clip = false`` (the statements bound w as written, min and max are its nominal range) is for
+    rules whose statements change w: a window, continuous dynamics or a device's updates clip to the bounds."""
+    if parts.weight.clip:
+        return
+    if parts.window is not None or parts.dw_dt is not None:
+        raise RuleError("clip = false is for rules whose statements change w; a [window] or [continuous] rule is "
+                        "clipped to its weight bounds", section="weight", term="clip")
+    device = parts.device
+    if device is not None and not getattr(device, "off", True) and getattr(device, "changes_updates", False):
+        raise RuleError("clip = false cannot go with a [device] that changes the updates (the device clips each "
+                        "step to the weight bounds)", section="weight", term="clip")
+
+
 DECLARATION_CHECKS = (check_names,)
 CHECKS = (check_known_symbols, check_finite_constants, check_dimensions, check_statement_targets, check_bounds,
           check_no_division_by_zero, check_traces_decay, check_time_constants, check_form, check_window_interval,
-          check_periodic_interval, check_event_driven_traces)
+          check_periodic_interval, check_event_driven_traces, check_weight_clip)
 
 
 def check_declarations(declared):

@@ -429,9 +429,9 @@ def evaluate(expr, values):
         return _fold(operator.mul, args)
     if isinstance(expr, sp.Pow):
         base, exponent = args
-        if exponent == -1:
+        if np.ndim(exponent) == 0 and exponent == -1:  # an exponent may be an array (10**trace on a window's grid)
             return 1.0 / base
-        if exponent == 0.5:
+        if np.ndim(exponent) == 0 and exponent == 0.5:
             return np.sqrt(base)
         return base ** exponent
     if isinstance(expr, clip):

@@ -27,6 +27,7 @@ SOURCES = ("pre", "post", "modulator")
 FORMS = ("trace", "window", "continuous", "periodic")
 OPERATORS = ("=", "+=", "-=", "*=", "/=")
 W, T, DELTA_T = sp.Symbol("w"), sp.Symbol("t"), sp.Symbol("delta_t")
+MAX_DESCRIPTION = 200  # characters of an input's description (one line, shown in refusals)
 _STATEMENT = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_]*)\s*(\+=|-=|\*=|/=|=)\s*(.+?)\s*$", re.S)
 
 
@@ -50,6 +51,7 @@ class Input:
     source: str
     unit: object = DIMENSIONLESS
     variable: str = None
+    description: str = ""  # what the input is ("a teacher potential"): named when a network cannot provide it
 
     @property
     def needs_third_factor(self):
@@ -82,6 +84,7 @@ class Weight:
     min: sp.Expr = sp.Integer(0)
     max: sp.Expr = sp.Integer(1)
     transmit: Statement = None
+    clip: bool = True  # False: the statements bound w as written; min and max are its nominal range only
 
 
 @dataclass(frozen=True)
@@ -278,14 +281,19 @@ def parse_inputs(inputs):
     result = {}
     for name, spec in _table(inputs, "inputs", inputs, "[inputs]").items():
         if isinstance(spec, Input):
-            spec = dict(source=spec.source, unit=spec.unit, variable=spec.variable)
+            spec = dict(source=spec.source, unit=spec.unit, variable=spec.variable, description=spec.description)
         if not isinstance(spec, dict) or spec.get("source") not in SOURCES:
             raise RuleError(f"input '{name}' needs source = one of {', '.join(SOURCES)}", section="inputs", term=name)
-        _table(spec, "inputs", ("source", "unit", "variable"), f"input '{name}'")
+        _table(spec, "inputs", ("source", "unit", "variable", "description"), f"input '{name}'")
         variable = ex.check_name(spec.get("variable") or name, section="inputs")
         if spec["source"] == "modulator" and spec.get("variable") not in (None, name):
             raise RuleError(f"modulator input '{name}' cannot name a neuron variable", section="inputs", term=name)
-        result[name] = Input(name, spec["source"], parse_unit(spec.get("unit", "1"), "inputs", name), variable)
+        description = spec.get("description", "")
+        if not isinstance(description, str) or len(description) > MAX_DESCRIPTION or "\n" in description:
+            raise RuleError(f"description of input '{name}' must be one line of text (at most {MAX_DESCRIPTION} "
+                            "characters)", section="inputs", term=name)
+        result[name] = Input(name, spec["source"], parse_unit(spec.get("unit", "1"), "inputs", name), variable,
+                             description.strip())
     return result
 
 
@@ -323,9 +331,13 @@ def parse_traces(traces, declared):
 
 def parse_weight(weight, declared):
     if isinstance(weight, Weight):
-        weight = dict(unit=weight.unit, min=weight.min, max=weight.max, transmit=weight.transmit)
-    weight = {k: v for k, v in _table(dict(weight or {}), "weight", ("unit", "min", "max", "transmit"),
+        weight = dict(unit=weight.unit, min=weight.min, max=weight.max, transmit=weight.transmit, clip=weight.clip)
+    weight = {k: v for k, v in _table(dict(weight or {}), "weight", ("unit", "min", "max", "transmit", "clip"),
                                       "[weight]").items() if v is not None}
+    clip = weight.get("clip", True)
+    if not isinstance(clip, bool):
+        raise RuleError("clip must be true (updates are clipped to min and max) or false (the statements bound w "
+                        "as written; min and max are its nominal range)", section="weight", term="clip")
     bounds = {}
     for key, default in (("min", 0), ("max", 1)):
         if key not in weight and declared.weight_unit != DIMENSIONLESS:
@@ -333,7 +345,7 @@ def parse_weight(weight, declared):
                             section="weight", term=key)
         bounds[key] = declared.expression(weight.get(key, default), "weight", what=key)
     transmit = parse_transmit(weight["transmit"], declared) if "transmit" in weight else None
-    return Weight(declared.weight_unit, bounds["min"], bounds["max"], transmit)
+    return Weight(declared.weight_unit, bounds["min"], bounds["max"], transmit, clip)
 
 
 def parse_transmit(text, declared):

@@ -35,9 +35,22 @@ def closed_form(rule):
                         "simulate it with plastlab.brian.protocols.pair_window",
                         file=str(rule.source) if rule.source else None)
     gap = sp.Symbol("delta_t", positive=True)
-    first_pre = _pair(rule, ("on_pre", "on_post"), gap).subs(gap, DELTA_T)
-    first_post = _pair(rule, ("on_post", "on_pre"), gap).subs(gap, -DELTA_T)
+    first_pre = _real(_pair(rule, ("on_pre", "on_post"), gap).subs(gap, DELTA_T))
+    first_post = _real(_pair(rule, ("on_post", "on_pre"), gap).subs(gap, -DELTA_T))
     return first_pre, first_post
+
+
+def _real(expr):
+    """``expr`` as the simulation computes it, in real (C double) arithmetic: where the symbolic pair gave a complex
+    number (a negative base to a fractional power, e.g. (0 - 1)**0.1 once a trace starts at 0) or an undefined one
+    (0/0, zoo), the value is NaN, as Brian2's pow and division give."""
+    def complex_power(e):
+        return e.is_Pow and e.base.is_number and e.base.is_negative and e.exp.is_number and not e.exp.is_integer
+
+    expr = expr.replace(complex_power, lambda e: sp.nan)
+    if expr.has(sp.I, sp.zoo):
+        return expr.replace(lambda e: e.is_number and e.is_extended_real is False, lambda e: sp.nan)
+    return expr
 
 
 def _pair(rule, order, gap):
@@ -87,7 +100,7 @@ def _at_zero(rule, values):
 
         w = np.asarray(values["w"], dtype=float)
         return np.vectorize(lambda w0: replay(rule, [0.01], [0.01], w0) - w0)(w)
-    both = _pair(rule, ("on_pre", "on_post"), sp.Integer(0))
+    both = _real(_pair(rule, ("on_pre", "on_post"), sp.Integer(0)))
     return np.asarray(ex.evaluate(both, values) if both.free_symbols else float(both)) + 0 * values["w"]
 
 

@@ -123,7 +123,12 @@ class CorrelationFamily(TaskFamily):
 
     def rule_document(self, expr, name, summary, params=None, *, nonce=None):
         """A rule file for the pair ``expr`` = (f_fac, f_dep): the STDP skeleton with the two evolved functions and
-        the paper's clipping (facilitation only at W_max, depression only at 0)."""
+        the paper's clipping (facilitation only at W_max, depression only at 0), an ordinary trace rule.
+
+        The weight is normalised (W_max = 1): its nominal range is [0, 1] (initial weights, a layer's scaling,
+        the protocols' defaults), and with the paper's one-sided clipping (``clip_both`` false) the statements
+        bound w as written (``[weight] clip = false``), so the file runs exactly what the family scored. The
+        network supplies the pairing delays (pre spikes on arrival, post spikes ``post_delay`` later)."""
         from ...rules.expressions import to_code
 
         p = self.params_with_defaults(params)
@@ -137,7 +142,7 @@ class CorrelationFamily(TaskFamily):
         return {
             "rule": evolved_rule_header("correlation", name, summary),
             "parameters": parameters,
-            "weight": {"unit": "1", "min": "-inf", "max": "inf"},
+            "weight": {"unit": "1", "min": "0", "max": "1", **({} if p["clip_both"] else {"clip": False})},
             "traces": {"kplus": "-kplus/tau_plus", "kminus": "-kminus/tau_minus"},
             "on_pre": {"statements": [dep_stmt, "kplus += 1"]},
             "on_post": {"statements": [fac_stmt, "kminus += 1"]},

@@ -111,13 +111,15 @@ class RewardFamily(TaskFamily):
                       "rho_syn": f"{p['rho_syn']!r}*Hz", "delta_syn": repr(p["delta_syn"]),
                       "theta": repr(p["theta"]), "trial": f"{p['trial']!r}*ms"}
         f = with_nonce(parameters, f, nonce)
-        inputs = {"pre_trace": {"source": "pre", "variable": "sbar", "unit": "1"},
-                  "v": {"source": "post", "variable": "v", "unit": "1"},
-                  "reward": {"source": "modulator", "unit": "1"}}
+        inputs = {"pre_trace": {"source": "pre", "variable": "sbar", "unit": "1",
+                                "description": "a presynaptic PSP trace"},
+                  "v": {"source": "post", "variable": "v", "unit": "1", "description": "the membrane potential"},
+                  "reward": {"source": "modulator", "unit": "1", "description": "a reward signal"}}
         rate = "-eligibility/tau_M - K*rho_syn*exp((v - theta)/delta_syn)*pre_trace"
         if p["rate_per_neuron"]:  # the same term, computed by the neuron (network(): expected_rate)
             inputs = {"pre_trace": inputs["pre_trace"], "reward": inputs["reward"],
-                      "expected_rate": {"source": "post", "variable": "expected_rate", "unit": "Hz"}}
+                      "expected_rate": {"source": "post", "variable": "expected_rate", "unit": "Hz",
+                                        "description": "the neuron's expected escape rate"}}
             rate = "-eligibility/tau_M - expected_rate*pre_trace"
             for unused in ("rho_syn", "delta_syn", "theta"):
                 del parameters[unused]
