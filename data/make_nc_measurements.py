@@ -49,4 +49,11 @@ def main(out=OUT):
 
 
 if __name__ == "__main__":
-    main(*(Path(a) for a in sys.argv[1:2]))
+    args = sys.argv[1:]
+    if len(args) > 1 or (args and (args[0].startswith("-") or not args[0].endswith(".csv"))):
+        if args and args[0] in ("-h", "--help"):
+            print(__doc__.strip())
+            sys.exit(0)
+        print(f"usage: python {Path(__file__).name} [OUT.csv]  (got {' '.join(args)})", file=sys.stderr)
+        sys.exit(2)
+    main(*(Path(a) for a in args))

@@ -226,3 +226,144 @@ def test_device_sweep_files_are_checked_before_anything_runs(tmp_path, sweep, wo
     with pytest.raises(ConfigError) as err:
         load_experiment(path)
     assert words in str(err.value)
+
+
+# --- read noise at the frozen readout (FrozenCopies, the layer's static copy, CartPole's decision layer) ----------
+
+def _static_reads(rule, fraction, *, seed=4, n=2000):
+    """What each of ``n`` static synapses (a frozen copy of weights at ``fraction`` of the rule's range, gain 1)
+    transmits at each of two spikes, and its stored weight afterwards."""
+    import brian2 as b2
+    from brian2 import ms
+
+    from plastlab.brian.layer import read_noise, static_synapses
+    from plastlab.brian.settings import brian_settings
+
+    with brian_settings(target="numpy", seed=seed):
+        pre = b2.SpikeGeneratorGroup(n, np.tile(np.arange(n), 2), np.repeat([1.0, 3.0], n) * ms)
+        post = b2.NeuronGroup(n, "I : 1")
+        syn = static_synapses(pre, post, gain=1.0, name="rn_static", pairs=(np.arange(n), np.arange(n)),
+                              read=read_noise(rule))
+        syn.w = fraction
+        net = b2.Network(pre, post, syn)
+        reads = []
+        for _ in range(2):
+            net.run(2 * ms)
+            reads.append(np.array(post.I[:]))
+            post.I = 0
+        return np.array(reads), np.array(syn.w[:]), syn.pre.code
+
+
+def test_read_noise_at_a_frozen_copy_reads_the_weight_with_noise_drawn_per_spike(nc):
+    reads, w, code = _static_reads(nc, 0.5)  # no device: the noiseless code, exactly
+    assert np.all(reads == 0.5) and code == "I_post += transmit_gain * w"
+    for rule, fraction, weight in ((nc.with_device(read_noise=0.2), 0.5, 0.5),
+                                   # bounds [-1, 1]: the noise is relative to w = -1 + 2*0.75 = 0.5, not to 0.75
+                                   (load_rule("ppx_memristor").with_parameters(Wmin=-1.0).with_device(read_noise=0.2),
+                                    0.75, 0.5)):
+        lo, hi = rule.w_min, rule.w_max
+        reads, w, _ = _static_reads(rule, fraction)
+        read_w = lo + (hi - lo) * reads  # the transmitted fraction as a weight of the rule
+        assert np.all(w == fraction)  # the stored weight is unchanged
+        assert abs(read_w.mean() - weight) < 0.02 * weight
+        assert abs(np.std(read_w / weight) - 0.2) < 0.02  # relative sd of the transmitted weight
+        assert abs(np.corrcoef(reads[0], reads[1])[0, 1]) < 0.1  # a new draw at every spike
+    again, _, _ = _static_reads(rule, fraction)
+    other, _, _ = _static_reads(rule, fraction, seed=5)
+    assert np.array_equal(reads, again) and not np.array_equal(reads, other)  # the network's seed
+
+
+FAST_CLF = dict(epochs=2, dt=0.5, t_gap=5.0, calibrate=False, members=1, random_state=1)
+
+
+def _blobs(n=8, seed=0):
+    rng = np.random.RandomState(seed)
+    X = np.vstack([rng.normal([0.2, 0.25], 0.06, size=(n, 2)), rng.normal([0.8, 0.7], 0.06, size=(n, 2))])
+    return X, np.array(["low"] * n + ["high"] * n)
+
+
+@pytest.fixture(scope="module")
+def plain_fit(nc):
+    """A small classifier trained with the plain NC rule (reset at every pattern: predicting uses FrozenCopies)."""
+    import warnings
+
+    from plastlab import SpikingClassifier
+
+    X, y = _blobs(6)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".*made no output neuron fire")
+        return SpikingClassifier(rule=nc, reset=True, **FAST_CLF).fit(X, y), X
+
+
+def _first_steps_and_counts(clf, X):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".*made no output neuron fire")
+        _, info = clf.predict_details(X)
+    first = np.where(np.isfinite(info["first_spike"]), np.round(info["first_spike"] / 0.5), -1)
+    return int(info["counts"].sum()), int(first.sum())
+
+
+def test_without_read_noise_the_classifier_is_what_it_was(nc, plain_fit):
+    """Spike counts, first-spike time steps and learned weights as they were before the readout could be noisy
+    (measured with the code before the change): predicting with FrozenCopies, and (no reset) with the layer's own
+    static copy after a training whose device draws random numbers (c2c, stochastic rounding) but reads exactly."""
+    import warnings
+
+    from plastlab import SpikingClassifier
+
+    clf, X = plain_fit
+    assert _first_steps_and_counts(clf, X) == (5, 86)
+    assert clf.weights_.sum() == pytest.approx(3.115267070468768, rel=1e-12)
+    X, y = _blobs(6)
+    rule = nc.with_device(c2c=0.2, levels=32, rounding="stochastic")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".*made no output neuron fire")
+        other = SpikingClassifier(rule=rule, reset=False, **dict(FAST_CLF, calibrate=True)).fit(X, y)
+    assert _first_steps_and_counts(other, X) == (7, 110)
+    assert other.weights_.sum() == pytest.approx(2.193548387096774, rel=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore:.*made no output neuron fire")
+def test_read_noise_reaches_the_classifiers_frozen_readout_seeded_by_the_fit(nc, plain_fit):
+    import copy
+
+    clf, X = plain_fit
+    noisy_clf = copy.copy(clf)
+    noisy_clf.rule_ = nc.with_device(read_noise=0.3)  # the same learned weights, read through a noisy device
+    weights = clf.weights_.copy()
+    same = X[[0] * 6 + [7] * 6]  # one sample presented six times: each presentation reads anew
+    noisy = noisy_clf.predict_details(same)[1]["first_spike"]
+    assert np.array_equal(noisy, noisy_clf.predict_details(same)[1]["first_spike"])  # predicting again: the same
+    assert np.array_equal(noisy_clf.weights_, weights)  # reading does not change the weights
+    assert len(np.unique(noisy[:6], axis=0)) > 1 or len(np.unique(noisy[6:], axis=0)) > 1
+    plain = clf.predict_details(same)[1]["first_spike"]  # without noise: every presentation alike
+    assert len(np.unique(plain[:6], axis=0)) == 1 and len(np.unique(plain[6:], axis=0)) == 1
+    assert not np.array_equal(plain, noisy)
+    reseeded = copy.copy(noisy_clf)
+    reseeded.seed_ = clf.seed_ + 1  # another network seed: other draws
+    assert not np.array_equal(reseeded.predict_details(same)[1]["first_spike"], noisy)
+
+
+def test_read_noise_at_cartpoles_decision_layer(nc):
+    """CartPole's decision layer reads the plastic weights' copy with the device's read noise, seeded."""
+    from plastlab.brian.control import ControlNetwork
+    from plastlab.brian.taught import scope
+
+    def decision_current(rule, seed=2):
+        with scope(target="numpy", dt=0.5, seed=seed):
+            net = ControlNetwork(rule, n_in=200, dt=0.5, slot=10.0, gain=0.01, inhibition=0.0, plasticity=False,
+                                 initial=np.full(400, 0.5), on_slot=lambda t0: None,
+                                 neuron=dict(tau_m=6.0, tau_syn=5.0, t_ref=100.0, v_th=1e9, teacher_amp=0.0,
+                                             suppress_amp=0.0))
+            net.copy_weights()
+            net.set_spike_times("decision", np.full(200, 1.0))
+            net.silence("teaching")
+            net.run(2.0)
+            return np.array(net.out_dec.I[:])
+
+    plain, noisy = decision_current(nc), decision_current(nc.with_device(read_noise=0.3))
+    assert np.ptp(plain) == 0 and not np.allclose(noisy, plain)
+    assert np.allclose(noisy, plain, rtol=0.15)  # 200 reads of sd 0.3 each: ~2 % on their sum
+    assert np.array_equal(noisy, decision_current(nc.with_device(read_noise=0.3)))

@@ -115,3 +115,19 @@ def test_trace_rules_fit_through_their_closed_form(tmp_path):
     path.write_text("delta_t,w0,dw\n" + "".join(f"{t:g},0.005,{d:.10g}\n" for t, d in zip(dts, true)))
     result = fit_rule(rule.with_parameters(taupre="10*ms"), read_measurements(path), params=["taupre"], starts=2)
     assert abs(result.estimates[0] - 20.0) < 1e-3
+
+
+@pytest.mark.parametrize("args, flag", [
+    (["nc_memristor", "DATA", "--resume"], "--resume"),
+    (["nc_memristor", "DATA", "--generations", "5"], "--generations"),
+    (["--symbolic", "DATA", "--plot", "f.png"], "--plot"),
+    (["--symbolic", "DATA", "--params", "a_plus"], "--params"),
+])
+def test_options_of_the_other_kind_of_fit_are_refused_not_ignored(tmp_path, capsys, args, flag):
+    data = write_nc_data(tmp_path / "nc.csv")
+    args = [str(data) if a == "DATA" else a for a in args]
+    assert main(["rules", "fit", *args, "--campaign-dir" if "--symbolic" in args else "--out",
+                 str(tmp_path / ("c" if "--symbolic" in args else "x.toml"))]) == 2
+    err = capsys.readouterr().err.strip()
+    assert flag in err and len(err.splitlines()) == 1
+    assert not any(p.name in ("c", "x.toml", "f.png") for p in tmp_path.iterdir())

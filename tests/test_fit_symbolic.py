@@ -1,12 +1,15 @@
 """plastlab rules fit --symbolic: the fit task family (closed-form scores on the GP engine) finds a known law."""
 import csv
+import shutil
 import time
 
 import numpy as np
+import pytest
 import sympy as sp
 from brian2 import ms
 
 from plastlab.cli.commands import main
+from plastlab.errors import ConfigError
 from plastlab.evolve.symbolic_fit import symbolic_fit
 from plastlab.evolve.tasks import fit as family
 from plastlab.evolve.tasks.fit import family_params
@@ -74,3 +77,40 @@ def test_cli_refuses_data_of_one_sign(tmp_path, capsys):
     path.write_text("delta_t,w0,dw\n5,0.5,0.01\n10,0.5,0.005\n")
     assert main(["rules", "fit", "--symbolic", str(path), "--campaign-dir", str(tmp_path / "c")]) == 2
     assert "both signs" in capsys.readouterr().err
+
+
+TINY = dict(SMALL, initial=12, mu=4, new_per_generation=8, **{"lambda": 8})
+
+
+def test_resume_continues_each_branch_from_its_checkpoint(tmp_path, capsys, monkeypatch):
+    """A fit stopped after one generation of the first branch (the second never started), resumed to two, is
+    the uninterrupted two-generation fit: the same champions and the same history, generation by generation."""
+    from plastlab import plots
+
+    monkeypatch.setattr(plots, "plot_fitness", lambda *a, **k: None)  # the figures are not what is tested here
+    data = read_measurements(write_data(tmp_path / "d.csv"))
+    run = dict(name="r", seed=4, gp=TINY, progress=False)
+    whole, whole_camps = symbolic_fit(data, tmp_path / "whole", generations=2, **run)
+    symbolic_fit(data, tmp_path / "cut", generations=1, **run)
+    shutil.rmtree(tmp_path / "cut" / "depression")
+    with pytest.raises(ConfigError, match="--resume"):  # not silently restarted
+        symbolic_fit(data, tmp_path / "cut", generations=2, **run)
+    from plastlab.evolve.campaign import Campaign
+
+    ran, step = [], Campaign._next_generation
+
+    def counted(self):
+        ran.append(self.spec["family_params"]["branch"])
+        return step(self)
+
+    monkeypatch.setattr(Campaign, "_next_generation", counted)
+    resumed, camps = symbolic_fit(data, tmp_path / "cut", generations=2, resume=True, **run)
+    assert resumed == whole
+    # potentiation went on from its checkpoint (generation 2), depression ran from its start (generations 0 to 2)
+    assert ran.count("potentiation") == 1 and ran.count("depression") == 3
+    for a, b in zip(camps, whole_camps):
+        assert [h["best_fitness"] for h in a.logbook] == [h["best_fitness"] for h in b.logbook]
+        assert [h["best_expression"] for h in a.logbook] == [h["best_expression"] for h in b.logbook]
+    assert main(["rules", "fit", "--symbolic", str(tmp_path / "d.csv"), "--resume", "--campaign-dir",
+                 str(tmp_path / "none")]) == 2  # nothing to resume: refused before any work
+    assert "no checkpoint" in capsys.readouterr().err

@@ -21,7 +21,7 @@ __all__ = ["NEURON_MODEL", "POST_VARIABLES", "layer_offer", "check_rule", "resol
            "plastic_synapses", "static_synapses", "lateral_inhibition", "weight_bounds", "get_weights",
            "set_weights", "initial_fractions", "block_pairs", "inhibition_pairs", "FrozenCopies", "synapse_state_names",
            "reset_statement", "Layer", "build_layer", "scheduled_group", "schedule_values",
-           "schedule_columns", "weight_values", "transmit_code"]
+           "schedule_columns", "weight_values", "transmit_code", "read_noise"]
 
 # LIF neuron in units of the threshold scale (rest and reset at 0). The teacher current flows in
 # [teach_from, teach_until), the suppression current until suppress_until; refractory after a spike for t_ref
@@ -207,14 +207,40 @@ def inhibition_pairs(group_of):
     return np.nonzero(group_of[:, None] != group_of[None, :])
 
 
-def static_synapses(source, target, *, gain, name, pairs=None, **where):
-    """Synapses with fixed weights ``w`` (fractions of the rule's range): plasticity off. All-to-all, or ``pairs``."""
+def read_noise(rule):
+    """(sd, offset) of the read noise of ``rule``'s device at a frozen copy of its weights: ``sd`` is the device's
+    ``read_noise`` (0.0 without one), ``offset`` = w_min / (w_max - w_min), so that a fraction f of the range read
+    as ``f + sd*(f + offset)*N(0, 1)`` is the weight w = w_min + (w_max - w_min) f read as ``w*(1 + sd*N(0, 1))``,
+    what the rule's own synapses transmit (:func:`plastlab.brian.codegen.device_transmit`)."""
+    device = getattr(rule, "device", None)
+    sd = float(device.read_noise) if device is not None else 0.0
+    if not sd:
+        return 0.0, 0.0
+    lo, hi = weight_bounds(rule)
+    return sd, lo / (hi - lo)
+
+
+def static_synapses(source, target, *, gain, name, pairs=None, read=(0.0, 0.0), **where):
+    """Synapses with fixed weights ``w`` (fractions of the rule's range): plasticity off. All-to-all, or ``pairs``.
+
+    ``read`` = (sd, offset) of :func:`read_noise`: with sd > 0 every transmission reads
+    ``w + sd*(w + read_base)*N(0, 1)``, drawn anew for each transmitted spike (Brian2's ``randn``, so the network's
+    seed), ``read_base`` per synapse (``offset`` times the synapse's gain factor; the stored ``w`` is unchanged).
+    With sd = 0 the synapses are exactly the noiseless ones."""
     import brian2 as b2
 
-    syn = b2.Synapses(source, target, "w : 1", on_pre="I_post += transmit_gain * w", namespace={"transmit_gain": gain},
-                      name=name, **where)
+    sd, offset = read
+    if sd:
+        syn = b2.Synapses(source, target, "w : 1\nread_base : 1",
+                          on_pre="I_post += transmit_gain * (w + device_read_noise * (w + read_base) * randn())",
+                          namespace={"transmit_gain": gain, "device_read_noise": float(sd)}, name=name, **where)
+    else:
+        syn = b2.Synapses(source, target, "w : 1", on_pre="I_post += transmit_gain * w",
+                          namespace={"transmit_gain": gain}, name=name, **where)
     i, j = block_pairs([(len(source), len(target), None)]) if pairs is None else pairs
     syn.connect(i=i, j=j)
+    if sd:
+        syn.read_base = float(offset)
     return syn
 
 
@@ -338,7 +364,8 @@ def build_layer(rule, n_in, n_out, *, tau_m, tau_syn, t_ref, v_th, gain, inhibit
                              suppress_amp=suppress_amp, name=f"{prefix}_out", **where)
     pairs = block_pairs([(a, len(g), None) for a, g in copies])
     plastic = plastic_synapses(rule, inputs, neurons, gain=gain, name=f"{prefix}_plastic", pairs=pairs, **where)
-    static = static_synapses(inputs, neurons, gain=gain, name=f"{prefix}_static", pairs=pairs, **where)
+    static = static_synapses(inputs, neurons, gain=gain, name=f"{prefix}_static", pairs=pairs, read=read_noise(rule),
+                             **where)
     static.active = False
     inhib = lateral_inhibition(neurons, None, inhibition, name=f"{prefix}_inhib", **where,
                                pairs=block_pairs([(len(g), len(g), inhibition_pairs(g)) for _, g in copies]))
@@ -354,13 +381,19 @@ class FrozenCopies:
     Brian2's per-time-step overhead, and one network for the patterns of several layers (e.g. the classifiers of
     a cross-validation), which removes its per-run set-up. The spikes are those of one pattern after another
     (tested). Build and run inside :func:`plastlab.brian.settings.brian_settings`.
+
+    ``read`` = (sd, offset) of the layers' rule (:func:`read_noise`): with sd > 0 every transmitted spike reads its
+    weight with noise (:func:`static_synapses`), drawn anew per spike, so per pattern and per presentation, from
+    Brian2's random numbers (the seed of the enclosing ``brian_settings``). Noisy reads run on the runtime device
+    (a standalone build would replay the same random numbers at every run).
     """
 
     MAX_SYNAPSES = 2_000_000  # per run: more patterns run in chunks
 
-    def __init__(self, *, slot, dt, neuron, gain, inhibition, prefix, device="runtime"):
+    def __init__(self, *, slot, dt, neuron, gain, inhibition, prefix, device="runtime", read=(0.0, 0.0)):
         self.slot, self.dt, self.neuron, self.gain = float(slot), float(dt), dict(neuron), float(gain)
         self.inhibition, self.prefix, self.device = inhibition, prefix, device
+        self.read = (float(read[0]), float(read[1]))
 
     def responses(self, requests, done=None):
         """``requests``: (fractions (n_in, n_out), group_of, trains, gain factor) per layer, ``trains`` a list of
@@ -397,7 +430,7 @@ class FrozenCopies:
             ix, tt = requests[r][2][k]
             idx.append(np.asarray(ix, dtype=int) + in_offset[c])
             times.append(np.minimum(np.round(np.asarray(tt) / dt), last) * dt)
-        if self.device != "runtime":
+        if self.device != "runtime" and not self.read[0]:
             return self._run_standalone(requests, chunk, out, shapes, np.concatenate(idx), np.concatenate(times))
         clock = b2.Clock(dt * ms, name=f"{p}_clock")  # named: an auto-named clock would change the generated code
         inputs = b2.SpikeGeneratorGroup(int(in_offset[-1]), np.concatenate(idx), np.concatenate(times) * ms,
@@ -405,8 +438,11 @@ class FrozenCopies:
         neurons = output_neurons(int(out_offset[-1]), teacher_amp=0.0, suppress_amp=0.0, name=f"{p}_out",
                                  clock=clock, **self.neuron)
         syn = static_synapses(inputs, neurons, gain=self.gain, name=f"{p}_static", clock=clock,
-                              pairs=block_pairs([(a, b, None) for a, b in shapes]))
+                              pairs=block_pairs([(a, b, None) for a, b in shapes]), read=self.read)
         syn.w = np.concatenate([requests[r][3] * np.ravel(requests[r][0]) for r, _ in chunk])  # gain factor
+        if self.read[0]:  # the offset of the read noise, scaled like the weight
+            syn.read_base = np.concatenate([np.full(np.size(requests[r][0]), requests[r][3] * self.read[1])
+                                            for r, _ in chunk])
         inhib = lateral_inhibition(neurons, None, self.inhibition, name=f"{p}_inhib", clock=clock, pairs=block_pairs(
             [(len(requests[r][1]), len(requests[r][1]), inhibition_pairs(requests[r][1])) for r, _ in chunk]))
         monitor = b2.SpikeMonitor(neurons, name=f"{p}_outmon")

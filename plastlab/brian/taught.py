@@ -48,6 +48,13 @@ class TeachingSpec:
     hold: float
     anti_teach: bool
     reset: bool
+    # competitive layers (never taught; see ``_competition``): a spike holds the rivals down with the ``suppress``
+    # current for the rest of the slot; homeostasis (an adaptive threshold, as in Diehl & Cook 2015): each spike
+    # of a neuron raises its own inhibitory current by ``homeostasis``, which decays by exp(-1/homeostasis_tau)
+    # per slot (0: off). Both need ``reset``.
+    winner_holds: bool = False
+    homeostasis: float = 0.0
+    homeostasis_tau: float = 1.0
 
 
 class TaughtCopies:
@@ -181,6 +188,36 @@ class TaughtCopies:
         if layer.state:
             objects.append(layer.plastic.run_regularly(reset_statement(layer.state), clock=slot, when="start",
                                                        name="plc_syn_reset"))
+        return objects + self._competition(slot)
+
+    def _competition(self, slot):
+        """Competitive (untaught) layers, which get no teacher and no hold-down spikes, use those currents instead:
+        with ``spec.winner_holds`` a spike holds the neuron's rivals (those it inhibits) down with the ``suppress``
+        current for the rest of the slot (winner-take-all); with ``spec.homeostasis`` an adaptive threshold rides
+        on the teacher current, negative (``teach_amp = -theta``, flowing for the whole slot): each spike raises
+        theta by ``homeostasis``, every slot start lets it decay."""
+        import brian2 as b2
+        from brian2 import ms
+
+        neurons, objects, spec = self.layer.neurons, [], self.spec
+        neurons.namespace["slot_dur"] = self.slot * ms
+        if spec.winner_holds:
+            inhib = self.layer.inhibition
+            hold = b2.Synapses(neurons, neurons, on_pre="suppress_until_post = t - dt + slot_dur", clock=neurons.clock,
+                               namespace={"slot_dur": self.slot * ms}, name="plc_win_hold")
+            rival_i, rival_j = np.asarray(inhib.i[:]), np.asarray(inhib.j[:])
+            hold.connect(i=rival_i, j=rival_j) if len(rival_i) else hold.connect(False)
+            objects.append(hold)
+        if spec.homeostasis:
+            neurons.teach_amp = 0.0
+            neurons.namespace["theta_decay"] = float(np.exp(-1.0 / spec.homeostasis_tau))
+            objects.append(neurons.run_regularly(
+                "teach_amp = teach_amp * theta_decay\nteach_from = t\nteach_until = t + slot_dur", clock=slot,
+                when="start", order=1, name="plc_theta_decay"))
+            rise = b2.Synapses(neurons, neurons, on_pre="teach_amp_post -= theta_plus", clock=neurons.clock,
+                               namespace={"theta_plus": float(spec.homeostasis)}, name="plc_theta_rise")
+            rise.connect(j="i")
+            objects.append(rise)
         return objects
 
     # ------------------------------------------------------------------ weights
@@ -212,8 +249,10 @@ class TaughtCopies:
     # ------------------------------------------------------------------ one run over the patterns
     def present(self, trains, orders, teach=None, delays=None):
         """Run once over the patterns ``trains[c][orders[c]]`` of every copy c (taught with group indices
-        ``teach[c]`` after ``delays[c]`` ms, or frozen when ``teach`` is None); per copy, first-spike times (ms
-        from the slot start, inf when silent) and spike counts, both (n_patterns, n_out)."""
+        ``teach[c]`` after ``delays[c]`` ms -- one delay, or one per slot --, or frozen when ``teach`` is None; a
+        group index < 0 leaves that slot untaught: plastic, with no teacher current and nobody held down); per
+        copy, first-spike times (ms from the slot start, inf when silent) and spike counts, both (n_patterns,
+        n_out)."""
         from brian2 import ms
 
         layer, net, slot = self.layer, self.net, self.slot
@@ -261,8 +300,13 @@ class TaughtCopies:
             member = np.asarray(self.copies[c][1])[None, :] == np.asarray(teach[c])[:, None]  # (slot, neuron)
             k, j = np.nonzero(member)
             t_idx.append(self.out_offset[c] + j)
-            t_times.append(starts[k] + t_min[order][k] + delays[c])
-            k, j = np.nonzero(~member)
+            if np.ndim(delays[c]):  # one delay per slot (a jittered teacher), kept inside its slot
+                t_times.append(np.minimum(starts[k] + t_min[order][k] + np.asarray(delays[c])[k],
+                                          starts[k] + slot - 2 * dt))
+            else:
+                t_times.append(starts[k] + t_min[order][k] + delays[c])
+            # a group index < 0 teaches nobody in that slot: no teacher and nobody held down (unsupervised)
+            k, j = np.nonzero(~member & (np.asarray(teach[c]) >= 0)[:, None])
             if spec.anti_teach:  # the other groups fire before the inputs: post-before-pre, depression
                 t_idx.append(self.out_offset[c] + j)
                 t_times.append(starts[k])

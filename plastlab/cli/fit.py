@@ -14,26 +14,40 @@ def add_fit_command(sub):
                     "delta_t in ms (post - pre), w0, dw, optional dw_sd; other columns ignored) over the chosen "
                     "parameters within bounds, from several starts. Prints estimates with standard errors and "
                     "correlations, R², AIC and BIC; --out writes the fitted rule file (its [metadata.fit] has the "
-                    "data's sha256, the fit quality and this command), --plot the data, fit and residuals.")
-    fit.add_argument("rule", metavar="RULE", help="rule name or rule file (window rules, event-driven trace rules)")
-    fit.add_argument("data", metavar="DATA.csv", nargs="?", default=None)
+                    "data's sha256, the fit quality and this command), --plot the data, fit and residuals. With "
+                    "--symbolic DATA.csv (no RULE) the window's form is discovered instead, by the GP engine.")
+    fit.add_argument("rule", metavar="RULE", help="rule name or rule file (window rules, event-driven trace rules); "
+                                                  "with --symbolic: the measurements, DATA.csv")
+    fit.add_argument("data", metavar="DATA.csv", nargs="?", default=None,
+                     help="measurements: a header with delta_t (ms, post - pre), w0 (the weight before, in the "
+                          "rule's unit), dw and optionally dw_sd (> 0; weights 1/sd²); other columns are ignored")
     fit.add_argument("--symbolic", action="store_true",
                      help="no RULE: discover the window's form with the GP engine (plastlab rules fit --symbolic "
                           "DATA.csv; one campaign per sign of delta_t, scored in closed form)")
-    fit.add_argument("--generations", type=int, default=30, help="--symbolic: generations per branch (default 30)")
+    fit.add_argument("--generations", type=int, default=30, metavar="N",
+                     help="--symbolic: generations per branch (default 30)")
     fit.add_argument("--campaign-dir", default=None, metavar="DIR",
-                     help="--symbolic: campaigns' folder (default out/fit-DATA-seedS)")
-    fit.add_argument("--resume", action="store_true", help="--symbolic: continue the campaigns' checkpoints")
+                     help="--symbolic: the campaigns' folder, one campaign per branch in DIR/potentiation and "
+                          "DIR/depression (default out/fit-DATA-seedS)")
+    fit.add_argument("--resume", action="store_true",
+                     help="--symbolic: continue the campaigns in --campaign-dir from their checkpoints (same --seed; "
+                          "--generations may be raised): the result of an uninterrupted run")
     fit.add_argument("--overwrite", action="store_true", help="--symbolic: replace campaigns in --campaign-dir")
     fit.add_argument("--params", default=None, metavar="P1,P2,...",
-                     help="parameters to fit (default: every free parameter of the window)")
+                     help="parameters to fit, comma-separated (default: every free parameter of the window); the "
+                          "others keep the rule's values")
     fit.add_argument("--bounds", action="append", default=[], metavar="P=LO:HI",
-                     help="bounds of a parameter in display units (ms for times, 1/ms for rates); an empty side is "
-                          "unbounded (repeatable)")
-    fit.add_argument("--starts", type=int, default=8, help="starting points (default 8: the rule's values + 7 random)")
-    fit.add_argument("--seed", type=int, default=0, help="seed of the random starts (default 0)")
-    fit.add_argument("--out", dest="out_rule", metavar="NEW.toml", default=None, help="write the fitted rule file here")
-    fit.add_argument("--plot", metavar="F.png", default=None, help="write data, fitted window and residuals here")
+                     help="bounds of a fitted parameter in display units (ms for times, 1/ms for rates); an empty "
+                          "side is unbounded, e.g. tau_plus=1:100 or a_plus=0: (repeatable; default unbounded)")
+    fit.add_argument("--starts", type=int, default=8, metavar="N",
+                     help="starting points (default 8: the rule's values and 7 random points, uniform within finite "
+                          "bounds, around the rule's values otherwise)")
+    fit.add_argument("--seed", type=int, default=0,
+                     help="seed of the random starts; with --symbolic, of the GP campaigns (default 0)")
+    fit.add_argument("--out", dest="out_rule", metavar="NEW.toml", default=None,
+                     help="write the fitted rule file here (the rule is named after the file; it passes `rules check`)")
+    fit.add_argument("--plot", metavar="F.png", default=None,
+                     help="write data, fitted window and weighted residuals here (not with --symbolic)")
     fit.set_defaults(handler=fit_command)
 
 
@@ -44,6 +58,10 @@ def fit_command(args):
 
     if args.symbolic:
         return symbolic_command(args)
+    for flag, given in (("--generations", args.generations != 30), ("--campaign-dir", args.campaign_dir),
+                        ("--resume", args.resume), ("--overwrite", args.overwrite)):
+        if given:
+            raise ConfigError("only with --symbolic (a least-squares fit runs no campaign)", key=flag)
     if args.data is None:
         raise ConfigError("needs RULE and DATA.csv (or --symbolic DATA.csv)", key="DATA.csv")
     rule = load_rule(args.rule)
@@ -104,6 +122,11 @@ def symbolic_command(args):
 
     if args.data is not None:
         raise ConfigError("--symbolic takes DATA.csv only (no RULE: the form is what it finds)", key="--symbolic")
+    for flag, given in (("--params", args.params), ("--bounds", args.bounds), ("--starts", args.starts != 8),
+                        ("--plot", args.plot)):
+        if given:
+            raise ConfigError("only for a least-squares fit of a RULE, not with --symbolic" + (
+                " (its figures are the campaigns' fitness.png)" if flag == "--plot" else ""), key=flag)
     data = read_measurements(args.rule)
     if not (data.delta_t > 0).any() or not (data.delta_t < 0).any():
         raise ConfigError(f"{data.path}: --symbolic needs delta_t of both signs (a window has two branches)",

@@ -31,7 +31,20 @@ def symbolic_fit(data, out_dir, *, name, seed=1, generations=30, parsimony=None,
     """Evolve a window for ``data`` (Measurements): one campaign per branch, each run by
     ``campaign.run_campaign`` in this process with its campaign file ``out_dir/BRANCH/fit.toml``, checkpoint
     (``resume``), cache, ``campaign.nc``, ``fitness.png`` and champion. Returns the champions' pair of shapes
-    (canonical SymPy) and the campaigns."""
+    (canonical SymPy) and the campaigns.
+
+    ``resume`` continues each branch from its checkpoint (to ``generations``; the same champions as an
+    uninterrupted run); a branch that never wrote one (a run stopped during the first branch) starts afresh, and
+    with no checkpoint at all ``resume`` is refused (ConfigError), as for campaigns."""
+    from ..errors import ConfigError
+    from .campaign import CHECKPOINT
+
+    found = [b for b in BRANCHES if (Path(out_dir) / b / CHECKPOINT).is_file()]
+    if resume and not found:
+        raise ConfigError("--resume: no checkpoint here", file=Path(out_dir))
+    if found and not resume and not overwrite:  # before any branch runs, not after the first
+        raise ConfigError("holds a symbolic fit already: continue it with --resume, replace it with --overwrite, "
+                          "or choose another --campaign-dir", file=Path(out_dir))
     shapes, campaigns = [], []
     for branch in BRANCHES:
         folder = Path(out_dir) / branch
@@ -42,7 +55,8 @@ def symbolic_fit(data, out_dir, *, name, seed=1, generations=30, parsimony=None,
         path = folder / "fit.toml"
         atomic_write_text(path, "# written by plastlab rules fit --symbolic (plastlab/evolve/symbolic_fit.py)\n"
                           + tomli_w.dumps(doc))
-        camp, _ = run_campaign(path, out=folder, workers=0, resume=resume, overwrite=overwrite, progress=progress)
+        camp, _ = run_campaign(path, out=folder, workers=0, resume=resume and (folder / CHECKPOINT).is_file(),
+                               overwrite=overwrite, progress=progress)
         shapes.append(camp.champion_expression())
         campaigns.append(camp)
     return sp.Tuple(*shapes), campaigns

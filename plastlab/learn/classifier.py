@@ -41,7 +41,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..brian.layer import FrozenCopies, check_rule, initial_fractions
+from ..brian.layer import FrozenCopies, check_rule, initial_fractions, read_noise
 from ..brian.taught import TaughtCopies, TeachingSpec, scope
 from ..config import check_times, validate
 from ..errors import ConfigError
@@ -53,6 +53,7 @@ from .classifier_params import (
     SILENT_WARNING,
     TEACHER_DELAY_FRACTION,
 )
+from .competitive import assign_labels
 from .encoding import GaussianRFEncoder, PoissonRateEncoder
 
 
@@ -82,6 +83,9 @@ def resolve_settings(params, *, where="classifier"):
     if settings["teacher_duration"] < 2 * settings["dt"] - 1e-12:  # it flows from the step after the teacher spike
         raise ConfigError(f"teacher_duration ({settings['teacher_duration']} ms) must be at least 2 dt "
                           f"({2 * settings['dt']} ms), or the teacher current never flows", section=where)
+    if settings["homeostasis"] and settings["training"] != "competitive":
+        raise ConfigError("homeostasis needs training = \"competitive\" (taught layers hold their neurons down "
+                          "with the same current)", section=where, key="homeostasis")
     if settings["device"] != "runtime":
         from ..brian.device import check_device
 
@@ -155,6 +159,20 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
         After training, scale the readout gain (plasticity off) by the factor of ``CALIBRATION`` that gives the
         best accuracy on the training data, trying larger factors only while more than 5 % of the training
         samples leave every output neuron silent. Uses the training data only.
+    training : {"taught", "competitive"}
+        ``"taught"``: the teacher drives the correct class's neurons. ``"competitive"``: unsupervised
+        winner-take-all (:mod:`plastlab.learn.competitive`): no teacher current and nobody held down during
+        training, every output neuron inhibits every other one (``inhibition``), and after training each neuron
+        is labelled with the class of the training samples it wins most often (frozen network); the label of the
+        first neuron to fire names the class. ``neurons_per_class`` times the number of classes neurons.
+    homeostasis, homeostasis_tau : float
+        ``"competitive"`` only: an adaptive threshold during training (Diehl & Cook 2015), each spike of a neuron
+        raises its own inhibitory current by ``homeostasis`` and the current decays by exp(-1/homeostasis_tau)
+        per pattern, so a neuron that wins often must be driven harder to win again (0: off). The frozen network
+        (labelling, predicting) has no such current.
+    teacher_jitter : float
+        Width (ms) of the uniform noise added to each training pattern's teacher time: 0 keeps the teacher's
+        precise timing; larger values leave the post spike's time less set by the teacher.
     target : {"cython", "numpy"}
         Brian2's code-generation target for this classifier's network.
     device : {"runtime", "cpp_standalone", "cuda_standalone"}
@@ -174,8 +192,9 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
                  neurons_per_class=1, members=None, w_init=None, w_spread=None, gain=None, tau_m=6.0, tau_syn=None,
                  t_ref=None, v_th=8.0, teacher_amp=None, teacher_delay=None, teacher_duration=None, suppress=None,
                  anti_teach=False, inhibition=5.0, decoding="first_spike", t_gap=None, dt=None, normalize=False,
-                 reset=None, plasticity=True, calibrate=None, target="cython", device="runtime", random_state=None,
-                 progress=False):
+                 reset=None, plasticity=True, calibrate=None, training="taught", homeostasis=0.0, homeostasis_tau=100.0,
+                 teacher_jitter=0.0, target="cython",
+                 device="runtime", random_state=None, progress=False):
         self.rule = rule
         self.protocol = protocol
         self.encoding = encoding
@@ -209,6 +228,10 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
         self.reset = reset
         self.plasticity = plasticity
         self.calibrate = calibrate
+        self.training = training
+        self.homeostasis = homeostasis
+        self.homeostasis_tau = homeostasis_tau
+        self.teacher_jitter = teacher_jitter
         self.target = target
         self.device = device
         self.random_state = random_state
@@ -242,10 +265,14 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
         self.__dict__.pop("_network", None)
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(2**31 - 1))
+        self.seed_ = seed  # the networks' Brian2 seed: training, and predicting when the device has read noise
         self.encoder_ = self._encoder(s, seed).fit(X)
         member = np.repeat(np.arange(len(self.classes_)), s["neurons_per_class"])
         self.group_of_ = np.tile(member, s["members"])
         self.member_of_ = np.repeat(np.arange(s["members"]), len(member))
+        # whom each neuron inhibits: the other classes' neurons, or (competitive) every other neuron
+        self.rival_of_ = np.tile(np.arange(len(member)), s["members"]) if s["training"] == "competitive" \
+            else self.group_of_
         self.prior_class_ = int(np.argmax(np.bincount(y_idx, minlength=len(self.classes_))))
         initial = [initial_fractions(self.encoder_.n_outputs_ * len(member), s["w_init"], s["w_spread"], rng)
                    for _ in range(s["members"])]
@@ -262,8 +289,8 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
 
     def _copies(self):
         """The layers this classifier trains: one (number of inputs, class of each output neuron) per member."""
-        return [(self.encoder_.n_outputs_, self.group_of_[self.member_of_ == m])
-                for m in range(self.settings_["members"])]
+        rival_of = getattr(self, "rival_of_", self.group_of_)  # (fitted before the setting existed: by class)
+        return [(self.encoder_.n_outputs_, rival_of[self.member_of_ == m]) for m in range(self.settings_["members"])]
 
     def _member_weights(self):
         """Each member's learned weights, (inputs, its output neurons)."""
@@ -281,12 +308,24 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
         members = self._network.present([trains] * s["members"], [np.arange(len(trains))] * s["members"])
         return _members_side_by_side(members)
 
+    def _teach(self, y):
+        """The group the teacher drives in each slot: the pattern's class, or (competitive) -1: nobody."""
+        return np.full(len(y), -1) if self.settings_["training"] == "competitive" else y
+
+    def _delays(self, n, rng):
+        """The teacher's delay (ms after the earliest input): one number, or with ``teacher_jitter`` one per slot
+        (uniform noise of that width, drawn from the fit's random stream; none drawn without jitter)."""
+        s = self.settings_
+        if not s["teacher_jitter"]:
+            return s["teacher_delay"]
+        return np.maximum(s["teacher_delay"] + s["teacher_jitter"] * (rng.random_sample(n) - 0.5), 0.0)
+
     def _frozen_key(self):
         """What frozen networks run side by side in one FrozenCopies network must share."""
         s = self.settings_
         return tuple(s[k] for k in ("dt", "tau_m", "tau_syn", "t_ref", "v_th", "inhibition", "t_encode", "t_gap",
                                     "device")) + (
-            s["gain"] / self.n_features_in_,)
+            s["gain"] / self.n_features_in_, read_noise(self.rule_))
 
     def _trains(self, X, random_state=None):
         """Input spikes per sample; Poisson spikes at most one per neuron and time step."""
@@ -300,12 +339,16 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
 
     def _teaching(self):
         """What the taught network needs (``plastlab.brian.taught``): the teacher holds the others down for the
-        encoding window, the slot is the window plus the gap."""
+        encoding window, the slot is the window plus the gap; a competitive layer is never taught: its winner
+        holds the others down with the same current (``suppress``) for the rest of the pattern."""
         s = self.settings_
+        competitive = s["training"] == "competitive"
         return TeachingSpec(dt=s["dt"], slot=float(s["t_encode"] + s["t_gap"]), tau_m=s["tau_m"], tau_syn=s["tau_syn"],
                             t_ref=s["t_ref"], v_th=s["v_th"], inhibition=s["inhibition"],
                             teacher_amp=s["teacher_amp"], teacher_duration=s["teacher_duration"],
-                            suppress=s["suppress"], hold=s["t_encode"], anti_teach=s["anti_teach"], reset=s["reset"])
+                            suppress=s["suppress"], hold=s["t_encode"], anti_teach=s["anti_teach"] and not competitive,
+                            reset=s["reset"], winner_holds=competitive, homeostasis=s["homeostasis"],
+                            homeostasis_tau=s["homeostasis_tau"])
 
     def _decode(self, first, counts, one_member=False):
         """Class index per pattern from per-neuron first-spike times / counts, the columns those of every member's
@@ -316,7 +359,7 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
         if one_member:
             group_of, member_of = group_of[member_of == 0], member_of[member_of == 0]
         n_cls, slot = len(self.classes_), s["t_encode"] + s["t_gap"]
-        member_first = [[np.minimum(first[:, (group_of == c) & (member_of == m)].min(axis=1), slot)
+        member_first = [[np.minimum(first[:, (group_of == c) & (member_of == m)].min(axis=1, initial=np.inf), slot)
                          for c in range(n_cls)] for m in np.unique(member_of)]  # (member, class, pattern)
         cls_first = np.mean(member_first, axis=0).T
         cls_count = np.stack([counts[:, group_of == c].sum(axis=1) for c in range(n_cls)], axis=1)
@@ -367,7 +410,8 @@ class SpikingClassifier(ClassifierMixin, BaseEstimator):
 # others (encoder, teacher delay, initial weights, decoding, calibration, seed) may differ from copy to copy.
 NETWORK_SETTINGS = ("dt", "tau_m", "tau_syn", "t_ref", "v_th", "teacher_amp", "teacher_duration", "suppress",
                     "anti_teach", "inhibition", "gain", "t_encode", "t_gap", "reset", "epochs", "plasticity",
-                    "normalize", "neurons_per_class", "target", "device")
+                    "normalize", "neurons_per_class", "target", "device", "training", "homeostasis",
+                    "homeostasis_tau")
 
 
 @dataclass
@@ -436,8 +480,8 @@ def _fit_side_by_side(jobs, progress):
                 if s["encoding"] == "poisson":  # fresh Poisson spikes every epoch, reproducible by seed
                     job.trains = job.est._trains(job.X, random_state=job.rng)
             orders = [job.rng.permutation(len(job.X)) for job in owner]  # each member its own order
-            args = ([j.trains for j in owner], orders, [j.y[o] for j, o in zip(owner, orders)],
-                    [j.est.settings_["teacher_delay"] for j in owner])
+            args = ([j.trains for j in owner], orders, [j.est._teach(j.y[o]) for j, o in zip(owner, orders)],
+                    [j.est._delays(len(o), j.rng) for j, o in zip(owner, orders)])
             if standalone:
                 plan.append(args)
                 continue
@@ -467,6 +511,7 @@ def _fit_side_by_side(jobs, progress):
             est.transmit_ = transmit
             if len(jobs) == 1 and not standalone:
                 est._network = net
+        _label_competitive([j for j in jobs if j.est.settings_["training"] == "competitive"])
         # frozen passes over the training data: how many samples leave the trained network silent, and
         # (calibrate) the readout gain that suits the learned weights best on the training data
         _calibrate([j.est for j in jobs], [j.est._trains(j.X) for j in jobs], [j.y for j in jobs], progress=progress)
@@ -474,6 +519,17 @@ def _fit_side_by_side(jobs, progress):
     for job in jobs:
         job.est.fit_seconds_ = wall  # of the whole side-by-side fit
         job.est._warn_silent(job.est.train_silent_fraction_, "training")
+
+
+def _label_competitive(jobs):
+    """Competitive layers: each neuron's class (``group_of_``) from the frozen network's responses to the training
+    data (:func:`plastlab.learn.competitive.assign_labels`), all side by side."""
+    if not jobs:
+        return
+    responses = frozen_responses([j.est for j in jobs], [j.est._trains(j.X) for j in jobs], [1.0] * len(jobs))
+    for job, (first, counts) in zip(jobs, responses):
+        est = job.est
+        est.group_of_ = assign_labels(first, counts, job.y, len(est.classes_), est.member_of_)
 
 
 def _frozen_accuracy(jobs, fractions):
@@ -527,7 +583,8 @@ def frozen_responses(estimators, trains, factors, bar=None):
         s = lead.settings_
         copies = FrozenCopies(slot=s["t_encode"] + s["t_gap"], dt=s["dt"], gain=s["gain"] / lead.n_features_in_,
                               neuron={k: s[k] for k in ("tau_m", "tau_syn", "t_ref", "v_th")},
-                              inhibition=s["inhibition"], prefix="plc_copies", device=s["device"])
+                              inhibition=s["inhibition"], prefix="plc_copies", device=s["device"],
+                              read=read_noise(lead.rule_))  # the device's read noise at the frozen readout
         layers = [(e, w, group_of, f) for e in members for w, (_, group_of), f in
                   zip(estimators[e]._member_weights(), estimators[e]._copies(), factors[e])]
         responses = iter(copies.responses([(w, group_of, trains[e], f) for e, w, group_of, f in layers],
@@ -587,7 +644,10 @@ def predict_many(estimators, Xs, *, progress=False):
         return []
     total = sum(len(t) * est.settings_["members"] for est, t in zip(estimators, trains))
     bar = _bar(progress, total, "predicting" if len(estimators) == 1 else f"predicting ({len(estimators)} fits)")
-    with estimators[0]._brian():
+    # reads with a device's read noise draw Brian2 random numbers: seeded by the (first) fit's seed, so predicting
+    # again gives the same answer; without read noise nothing is drawn and the seed is left alone
+    noisy = any(read_noise(est.rule_)[0] for est in estimators)
+    with estimators[0]._brian(getattr(estimators[0], "seed_", None) if noisy else None):
         responses = frozen_responses(estimators, trains, [est.readout_scale_ for est in estimators], bar=bar)
     if bar is not None:
         bar.close()

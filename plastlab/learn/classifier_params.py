@@ -97,6 +97,16 @@ PARAMS = {
         doc="after training, scale the readout gain by the factor of CALIBRATION best on the training data"),
     "target": _p(str, choices=("cython", "numpy"), default="cython",
         doc="Brian2's code-generation target for this classifier's network"),
+    "training": _p(str, choices=("taught", "competitive"), default="taught",
+        doc="taught: a teacher drives the correct class's neurons; competitive: no teacher, every output neuron "
+            "inhibits every other (winner-take-all), labels assigned after training by the neurons' responses"),
+    "homeostasis": _p(float, 0, default=0.0,
+        doc="competitive: rise of a neuron's own inhibitory current per spike during training, an adaptive "
+            "threshold (0: off)"),
+    "homeostasis_tau": _p(float, 0, strict=True, default=100.0,
+        doc="patterns; decay time of the homeostatic current (one factor exp(-1/homeostasis_tau) per pattern)"),
+    "teacher_jitter": _p(float, 0, default=0.0,
+        doc="ms; width of the uniform noise added to each training pattern's teacher time (0: precise timing)"),
     "device": Param(str, "runtime", choices=("runtime", "cpp_standalone", "cuda_standalone"),
         doc="Brian2 device: runtime (from Python), cpp_standalone (one C++ program per network structure, "
             "rerun with new data; needs reset and no normalize), cuda_standalone (Brian2CUDA)"),
@@ -108,12 +118,14 @@ PROTOCOLS = {
         w_spread=0.1, gain=60.0, tau_m=6.0, tau_syn=5.0, t_ref=30.0, v_th=8.0, teacher_amp=30.0,
         teacher_delay=None, teacher_duration=5.0, suppress=100.0, anti_teach=False, inhibition=5.0,
         decoding="first_spike", t_gap=10.0, dt=0.5, normalize=False, reset=True, plasticity=True, calibrate=True,
-        target="cython", device="runtime"),
+        target="cython", training="taught", homeostasis=0.0, homeostasis_tau=100.0,
+        teacher_jitter=0.0, device="runtime"),
     "sboev": dict(
         encoding="latency", n_fields=40, sigma=math.sqrt(0.005), t_encode=5.6, drop_late=None, scaling="none",
         sample_norm="l2", max_rate=200.0, epochs=5, neurons_per_class=1, members=1, w_init=1.0,
         w_spread=0.0, gain=24.0, tau_m=6.0, tau_syn=2.0, t_ref=19.0, v_th=8.0, teacher_amp=1000.0,
         teacher_delay=0.0, teacher_duration=0.2, suppress=0.0, anti_teach=False, inhibition=5.0,
         decoding="first_spike", t_gap=19.4, dt=0.1, normalize=False, reset=False, plasticity=True, calibrate=False,
-        target="cython", device="runtime"),
+        target="cython", training="taught", homeostasis=0.0, homeostasis_tau=100.0,
+        teacher_jitter=0.0, device="runtime"),
 }

@@ -23,7 +23,11 @@ A rule says how the weight *should* change; a device changes it the way hardware
     towards the bound they approach (0: hard bounds only; 1: linear soft bounds).
 ``read_noise``
     relative sd of the transmitted weight: every transmission uses ``w*(1 + read_noise*N(0, 1))`` (the stored
-    weight is unchanged).
+    weight is unchanged), drawn anew for every transmitted spike -- so every read, and every presentation of a
+    pattern, differs. It applies wherever the weights are read for transmission: the rule's own synapses, and the
+    frozen copies the networks read them through (the classifier's readout while calibrating and predicting,
+    ``plastlab.brian.layer.FrozenCopies`` and the layer's static copy; CartPole's decision layer). A classifier
+    predicts with the Brian2 seed of its fit, so predicting again gives the same answer.
 
 Order of one update: the rule's step Δ = w_new - w (its own clip to the bounds removed) is scaled by the
 asymmetry, the d2d factor and the soft-bounds factor of its sign, then by the c2c factor; w + Δ is clipped to the
