@@ -69,9 +69,10 @@ def test_step_log_and_probability_anneal(monkeypatch):
     assert _skipped_teaching(monkeypatch, "off")[0] == 0
 
 
-def test_default_settings_learn_to_balance():
-    # with the default settings NC plasticity balances the pole after the first episode (seed 0: 72, then 200s)
-    ds = train_cartpole("nc_memristor", episodes=4, seed=0)
+def test_lookahead_learns_to_balance():
+    # with the 0.2 s look-ahead (not the published protocol) NC plasticity balances the pole after the first
+    # episode (seed 0: 72, then 200s)
+    ds = train_cartpole("nc_memristor", episodes=4, seed=0, horizon=0.2, failure_distance="position", anneal="off")
     lengths = ds.episode_length.values
     assert lengths[1:].mean() > 150
 
@@ -99,3 +100,68 @@ def test_gymnasium_thresholds_and_running_means():
     np.testing.assert_allclose(ds.mean_100.values, np.cumsum(lengths) / np.arange(1, 4))
     np.testing.assert_allclose(ds.running_reward.values[1], 0.95 * 0.05 * lengths[0] + 0.05 * lengths[1])
     assert ds.attrs["episodes_to_solve"] == -1
+
+
+def test_defaults_are_the_published_protocol():
+    """No look-ahead, the action just taken judged, learning rate and teacher both scaled by 1 - R/R_max."""
+    from plastlab.learn.cartpole import controller_settings
+
+    p = controller_settings({})
+    assert p["horizon"] == 0 and p["judge_delay"] == 0 and p["anneal"] == "rate+amplitude"
+    assert p["reward_max"] is None  # R_max: the step cap (200)
+
+
+def test_horizon_zero_judges_by_the_current_state():
+    """With horizon 0 the distance to failure is the current state's; a look-ahead moves the positions ahead."""
+    from plastlab.learn.cartpole import CartPoleLearner
+
+    def distance(state, **settings):
+        learner = CartPoleLearner("nc_memristor", **settings)
+        learner.x_max, learner.theta_max = 2.4, 0.2
+        return learner.distance(np.asarray(state))
+
+    s = [1.2, 0.5, 0.1, 1.0]
+    assert distance(s, failure_distance="position") == 0.5  # the angle's margin, velocities ignored
+    assert distance(s, failure_distance="position", horizon=0.05) == pytest.approx(1 - 0.15 / 0.2)
+    assert distance(s, failure_distance="state") == pytest.approx((0.5 + 0.5 + (1 - 0.5 / 1.5) + 0.5) / 4)
+    assert distance([0, 1.2, 0, 0], failure_distance="state") == pytest.approx((3 + 1 - 1.2 / 1.5) / 4)
+    assert distance([0, 1.2, 0, 0], failure_distance="position") == 1.0
+
+
+def test_step_judged_by_its_own_change_of_distance():
+    """Each step's action is taught when the step did not shrink the distance to failure, the other one when it
+    did (judge_delay 0); with judge_delay = 1 the verdict of a step goes to the step before (state and action)."""
+    import gymnasium as gym
+
+    from plastlab.learn.cartpole import CartPoleLearner
+
+    for delay in (0, 1):
+        learner = CartPoleLearner("nc_memristor", judge_delay=delay, max_steps=30)
+        learner.env = gym.make("CartPole-v1", max_episode_steps=30)
+        learner.x_max, learner.theta_max = 2.4, learner.env.unwrapped.theta_threshold_radians
+        learner.obs, _ = learner.env.reset(seed=4)
+        learner.bar, states, actions = None, [], [0, 1, 1, 0, 0, 0, 1, 1, 1, 1]
+        for k, action in enumerate(actions):
+            states.append(learner.obs)
+            result = learner.act(action, None)
+            if k < delay:
+                assert result is None
+                continue
+            worse = learner.distance(learner.obs) < learner.distance(states[k])
+            state, taught = result
+            np.testing.assert_array_equal(state, states[k - delay])
+            assert taught == (1 - actions[k - delay] if worse else actions[k - delay])
+
+
+def test_learning_rate_factor_reaches_the_update():
+    """anneal = "rate": the rule's weight changes are multiplied by 1 - R/R_max, so with the running reward at
+    R_max nothing changes though the teacher still drives the neurons; the same run unscaled learns."""
+    from plastlab.learn.cartpole import CartPoleLearner
+
+    def weights(anneal):
+        learner = CartPoleLearner("ppx_memristor", seed=0, max_steps=15, w_init=0.05, w_spread=0.0, anneal=anneal)
+        learner.running = 15.0  # R = R_max (the step cap)
+        return learner.run(2).to_dataset().weights.values
+
+    np.testing.assert_array_equal(weights("rate"), 0.05)
+    assert np.abs(weights("off") - 0.05).max() > 0.01

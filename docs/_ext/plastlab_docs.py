@@ -16,7 +16,10 @@ HERE = Path(__file__).resolve().parents[1]
 GENERATED = HERE / "generated"
 RESULTS = HERE / "results"
 # the result folders the reproduction page reports, in this order (each holds results.nc or campaign.nc)
-REPORTED = ["quick", "error-seed5", "device_sweep_levels", "device_sweep_c2c"]
+REPORTED = ["quick", "error-seed5", "device_sweep_levels", "device_sweep_stochastic", "device_sweep_c2c",
+            "classify_shape", "classify_shape_rate", "evolve-classification-seed1", "evolve-classification-seed2",
+            "evolve-classification-seed3", "classify_evolved", "cartpole_ppx_memristor", "cartpole_nc_memristor",
+            "cartpole_stdp_flat", "cartpole_no_plasticity", "cartpole_lookahead"]
 TABLE_PACKAGES = ("plastlab.learn", "plastlab.evolve", "plastlab.experiments", "plastlab.brian")
 
 

@@ -5,10 +5,13 @@ the Brian2 objects and every read and write of their state, through a few verbs 
 of the rule's range). Each slot of ``slot`` ms is one environment step; ``on_slot(t0)`` (t0 in ms) is called at
 every slot start, before the neurons integrate, and is where the loop acts.
 
-* decision layer: inputs -> static synapses (a copy of the plastic weights) -> action neurons;
+* decision layer: inputs -> static synapses (a copy of the plastic weights, read with the device's read noise if
+  the rule has one) -> action neurons;
 * teaching layer: inputs -> plastic synapses (the rule) -> action neurons with a teacher current.
 
-Each input neuron fires once per slot, at a time set by :meth:`ControlNetwork.set_spike_times`.
+Each input neuron fires once per slot, at a time set by :meth:`ControlNetwork.set_spike_times`. Every change the
+rule makes to the plastic weights is multiplied by a shared factor (:meth:`ControlNetwork.set_learning_rate`, 1 at
+first), which the loop sets for each teaching presentation.
 """
 import numpy as np
 
@@ -17,6 +20,7 @@ from .layer import (
     lateral_inhibition,
     output_neurons,
     plastic_synapses,
+    read_noise,
     set_weights,
     static_synapses,
     synapse_state_names,
@@ -25,6 +29,7 @@ from .layer import (
 
 __all__ = ["ControlNetwork"]
 
+LEARNING_RATE = "plasticity_scale"  # the shared factor every change the rule makes to w is multiplied by
 _NEVER = -1.0  # s: a time before every slot (an input that does not fire, a teacher that is off)
 _LONG_AGO = -1e4  # s: the action neurons' last spike, reset at each slot start (not refractory)
 
@@ -53,17 +58,18 @@ class ControlNetwork:
         self.out_dec = output_neurons(n_out, name="ctl_out_dec", clock=clock, **neuron)
         self.out_teach = output_neurons(n_out, name="ctl_out_teach", clock=clock, **neuron)
         self.plastic = plastic_synapses(rule, self.inputs["teaching"], self.out_teach, gain=gain, name="ctl_plastic",
-                                        clock=clock)
+                                        clock=clock, learning_rate=LEARNING_RATE)
         self.plastic.active = plasticity
         self.static = static_synapses(self.inputs["decision"], self.out_dec, gain=gain, name="ctl_static",
-                                      clock=clock)
+                                      clock=clock, read=read_noise(rule))  # the device's read noise, if any
         groups = list(range(n_out))
         inhib = [lateral_inhibition(g, groups, inhibition, name=f"{g.name}_inhib", clock=clock)
                  for g in (self.out_dec, self.out_teach)]
         lo, hi = self.bounds
         set_weights(rule, self.plastic, lo + (hi - lo) * np.asarray(initial))
         # every synaptic state variable but the weight goes back to its initial value at each slot start
-        self.pairing_state = {k: _raw(self.plastic, k).copy() for k in synapse_state_names(self.plastic)}
+        self.pairing_state = {k: _raw(self.plastic, k).copy() for k in synapse_state_names(self.plastic)
+                              if k != LEARNING_RATE}
 
         def tick(t):
             on_slot(float(np.asarray(t)) * 1e3)  # seconds -> ms
@@ -118,6 +124,13 @@ class ControlNetwork:
 
     def set_teacher_amp(self, amp):
         _raw(self.out_teach, "teach_amp")[:] = amp
+
+    def set_learning_rate(self, factor):
+        """The rule's weight changes are multiplied by ``factor`` from now on (1: the rule as it is)."""
+        _raw(self.plastic, LEARNING_RATE)[:] = factor
+
+    def learning_rate(self):
+        return float(_raw(self.plastic, LEARNING_RATE)[0])
 
     def teach(self, neuron, start, until):
         """The teaching layer's ``neuron`` gets the teacher current from ``start`` until ``until`` ms."""

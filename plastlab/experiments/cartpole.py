@@ -58,6 +58,8 @@ def run(exp, out, *, progress=True):
                   f"{ds.attrs['solved_threshold']}); mean length of the last 100: {ds.attrs['mean_last_100']:.1f}",
                   flush=True)
             runs.append(ds)
+            if len(runs) < len(seeds_of(exp)):  # the seeds so far, marked unfinished (a stopped run keeps them)
+                write_dataset(combine_seeds(runs, exp), target / "results.nc", complete=False)
         combined = combine_seeds(runs, exp)
         write_dataset(combined, target / "results.nc")
         if len(runs) == 1:
@@ -91,6 +93,11 @@ def combine_seeds(runs, exp):
         },
         coords={"seed": seeds, "episode": np.arange(n)},
     )
+    solved = combined.episodes_to_solve.values > 0
+    combined["solved"] = (("seed",), solved.astype(int), {"long_name": "1: solved within the run"})
+    combined["episodes_to_solve_solved"] = (
+        ("seed",), np.where(solved, combined.episodes_to_solve.values, np.nan),
+        {"long_name": "episodes to solve, seeds that solved (NaN: not solved)"})
     keep = {k: v for k, v in runs[0].attrs.items() if k not in ("seed", "wall_seconds", "episodes_to_solve",
                                                                 "mean_last_100", "best_mean_100", "random_actions",
                                                                 "decisions", "simulated_seconds")}

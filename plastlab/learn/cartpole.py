@@ -12,16 +12,26 @@ of ``t_encode + t_gap`` ms:
 * **teaching** layer: in the same slot the previous state is presented again (its input spikes ``teach_lead``
   ms late) to a second pair of action neurons through the plastic synapses (the rule), with a teacher current
   into the neuron of the action that was taken, ``teacher_delay`` ms after the earliest input spike; when the
-  step moved the system toward failure (the distance to failure -- pole angle and cart position, relative to
-  the environment's own thresholds -- shrank), the other action's neuron is taught instead. The neuron that is
-  not taught is held down (``suppress``) or, with ``anti_teach``, made to fire at the slot start, before all
-  input spikes (its active synapses are depressed);
-* ``horizon``: the distance to failure is taken ``horizon`` seconds ahead at the current velocities. This is a
-  model-based look-ahead the paper's network did not have; ``horizon = 0`` teaches from the current distance
-  (an action changes the velocities at once and the positions only a step later, so then the teacher sees the
-  action's effect one step late);
-* ``anneal``: teaching fades with the running episode reward R (EMA 0.05): ``"amplitude"`` scales the teacher
-  current by ``1 - R / R_max``, ``"probability"`` skips a teaching presentation with probability ``R / R_max``;
+  step moved the system toward failure (the distance to failure shrank), the other action's neuron is taught
+  instead. The neuron that is not taught is held down (``suppress``) or, with ``anti_teach``, made to fire at the
+  slot start, before all input spikes (its active synapses are depressed).
+
+The published protocol (Vlasov et al. 2023) is the default: the distance to failure is the *current* state's,
+no model of the cart's future, and the learning rate and the teacher current are scaled by ``1 - R / R_max``.
+
+* ``failure_distance``: ``"state"`` (default), the mean margin of the four state variables (cart position and
+  pole angle to the environment's thresholds, the velocities to ``state_bounds``); ``"position"``, the smaller
+  margin of angle and position only. gymnasium integrates with explicit Euler: a step moves the positions with
+  the old velocities and then changes the velocities by the force, so the positions after a step do not depend
+  on its action and a teacher that reads only them is at chance; the velocities respond at once.
+* ``horizon`` (option, 0 by default): the positions taken ``horizon`` seconds ahead at the current velocities, a
+  model-based look-ahead the paper's network did not have.
+* ``judge_delay`` (option, 0 by default): each step's verdict goes to the action ``judge_delay`` steps earlier
+  (its state is the one presented), e.g. 1: an action judged by the first change of the positions it causes.
+* ``anneal``: with R the running reward (EMA 0.05) and R_max ``reward_max`` (default: the step cap),
+  ``"rate+amplitude"`` (default) multiplies the rule's weight changes and the teacher current by
+  ``1 - R / R_max``; ``"rate"`` or ``"amplitude"`` one of them, ``"off"`` neither, ``"probability"`` skips a
+  teaching presentation with probability ``R / R_max``. ``learning_rate`` multiplies the rule's changes too.
 * ``plasticity = false``: the control without learning (the weights stay at their initial values).
 
 Each output neuron fires at most once per slot; at each slot start the neurons and every state variable of the
@@ -39,6 +49,7 @@ from ..brian.taught import scope
 from ..config import Param, validate
 from .encoding import GaussianRFEncoder
 
+ANNEAL = ("off", "amplitude", "rate", "rate+amplitude", "probability")
 EMA = 0.05  # the group's running reward: R <- (1 - EMA) R + EMA * episode reward
 SOLVED_MARGIN = 0.1  # solved when the running reward exceeds max_steps - 0.1 (199.9 with the 200-step cap)
 
@@ -62,8 +73,23 @@ CONTROLLER = {
     "suppress": Param(float, 100.0, low=0),
     "anti_teach": Param(bool, True),
     "inhibition": Param(float, 5.0, low=0),
-    "anneal": Param(str, "off", choices=("off", "amplitude", "probability")),
-    "horizon": Param(float, 0.2, low=0, high=10),
+    "anneal": Param(str, "rate+amplitude", choices=ANNEAL,
+                    doc="scaling by 1 - R/reward_max (R the running reward): of the learning rate, of the teacher "
+                        "current, both (the published protocol), neither; or teaching skipped with probability "
+                        "R/reward_max"),
+    "learning_rate": Param(float, 1.0, low=0,
+                           doc="factor on every weight change of the rule (before the annealing)"),
+    "reward_max": Param(float, None, low=0, strict=True, nullable=True,
+                        doc="R_max of the annealing (default: max_steps)"),
+    "failure_distance": Param(str, "state", choices=("state", "position"),
+                              doc="distance to failure: the mean margin of all four state variables (velocities "
+                                  "relative to state_bounds), or the smaller margin of pole angle and cart position"),
+    "judge_delay": Param(int, 0, low=0, high=10,
+                         doc="each step's change of the distance to failure judges the action this many steps "
+                             "earlier (its state is the one taught); 0: the action just taken"),
+    "horizon": Param(float, 0.0, low=0, high=10,
+                     doc="look-ahead in s: positions taken this far ahead at the current velocities (a model of the "
+                         "cart the published network did not have); 0: the current state"),
     "max_steps": Param(int, 200, low=1, high=100_000),
     "stop_when_solved": Param(bool, False),
     "plasticity": Param(bool, True),
@@ -105,6 +131,7 @@ class CartPoleLearner:
         self.steps = self.silent = self.ties = self.random_actions = self.decisions = 0
         self.running = 0.0  # running reward (EMA 0.05), from 0: solving takes at least 149 episodes of 200 steps
         self.obs = None
+        self.recent = []  # (state, action) of the last steps, for judge_delay
         self.episodes = 0
         self.wall_seconds = 0.0
 
@@ -134,9 +161,22 @@ class CartPoleLearner:
 
     # ------------------------------------------------------------------ one slot
     def distance(self, s):
-        """Distance to failure (1 at the centre, 0 at a threshold), ``horizon`` seconds ahead."""
+        """Distance to failure of state ``s``, 1 at the centre: ``failure_distance = "state"``, the mean margin of
+        the four state variables (cart position and pole angle to the environment's thresholds, the velocities to
+        ``state_bounds``); ``"position"``, the smaller margin of the angle and the position (0 at a threshold).
+        The positions are taken ``horizon`` seconds ahead at the current velocities (0: as they are)."""
         h = self.p["horizon"]
-        return min(1 - abs(s[2] + h * s[3]) / self.theta_max, 1 - abs(s[0] + h * s[1]) / self.x_max)
+        margins = (1 - abs(s[2] + h * s[3]) / self.theta_max, 1 - abs(s[0] + h * s[1]) / self.x_max)
+        if self.p["failure_distance"] == "position":
+            return min(margins)
+        bounds = self.p["state_bounds"]
+        return (sum(margins) + 2 - abs(s[1]) / bounds[1] - abs(s[3]) / bounds[3]) / 4
+
+    @property
+    def anneal_factor(self):
+        """1 - R / R_max (R the running reward, R_max ``reward_max``, by default the step cap), at least 0."""
+        r_max = self.p["reward_max"] or self.p["max_steps"]
+        return max(0.0, 1.0 - self.running / r_max)
 
     def decide(self):
         """The action of the previous slot's decision layer: first to spike; silent or tied: random."""
@@ -153,18 +193,26 @@ class CartPoleLearner:
         return int(self.rng.randint(2)), first.copy()
 
     def act(self, action, first):
-        """One environment step; returns (state taught, action taught) and closes an ended episode."""
+        """One environment step; returns (state taught, action taught), or None while the step that
+        ``judge_delay`` steps back judges has not come yet, and closes an ended episode."""
         prev = self.obs
         obs, _, terminated, truncated, _ = self.env.step(action)
         self.steps += 1
+        self.recent.append((prev, action))
         worse = terminated or self.distance(obs) < self.distance(prev)
-        taught = 1 - action if worse else action
+        result = None
+        if len(self.recent) > self.p["judge_delay"]:  # the step judge_delay steps back, by this step's change
+            state, judged = self.recent[-1 - self.p["judge_delay"]]
+            result = state, 1 - judged if worse else judged
         if self.log is not None:
-            self.log.append((prev.copy(), action, taught, first))
+            self.log.append((prev.copy(), action, -1 if result is None else result[1], first))
         self.obs = obs
         if terminated or truncated:
+            self.recent.clear()
             self.end_episode()
-        return prev, taught
+        else:
+            del self.recent[:-1 - self.p["judge_delay"]]
+        return result
 
     def end_episode(self):
         self.lengths.append(self.steps)
@@ -193,10 +241,9 @@ class CartPoleLearner:
         """The teaching presentation of ``state`` with ``target`` as the taught action."""
         p = self.p
         onset = self.present("teaching", state, t0, lead=p["teach_lead"])
-        amp = p["teacher_amp"]
-        if p["anneal"] == "amplitude":
-            amp *= max(0.0, 1.0 - self.running / p["max_steps"])
-        self.net.set_teacher_amp(amp)
+        factor = self.anneal_factor
+        self.net.set_teacher_amp(p["teacher_amp"] * (factor if p["anneal"] in ("amplitude", "rate+amplitude") else 1))
+        self.net.set_learning_rate(p["learning_rate"] * (factor if p["anneal"] in ("rate", "rate+amplitude") else 1))
         start = t0 + onset + p["teacher_delay"]  # after the earliest input spike
         self.net.teach(target, start, start + p["teacher_duration"])
         if p["anti_teach"]:  # the other action's neuron fires before the inputs (depression)
@@ -214,7 +261,7 @@ class CartPoleLearner:
                 return
         self.net.reset_slot()
         if taught is not None and self.p["anneal"] == "probability" and (
-                self.rng.random_sample() < self.running / self.p["max_steps"]):
+                self.rng.random_sample() < 1 - self.anneal_factor):
             taught = None
         if taught is not None:
             self.teach(taught[0], taught[1], t0)
