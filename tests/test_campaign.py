@@ -171,6 +171,7 @@ def test_dask_leaves_the_searchs_random_stream_alone(reference):
         evaluator.close()
 
 
+@pytest.mark.slow
 def test_a_killed_worker_loses_no_evaluation(tmp_path, reference, cluster):
     _, _, ref = reference
     address, procs = cluster
@@ -226,7 +227,8 @@ def three_generations(tmp_path_factory):
     return path, ref
 
 
-@pytest.mark.parametrize("stop", [pytest.param("SIGKILL", marks=pytest.mark.slow), "SIGINT"])
+@pytest.mark.slow  # (both signals: 18 s of the everyday tier; CI runs the slow tier too)
+@pytest.mark.parametrize("stop", ["SIGKILL", "SIGINT"])
 def test_stopped_mid_generation_then_resume_is_identical(tmp_path, three_generations, stop):
     """SIGKILL (nothing runs) or Ctrl-C (plastlab stops, says so, exits 130): either way the checkpoint stays the
     last complete generation, no result file appears, and --resume reproduces the uninterrupted history."""

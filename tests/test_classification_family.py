@@ -18,6 +18,7 @@ def family():
     return get_family("classification")
 
 
+@pytest.mark.slow
 def test_the_flat_baseline_is_the_flat_window_control(family):
     """The pair (1, -alpha) is rules/stdp_flat.toml: the same window, and the same held-out accuracy on the same
     folds."""

@@ -154,6 +154,7 @@ def test_run_help_names_every_experiment_kind():
     assert all(kind in result.stdout for kind in KINDS)
 
 
+@pytest.mark.slow
 def test_interrupted_evaluation_prints_no_fitness(tmp_path):
     sys.path.insert(0, str(ROOT / "tests"))
     from evolve_helpers import tiny_campaign

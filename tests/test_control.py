@@ -69,6 +69,7 @@ def test_step_log_and_probability_anneal(monkeypatch):
     assert _skipped_teaching(monkeypatch, "off")[0] == 0
 
 
+@pytest.mark.slow
 def test_lookahead_learns_to_balance():
     # with the 0.2 s look-ahead (not the published protocol) NC plasticity balances the pole after the first
     # episode (seed 0: 72, then 200s)

@@ -5,6 +5,7 @@ import tomllib
 from pathlib import Path
 
 import numpy as np
+import pytest
 import xarray as xr
 
 from plastlab.cli.commands import main
@@ -21,6 +22,7 @@ def tiny_dataset(path, n=6, seed=0):
     return path
 
 
+@pytest.mark.slow
 def test_measurements_fit_window_classify_and_sweep_with_the_fitted_rule(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # the guide's commands run where the files are: relative paths as written there
     spec = importlib.util.spec_from_file_location("make_nc_measurements", ROOT / "data" / "make_nc_measurements.py")

@@ -82,6 +82,7 @@ def test_cli_refuses_data_of_one_sign(tmp_path, capsys):
 TINY = dict(SMALL, initial=12, mu=4, new_per_generation=8, **{"lambda": 8})
 
 
+@pytest.mark.slow
 def test_resume_continues_each_branch_from_its_checkpoint(tmp_path, capsys, monkeypatch):
     """A fit stopped after one generation of the first branch (the second never started), resumed to two, is
     the uninterrupted two-generation fit: the same champions and the same history, generation by generation."""
