@@ -115,8 +115,11 @@ class ClassificationFamily(TaskFamily):
         insts = [self.instances(p, [seed])[0] for seed in seeds]
         out = []
         for expr in exprs:
-            if expr is sp.nan or not isinstance(expr, sp.Tuple):
+            if expr is sp.nan:
                 out.append(failure("expression is not finite (division by zero)"))
+                continue
+            if not isinstance(expr, sp.Tuple) or len(expr) != 2:
+                out.append(failure("a candidate is two shapes (potentiation, depression)"))
                 continue
             try:
                 rule = rule_from_document(self.rule_document(expr, "candidate", "", p))
