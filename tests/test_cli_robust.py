@@ -29,8 +29,8 @@ def wait_for_progress(proc, seconds):
     assert proc.poll() is None, "the command finished before it could be interrupted"
 
 
-@pytest.mark.parametrize("sig, code, name", [(signal.SIGINT, 130, "SIGINT"),
-                                            pytest.param(signal.SIGTERM, 143, "SIGTERM", marks=pytest.mark.slow)])
+@pytest.mark.slow
+@pytest.mark.parametrize("sig, code, name", [(signal.SIGINT, 130, "SIGINT"), (signal.SIGTERM, 143, "SIGTERM")])
 def test_interrupted_classify_says_so_exits_non_zero_and_writes_nothing(tmp_path, sig, code, name):
     proc = start(["classify", "iris", "--rule", "nc_memristor", "--folds", "3", "--epochs", "200",
                   "--out", str(tmp_path / "out"), "--no-progress"], tmp_path)
@@ -212,6 +212,7 @@ def test_a_checkpoint_edited_by_hand_is_refused(tmp_path):
         read_checkpoint(read_checkpoint_ok, "another")
 
 
+@pytest.mark.slow
 def test_a_scheduler_without_workers_or_that_never_answers_is_refused_in_seconds():
     import socket
 

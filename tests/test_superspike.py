@@ -64,6 +64,7 @@ def test_seeds_are_independent_copies():
     assert not np.allclose(together.loss.sel(seed=2), together.loss.sel(seed=3))
 
 
+@pytest.mark.slow
 def test_xor_session_trains_and_tests_with_plasticity_off():
     ds = run_xor(dict(SHORT, n_inputs=30, n_hidden=8, trials=6, test_trials=4, trial_ms=100.0, seeds=2), seed=1)
     assert ds.sizes["test_trial"] == 4 and ds.sizes["seed"] == 2
