@@ -190,11 +190,16 @@ def compile_loop(source, directory):
     return binary
 
 
-def write_correlation(path, insts, p, n_candidates):
+def sorted_spikes(insts, n_inputs):
+    """(steps, input indices) of all instances' input spikes, in time order; instance k owns inputs k*n_inputs..."""
     steps = np.concatenate([inst["steps"] for inst in insts])
-    idx = np.concatenate([inst["indices"] + k * p["n_inputs"] for k, inst in enumerate(insts)])
+    idx = np.concatenate([inst["indices"] + k * n_inputs for k, inst in enumerate(insts)])
     order = np.argsort(steps, kind="stable")
-    steps, idx = steps[order].astype(np.int64), idx[order].astype(np.int64)
+    return steps[order].astype(np.int64), idx[order].astype(np.int64)
+
+
+def write_correlation(path, insts, p, n_candidates):
+    steps, idx = sorted_spikes(insts, p["n_inputs"])
     train_steps, test_steps = round(p["train"] * 1000 / p["dt"]), round(p["test"] * 1000 / p["dt"])
     header = np.array([n_candidates, len(insts), p["n_inputs"], len(steps), train_steps, test_steps], np.int64)
     q = np.array([p["dt"], p["tau_m"], p["v_th"], p["w_max"], p["tau_trace"], p["lam"], p["alpha"],
@@ -207,9 +212,7 @@ def write_correlation(path, insts, p, n_candidates):
 
 def write_reward(path, insts, p, n_candidates):
     per_trial = round(p["trial"] / p["dt"])
-    steps = np.concatenate([inst["steps"] for inst in insts]).astype(np.int64)
-    idx = np.concatenate([inst["indices"] + k * p["n_inputs"] for k, inst in enumerate(insts)]).astype(np.int64)
-    order = np.argsort(steps, kind="stable")
+    steps, idx = sorted_spikes(insts, p["n_inputs"])
     pre, w, count = [], [], []
     for k, inst in enumerate(insts):
         ins = np.nonzero(inst["connected"])[0]
@@ -224,7 +227,7 @@ def write_reward(path, insts, p, n_candidates):
                   p["rho"] * 1e-3, p["delta"], p["rho_syn"] * 1e-3, p["delta_syn"], p["K"], p["eta"],
                   round(p["t_ref"] / p["dt"])])
     with open(path, "wb") as f:
-        for a in (header, q, steps[order], idx[order], np.array([sum(count)], np.int64),
+        for a in (header, q, steps, idx, np.array([sum(count)], np.int64),
                   np.concatenate(pre).astype(np.int64), np.concatenate(w), np.array(count, np.int64), noise,
                   labels.astype(float)):
             f.write(np.ascontiguousarray(a).tobytes())

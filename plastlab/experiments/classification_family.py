@@ -112,7 +112,7 @@ class ClassificationFamily(TaskFamily):
     def evaluate_batch(self, exprs, seeds, params=None, device="runtime"):
         """Accuracy on held-out folds of every candidate (one side-by-side network per candidate)."""
         p = self.params_with_defaults(params)
-        insts = [self.instances(p, [seed])[0] for seed in seeds]
+        insts = self.instances(p, seeds)
         out = []
         for expr in exprs:
             if expr is sp.nan:
@@ -131,7 +131,7 @@ class ClassificationFamily(TaskFamily):
 
     def evaluate_rule(self, rule, seeds, params=None):
         p = self.params_with_defaults(params)
-        return self.score_rule(rule, [self.instances(p, [seed])[0] for seed in seeds], seeds, p, "runtime")
+        return self.score_rule(rule, self.instances(p, seeds), seeds, p, "runtime")
 
     def score_rule(self, rule, insts, seeds, p, device):
         """Mean held-out accuracy of ``rule`` over the instances' folds; per instance its folds' mean."""
